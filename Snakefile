@@ -1,0 +1,29 @@
+# BMC replication suite: the whole DAG. Wiring only; every step's logic lives in the `bmc` package.
+#   snakemake --cores all                                          # mini scale (default)
+#   snakemake --cores all --configfile workflow/config/smoke.yaml  # smoke scale, minutes
+#   snakemake --configfile workflow/config/paper.yaml --profile workflow/profiles/slurm
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "workflow/config/mini.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/sft.smk"
+include: "workflow/rules/pairs.smk"
+include: "workflow/rules/bridge.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/generate.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

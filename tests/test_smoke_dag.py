@@ -1,0 +1,78 @@
+"""The whole smoke DAG, run in a temporary copy of the repository: every target must exist and hold data."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SKIP = shutil.ignore_patterns(".git", ".venv", "results", "logs", "resources", ".snakemake", "__pycache__", "*.egg-info")
+QA_SETS = ["ECQA", "QASC", "OBQA", "ARC"]
+ROWS = ["SFT", "DPO", "DPO-BC", "DPO-MC", "DPO-BMC"]
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("smoke") / "repo"
+    shutil.copytree(REPO, work, ignore=SKIP)
+    proc = snakemake(work, "--configfile", "workflow/config/smoke.yaml")
+    if proc.returncode != 0:
+        logs = "\n".join(f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted((work / "logs").rglob("*.log")))
+        pytest.fail(f"smoke DAG failed:\n{proc.stderr[-6000:]}\n{logs}")
+    return work
+
+
+@pytest.mark.slow
+def test_smoke_dag_writes_every_target(smoke_run):
+    r = smoke_run / "results" / "smoke"
+    for target in ["tables/table1_qa.csv", "tables/table1_qa.md", "report/index.md", "report/index.html"]:
+        assert (r / target).stat().st_size > 0, target
+    md = (r / "tables/table1_qa.md").read_text()
+    assert "SMOKE SCALE" in md
+    for row in ROWS:
+        assert f"| {row} " in md, row
+    with open(r / "tables/table1_qa.csv") as f:
+        table = list(csv.DictReader(f))
+    assert table, "empty Table 1 CSV"
+    for method in ROWS:
+        for dataset in QA_SETS:
+            scores = json.loads((r / f"scores/qa/{method}/seed0/{dataset}/scores.json").read_text())
+            assert scores["n"] > 0 and 0 <= scores["score"] <= 100
+    report = (r / "report/index.html").read_text()
+    assert "SMOKE SCALE" in report and "Table 1" in report
+    bridged = [json.loads(line) for line in open(r / "bridged/qa/targeted/pairs.jsonl")]
+    pairs = [json.loads(line) for line in open(r / "pairs/qa/pairs.jsonl")]
+    assert [b["id"] for b in bridged] == [p["id"] for p in pairs]
+    assert all(b["bridge"]["status"] in {"edited", "kept", "fallback"} for b in bridged)
+
+
+@pytest.mark.slow
+def test_smoke_dag_is_complete_after_run(smoke_run):
+    proc = snakemake(smoke_run, "--configfile", "workflow/config/smoke.yaml", "-n")
+    assert proc.returncode == 0, proc.stderr
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def _dry_run_rules(work: Path, *config: str) -> set[str]:
+    proc = snakemake(work, "-n", "--quiet", "rules", *config)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return {line.split()[0] for line in proc.stdout.splitlines() if line.strip() and not line.startswith(("job", "-", "total", "Job"))}
+
+
+def test_paper_dry_run_lists_the_same_rules(tmp_path):
+    work = tmp_path / "repo"
+    shutil.copytree(REPO, work, ignore=SKIP)
+    (work / "resources" / "bmc-release").mkdir(parents=True)  # the paper's data folder (see README)
+    paper = _dry_run_rules(work, "--configfile", "workflow/config/paper.yaml")
+    smoke = _dry_run_rules(work, "--configfile", "workflow/config/smoke.yaml")
+    assert paper == smoke
+    assert {"base_model", "data_qa", "sft_qa", "sample_losing_qa", "bridge_qa", "train_qa", "report"} <= paper

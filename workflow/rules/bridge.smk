@@ -1,0 +1,24 @@
+rule bridge_qa:
+    input:
+        pairs=rules.build_pairs_qa.output.pairs,
+        editor_base=rules.base_model.output[0],
+    output:
+        pairs=f"{R}/bridged/qa/{{strategy}}/pairs.jsonl",
+        summary=f"{R}/bridged/qa/{{strategy}}/summary.json",
+    log:
+        f"{LOGS}/bridge_qa/{{strategy}}.log",
+    benchmark:
+        f"{BENCH}/bridge_qa/{{strategy}}.tsv"
+    conda:
+        "../../envs/bridge.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=config.get("gpus", {}).get("bridge", 0),
+    params:
+        bridge=lambda wc: as_json({**config["bridge"], "strategy": wc.strategy}),
+        # the editor cache outlives the rule's outputs, so a re-run never asks the editor twice
+        cache=f"{R}/cache/bridge",
+    shell:
+        "{BMC} bridge --pairs {input.pairs} --out {output.pairs} --summary {output.summary}"
+        " --cache {params.cache} --base-model {input.editor_base} --params {params.bridge}"
+        " > {log} 2>&1"

@@ -1,0 +1,63 @@
+# Shared helpers: config validation, paths, and the `bmc` command every rule calls.
+import json
+import shlex
+import sys
+
+from snakemake.utils import validate
+
+sys.path.insert(0, workflow.basedir)
+from bmc.alignment.methods import (
+    uses_bridged_data,
+)  # noqa: E402  (light import: no torch)
+
+validate(config, "../config/schema.yaml")
+
+SCALE = config["scale"]
+R = f"results/{SCALE}"
+LOGS = f"logs/{SCALE}"
+BENCH = f"{R}/benchmarks"
+SEEDS = [str(s) for s in config["seeds"]]
+QA_SETS = config["data"]["qa"]["datasets"]
+METHODS = config["train"]["methods"]
+STRATEGY = config["bridge"]["strategy"]
+RESOURCES = config.get("resources", "workflow/resources")
+
+# Runs from the repository root with the package on the path, inside any environment (pip or conda).
+PYPATH = f"PYTHONPATH={workflow.basedir}${{PYTHONPATH:+:$PYTHONPATH}}"
+BMC = f"{PYPATH} python -m bmc.cli"
+# Training stages may run under a multi-GPU launcher, e.g. "accelerate launch --num_processes 4".
+BMC_TRAIN = f"{PYPATH} {config.get('train_launcher', 'python')} -m bmc.cli"
+
+
+def as_json(section):
+    """A config section as a shell-quoted JSON argument."""
+    return shlex.quote(json.dumps(section))
+
+
+def model_dir(method, seed):
+    """The model folder a (method, seed) row is evaluated from; SFT is trained once."""
+    if method == "SFT":
+        return f"{R}/models/sft_qa"
+    return f"{R}/models/qa/{method}/seed{seed}"
+
+
+def eval_runs():
+    """(method, seed) pairs that get evaluated: SFT once, each preference method per seed."""
+    return [("SFT", SEEDS[0])] + [(m, s) for m in METHODS for s in SEEDS]
+
+
+def qa_scores():
+    return [
+        f"{R}/scores/qa/{m}/seed{s}/{d}/scores.json"
+        for m, s in eval_runs()
+        for d in QA_SETS
+    ]
+
+
+def final_outputs():
+    return [
+        f"{R}/tables/table1_qa.csv",
+        f"{R}/tables/table1_qa.md",
+        f"{R}/report/index.md",
+        f"{R}/report/index.html",
+    ]

@@ -1,0 +1,16 @@
+rule evaluate_qa:
+    input:
+        rules.generate_qa.output[0],
+    output:
+        scores=f"{R}/scores/qa/{{method}}/seed{{seed}}/{{dataset}}/scores.json",
+        records=f"{R}/scores/qa/{{method}}/seed{{seed}}/{{dataset}}/records.jsonl",
+    log:
+        f"{LOGS}/evaluate_qa/{{method}}/seed{{seed}}/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/evaluate_qa/{{method}}/seed{{seed}}/{{dataset}}.tsv"
+    conda:
+        "../../envs/evaluate.yaml"
+    shell:
+        "{BMC} evaluate --generations {input} --out {output.scores} --model-name {wildcards.method}"
+        " --method {wildcards.method} --seed {wildcards.seed} --task qa --dataset {wildcards.dataset}"
+        " > {log} 2>&1"

@@ -1,0 +1,20 @@
+rule generate_qa:
+    input:
+        model=lambda wc: model_dir(wc.method, wc.seed),
+        data=f"{R}/data/qa/test/{{dataset}}.jsonl",
+    output:
+        f"{R}/generations/qa/{{method}}/seed{{seed}}/{{dataset}}.jsonl",
+    log:
+        f"{LOGS}/generate_qa/{{method}}/seed{{seed}}/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/generate_qa/{{method}}/seed{{seed}}/{{dataset}}.tsv"
+    conda:
+        "../../envs/generate.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=config.get("gpus", {}).get("generate", 0),
+    params:
+        eval=as_json(config["eval"]),
+    shell:
+        "{BMC} generate --model {input.model} --data {input.data} --out {output}"
+        " --params {params.eval} > {log} 2>&1"

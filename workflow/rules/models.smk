@@ -1,0 +1,16 @@
+rule base_model:
+    output:
+        directory(f"{R}/models/base"),
+    log:
+        f"{LOGS}/base_model.log",
+    benchmark:
+        f"{BENCH}/base_model.tsv"
+    conda:
+        "../../envs/train.yaml"
+    resources:
+        mem_mb=16000,
+    params:
+        model=as_json(config["model"]),
+        cache=config.get("download_cache", "resources/downloads"),
+    shell:
+        "{BMC} model --out {output} --params {params.model} --cache {params.cache} > {log} 2>&1"

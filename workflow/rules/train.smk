@@ -1,0 +1,28 @@
+def training_pairs(wildcards):
+    """Bridged pairs for -BC/-BMC methods, the original pairs otherwise."""
+    if uses_bridged_data(wildcards.method):
+        return f"{R}/bridged/qa/{STRATEGY}/pairs.jsonl"
+    return rules.build_pairs_qa.output.pairs
+
+
+rule train_qa:
+    input:
+        sft=rules.sft_qa.output[0],
+        pairs=training_pairs,
+    output:
+        directory(f"{R}/models/qa/{{method}}/seed{{seed}}"),
+    log:
+        f"{LOGS}/train_qa/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/train_qa/{{method}}/seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=config.get("gpus", {}).get("train", 0),
+        mem_mb=32000,
+    params:
+        train=as_json(config["train"]),
+    shell:
+        "{BMC_TRAIN} train --method {wildcards.method} --seed {wildcards.seed} --model {input.sft}"
+        " --pairs {input.pairs} --out {output} --params {params.train} > {log} 2>&1"
