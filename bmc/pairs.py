@@ -1,0 +1,125 @@
+"""Stages `sample` and `pairs`: QA preference pairs from the SFT model's wrong answers.
+
+`sample`: the SFT model answers each training question (training template, so it starts with the
+step-by-step cue it learned) `num_samples` times; each answer is graded by exact match.
+`pairs`: y_w = the cue + the ground-truth rationale, y_l = the first wrong, non-empty sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections import Counter, defaultdict
+
+from bmc.chat import EVAL_RESPONSE_PREFIX, prompt_messages, training_prompt
+from bmc.evaluation.qa import extract_prediction, is_correct
+from bmc.io import InputError, read_jsonl, write_json, write_jsonl
+
+log = logging.getLogger(__name__)
+
+QUESTION_FIELDS = {"id": str, "dataset": str, "question": str, "solution": str, "answer": str}
+SAMPLE_FIELDS = {**QUESTION_FIELDS, "response": str, "correct": bool}
+
+
+def sample_add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="SFT model folder")
+    p.add_argument("--data", required=True, help="training questions (prefs.jsonl)")
+    p.add_argument("--out", required=True, help="graded samples (samples.jsonl)")
+    p.add_argument("--params", required=True, help="JSON: the config's `sample` section")
+
+
+def sample_run(args: argparse.Namespace) -> None:
+    from bmc.generation.backends import GenerationParams, generate_resumable, load_generator
+
+    params = json.loads(args.params)
+    num_samples = int(params.get("num_samples", 1))
+    if num_samples < 1:
+        raise ValueError(f"sample.num_samples must be >= 1, got {num_samples}")
+    gen_params = GenerationParams.from_dict(params)
+    questions = read_jsonl(args.data, required=QUESTION_FIELDS)
+    if not questions:
+        raise InputError(args.data, None, "no questions")
+    items = [
+        {**q, "id": f"{q['id']}#{k}", "question_id": q["id"], "sample": k}
+        for q in questions
+        for k in range(num_samples)
+    ]
+    generator = load_generator(args.model, gen_params)
+    rows = generate_resumable(
+        generator,
+        items,
+        prompt_of=lambda it: training_prompt(it["question"]),
+        out_path=args.out,
+        desc="sampling answers",
+        seed_of=lambda it: gen_params.seed + it["sample"],
+        finish=grade_row,
+    )
+    n_correct = sum(r["correct"] for r in rows)
+    log.info("sampled %d answers to %d questions: %d correct", len(rows), len(questions), n_correct)
+
+
+def grade_row(row: dict) -> dict:
+    """Add `prediction` and `correct` (exact match against `answer`) to a row with a `response`."""
+    prediction = extract_prediction(row["response"])
+    return {**row, "prediction": prediction, "correct": is_correct(prediction, row["answer"])}
+
+
+def build_add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--samples", required=True, help="graded samples (samples.jsonl)")
+    p.add_argument("--out", required=True, help="preference pairs (pairs.jsonl)")
+    p.add_argument("--summary", required=True, help="counts (summary.json)")
+
+
+def build_run(args: argparse.Namespace) -> None:
+    samples = read_jsonl(args.samples, required=SAMPLE_FIELDS)
+    if not samples:
+        raise InputError(args.samples, None, "no samples")
+    pairs, summary = build_pairs(samples)
+    write_jsonl(args.out, pairs)
+    write_json(args.summary, summary)
+    log.info(
+        "kept %d pairs from %d questions (%d samples)", len(pairs), summary["questions"], summary["asked"]
+    )
+
+
+def build_pairs(samples: list[dict]) -> tuple[list[dict], dict]:
+    """One pair per question that has a wrong, non-empty sample (the first such sample, in file order).
+
+    Summary counts samples (`asked`, `answered` = non-empty, `empty`, `correct`, `wrong` = non-empty and
+    incorrect), distinct `questions`, and `kept` pairs; overall and under `per_dataset`.
+    """
+    counts: dict[str, Counter] = defaultdict(Counter)
+    questions: dict[str, set[str]] = defaultdict(set)
+    pairs: dict[str, dict] = {}
+    for s in samples:
+        qid = s.get("question_id") or s["id"].rpartition("#")[0] or s["id"]
+        c = counts[s["dataset"]]
+        questions[s["dataset"]].add(qid)
+        c["asked"] += 1
+        if not s["response"].strip():
+            c["empty"] += 1
+            continue
+        c["answered"] += 1
+        if s["correct"]:
+            c["correct"] += 1
+            continue
+        c["wrong"] += 1
+        if qid not in pairs:
+            c["kept"] += 1
+            pairs[qid] = {
+                "id": qid,
+                "task": "qa",
+                "dataset": s["dataset"],
+                "prompt": prompt_messages(s["question"]),
+                "chosen": EVAL_RESPONSE_PREFIX + s["solution"],
+                "rejected": s["response"],
+                "answer": s["answer"],
+                "source": s.get("source"),
+            }
+    keys = ("asked", "answered", "empty", "correct", "wrong", "kept")
+    per_dataset = {
+        ds: {"questions": len(questions[ds]), **{k: counts[ds][k] for k in keys}} for ds in sorted(counts)
+    }
+    total = {k: sum(d[k] for d in per_dataset.values()) for k in ("questions", *keys)}
+    return list(pairs.values()), {**total, "per_dataset": per_dataset}
