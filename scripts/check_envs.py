@@ -38,7 +38,9 @@ def problems(env_file: Path) -> list[str]:
 def resolves(env_file: Path) -> tuple[bool, str]:
     cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet"]
     proc = subprocess.run(cmd + pip_requirements(env_file), capture_output=True, text=True)
-    return proc.returncode == 0, proc.stderr.strip().splitlines()[-1:] and proc.stderr.strip().splitlines()[-1]
+    return proc.returncode == 0, proc.stderr.strip().splitlines()[-1:] and proc.stderr.strip().splitlines()[
+        -1
+    ]
 
 
 def main() -> int:
