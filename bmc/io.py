@@ -85,7 +85,9 @@ def iter_jsonl(
                     raise InputError(path, lineno, f"missing field {key!r} (fields: {sorted(row)})")
                 if not isinstance(row[key], typ):
                     raise InputError(
-                        path, lineno, f"field {key!r} should be {_typename(typ)}, got {type(row[key]).__name__}"
+                        path,
+                        lineno,
+                        f"field {key!r} should be {_typename(typ)}, got {type(row[key]).__name__}",
                     )
             if check is not None and (msg := check(row)):
                 raise InputError(path, lineno, msg)

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SKIP = shutil.ignore_patterns(".git", ".venv", "results", "logs", "resources", ".snakemake", "__pycache__", "*.egg-info")
+SKIP = shutil.ignore_patterns(
+    ".git", ".venv", "results", "logs", "resources", ".snakemake", "__pycache__", "*.egg-info"
+)
 QA_SETS = ["ECQA", "QASC", "OBQA", "ARC"]
 ROWS = ["SFT", "DPO", "DPO-BC", "DPO-MC", "DPO-BMC"]
 
@@ -65,7 +67,11 @@ def test_smoke_dag_is_complete_after_run(smoke_run):
 def _dry_run_rules(work: Path, *config: str) -> set[str]:
     proc = snakemake(work, "-n", "--quiet", "rules", *config)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    return {line.split()[0] for line in proc.stdout.splitlines() if line.strip() and not line.startswith(("job", "-", "total", "Job"))}
+    return {
+        line.split()[0]
+        for line in proc.stdout.splitlines()
+        if line.strip() and not line.startswith(("job", "-", "total", "Job"))
+    }
 
 
 def test_paper_dry_run_lists_the_same_rules(tmp_path):
