@@ -1,0 +1,84 @@
+"""Where a report's numbers came from: config and its hash, code version, packages, hardware, wall times."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ["bmc", "torch", "transformers", "trl", "accelerate", "datasets", "snakemake", "vllm", "openai"]
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def git_state(repo: str | Path = ".") -> dict:
+    def git(*args):
+        return subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        return {
+            "commit": git("rev-parse", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        }
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": "unknown", "dirty": None}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def hardware() -> dict:
+    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
+        info["memory_gb"] = round(kb / 2**20, 1)
+    except (OSError, StopIteration):
+        pass
+    try:
+        import torch
+
+        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    except ImportError:
+        info["gpu"] = "unknown"
+    return info
+
+
+def rule_times(bench_dir: str | Path) -> list[dict]:
+    """One row per Snakemake `benchmark:` file (benchmarks/<rule>/<wildcards>.tsv): wall seconds and peak RSS."""
+    rows = []
+    root = Path(bench_dir)
+    for path in sorted(root.rglob("*.tsv")) if root.is_dir() else []:
+        with open(path, newline="") as f:
+            records = list(csv.DictReader(f, delimiter="\t"))
+        if not records:
+            continue
+        rel = path.relative_to(root).with_suffix("")
+        rule = rel.parts[0]
+        job = "/".join(rel.parts[1:]) or "-"
+        rss = records[0].get("max_rss", "NA")
+        rows.append(
+            {
+                "rule": rule,
+                "job": job,
+                "seconds": float(records[0]["s"]),
+                "max_rss_mb": None if rss in ("NA", "-") else float(rss),
+            }
+        )
+    return rows

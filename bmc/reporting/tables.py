@@ -1,0 +1,181 @@
+"""Stage `table`: the paper's tables from per-(method, seed, dataset) scores, with the paper's values beside ours.
+
+Cells are mean ± 95% CI over seeds (a dataset average is taken per seed first). The Markdown starts with the
+scale's label, so smoke and mini numbers are never mistaken for the paper's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+
+import yaml
+
+from bmc.io import write_text
+from bmc.reporting.stats import fmt, mean_ci
+
+QA_SETS = ["ECQA", "QASC", "OBQA", "ARC"]
+ROW_ORDER = [
+    "SFT",
+    "FIGA",
+    "TDPO",
+    "IPO",
+    "ORPO",
+    "R-DPO",
+    "SimPO",
+    "DPO",
+    "DPO-MC",
+    "DPO-BC",
+    "DPO-BMC",
+    "IPO-BMC",
+    "ORPO-BMC",
+    "R-DPO-BMC",
+    "SimPO-BMC",
+]
+VARIANTS = ["DPO", "IPO", "ORPO", "R-DPO", "SimPO"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--table", required=True, choices=sorted(TABLES))
+    p.add_argument("--scores", nargs="+", required=True, help="scores.json files")
+    p.add_argument("--paper-values", required=True, help="paper_values.yaml")
+    p.add_argument("--label", required=True, help="the scale's label, printed above the table")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+
+
+def load_scores(paths: list[str]) -> dict[str, dict[str, dict[int, float]]]:
+    """method -> dataset -> seed -> score."""
+    scores: dict = defaultdict(lambda: defaultdict(dict))
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            s = json.load(f)
+        scores[s["method"]][s["dataset"]][int(s["seed"])] = float(s["score"])
+    return scores
+
+
+def method_row(by_dataset: dict[str, dict[int, float]], datasets: list[str], method: str) -> dict:
+    missing = [d for d in datasets if d not in by_dataset]
+    if missing:
+        raise ValueError(f"no scores for method {method} on {missing}")
+    seeds = sorted(set.intersection(*(set(by_dataset[d]) for d in datasets)))
+    cells = {d: mean_ci([by_dataset[d][s] for s in seeds]) for d in datasets}
+    cells["Avg"] = mean_ci([sum(by_dataset[d][s] for d in datasets) / len(datasets) for s in seeds])
+    return {"cells": cells, "seeds": len(seeds)}
+
+
+def ordered(methods) -> list[str]:
+    return sorted(methods, key=lambda m: (ROW_ORDER.index(m) if m in ROW_ORDER else len(ROW_ORDER), m))
+
+
+def table1_qa(scores, paper: dict) -> tuple[list[dict], list[str]]:
+    reported = paper["table1_qa"]["values"]
+    rows = []
+    for method in ordered(scores):
+        r = method_row(scores[method], QA_SETS, method)
+        row = {"method": method, "seeds": r["seeds"]}
+        for col, (mean, half) in r["cells"].items():
+            row[col], row[f"{col}_ci95"] = round(mean, 2), None if half is None else round(half, 2)
+        paper_avg = reported.get(method, {}).get("Avg")
+        row["paper_Avg"] = paper_avg
+        row["diff_Avg"] = None if paper_avg is None else round(row["Avg"] - paper_avg, 2)
+        rows.append(row)
+    header = ["Method", *QA_SETS, "Avg", "Paper Avg", "Δ vs paper", "Seeds"]
+    lines = [
+        [
+            r["method"],
+            *(fmt(r[c], r[f"{c}_ci95"]) for c in [*QA_SETS, "Avg"]),
+            _num(r["paper_Avg"]),
+            _num(r["diff_Avg"], sign=True),
+            str(r["seeds"]),
+        ]
+        for r in rows
+    ]
+    return rows, _markdown(header, lines)
+
+
+def table5_qa(scores, paper: dict) -> tuple[list[dict], list[str]]:
+    reported = paper["table5_qa"]["values"]
+    rows, lines = [], []
+    for base in VARIANTS:
+        if base not in scores or f"{base}-BMC" not in scores:
+            continue
+        without = method_row(scores[base], QA_SETS, base)["cells"]["Avg"]
+        with_bmc = method_row(scores[f"{base}-BMC"], QA_SETS, f"{base}-BMC")["cells"]["Avg"]
+        paper_row = reported.get(base, {})
+        row = {
+            "method": base,
+            "without": round(without[0], 2),
+            "without_ci95": None if without[1] is None else round(without[1], 2),
+            "with_bmc": round(with_bmc[0], 2),
+            "with_bmc_ci95": None if with_bmc[1] is None else round(with_bmc[1], 2),
+            "gain": round(with_bmc[0] - without[0], 2),
+            "paper_without": paper_row.get("without"),
+            "paper_with": paper_row.get("with"),
+            "paper_gain": paper_row.get("gain"),
+        }
+        rows.append(row)
+        lines.append(
+            [
+                base,
+                fmt(*without),
+                fmt(*with_bmc),
+                _num(row["gain"], sign=True),
+                _num(row["paper_without"]),
+                _num(row["paper_with"]),
+                _num(row["paper_gain"], sign=True),
+            ]
+        )
+    if not rows:
+        raise ValueError(
+            "Table 5 needs at least one variant trained both without and with BMC (e.g. IPO and IPO-BMC)"
+        )
+    header = ["Variant", "without BMC", "with BMC", "gain", "paper without", "paper with", "paper gain"]
+    return rows, _markdown(header, lines)
+
+
+TABLES = {
+    "table1_qa": ("Table 1 (QA block): exact match (%) on ECQA, QASC, OpenBookQA, ARC", table1_qa),
+    "table5_qa": ("Table 5 (QA): each variant without and with BMC, QA average (%)", table5_qa),
+}
+
+
+def _num(x, sign: bool = False) -> str:
+    if x is None:
+        return "—"
+    return f"{x:+.1f}" if sign else f"{x:.1f}"
+
+
+def _markdown(header: list[str], lines: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    return out + ["| " + " | ".join(cells) + " |" for cells in lines]
+
+
+def build(table: str, score_paths: list[str], paper_values: str, label: str) -> tuple[list[dict], str]:
+    with open(paper_values, encoding="utf-8") as f:
+        paper = yaml.safe_load(f)
+    title, builder = TABLES[table]
+    rows, lines = builder(load_scores(score_paths), paper)
+    source = paper.get(table, {}).get("source", "")
+    md = "\n".join(
+        [
+            f"**{label}**",
+            "",
+            f"### {title}",
+            "",
+            *lines,
+            "",
+            f"Paper values: {source}. Cells: mean ± 95% CI over seeds.",
+            "",
+        ]
+    )
+    return rows, md
+
+
+def run(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    rows, md = build(args.table, args.scores, args.paper_values, args.label)
+    write_text(args.out_csv, pd.DataFrame(rows).to_csv(index=False))
+    write_text(args.out_md, md)

@@ -1,0 +1,72 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from bmc.reporting.stats import fmt, mean_ci
+from bmc.reporting.tables import build
+
+PAPER = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "paper_values.yaml"
+SETS = ["ECQA", "QASC", "OBQA", "ARC"]
+
+
+def write_scores(tmp_path, method, seed, values):
+    paths = []
+    for dataset, score in zip(SETS, values, strict=True):
+        p = tmp_path / f"{method}-{seed}-{dataset}.json"
+        p.write_text(
+            json.dumps({"method": method, "seed": seed, "dataset": dataset, "score": score, "n": 10})
+        )
+        paths.append(str(p))
+    return paths
+
+
+def test_mean_ci_by_hand():
+    assert mean_ci([50.0]) == (50.0, None)
+    mean, half = mean_ci([60.0, 62.0, 64.0])  # sd 2, t(0.975, 2) = 4.303
+    assert mean == 62.0 and half == pytest.approx(4.303 * 2 / 3**0.5)
+    assert fmt(62.0, None) == "62.0" and fmt(62.0, 4.97) == "62.0 ± 5.0"
+
+
+def test_table1_with_seeds_and_paper_values(tmp_path):
+    paths = write_scores(tmp_path, "SFT", 0, [50, 60, 70, 80])
+    paths += write_scores(tmp_path, "DPO-BMC", 0, [60, 60, 60, 60]) + write_scores(
+        tmp_path, "DPO-BMC", 1, [70, 70, 70, 70]
+    )
+    paths += write_scores(tmp_path, "DPO", 0, [55, 55, 55, 55])
+    rows, md = build("table1_qa", paths, str(PAPER), "SMOKE SCALE: test")
+    by = {r["method"]: r for r in rows}
+    assert [r["method"] for r in rows] == ["SFT", "DPO", "DPO-BMC"]
+    assert by["SFT"]["Avg"] == 65.0 and by["SFT"]["Avg_ci95"] is None
+    assert by["SFT"]["paper_Avg"] == 59.0 and by["SFT"]["diff_Avg"] == 6.0
+    assert by["DPO-BMC"]["Avg"] == 65.0 and by["DPO-BMC"]["seeds"] == 2
+    assert by["DPO-BMC"]["Avg_ci95"] == pytest.approx(12.706 * (50**0.5) / 2**0.5, abs=0.01)
+    assert md.startswith("**SMOKE SCALE: test**") and "| DPO-BMC | 65.0 ± 63.5" in md and "| 65.1 |" in md
+
+
+def test_missing_cell_is_an_error(tmp_path):
+    paths = write_scores(tmp_path, "DPO", 0, [55, 55, 55, 55])[:3]
+    with pytest.raises(ValueError, match=r"no scores for method DPO on \['ARC'\]"):
+        build("table1_qa", paths, str(PAPER), "x")
+
+
+def test_table5_gain(tmp_path):
+    paths = write_scores(tmp_path, "IPO", 0, [60, 60, 60, 60]) + write_scores(
+        tmp_path, "IPO-BMC", 0, [62, 64, 62, 64]
+    )
+    rows, md = build("table5_qa", paths, str(PAPER), "MINI SCALE")
+    assert rows == [
+        {
+            "method": "IPO",
+            "without": 60.0,
+            "without_ci95": None,
+            "with_bmc": 63.0,
+            "with_bmc_ci95": None,
+            "gain": 3.0,
+            "paper_without": 60.6,
+            "paper_with": 64.1,
+            "paper_gain": 3.5,
+        }
+    ]
+    with pytest.raises(ValueError, match="Table 5 needs"):
+        build("table5_qa", write_scores(tmp_path, "DPO", 0, [1, 2, 3, 4]), str(PAPER), "x")
