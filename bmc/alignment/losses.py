@@ -1,7 +1,7 @@
-"""Preference objectives on (possibly BMC-weighted) sequence log-probs. Shapes: every tensor is (batch,).
+"""Preference objectives on (possibly BMC-weighted) sequence log-probs. Every tensor is (batch,).
 
-`chosen`/`rejected` are policy log-probs Σ_t λ_t log p_t; `ref_*` the reference's; `*_len` token counts.
-See bmc/alignment/methods.py for the formulas and their papers.
+`policy_*` are the policy's Σ_t λ_t log p_t over response tokens, `ref_*` the reference's (λ from its own
+p_t), `*_len` response token counts. Formulas and papers: bmc/alignment/methods.py.
 """
 
 from __future__ import annotations
@@ -9,61 +9,102 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+Tensor = torch.Tensor
 
-def dpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta: float) -> torch.Tensor:
-    logits = (chosen - ref_chosen) - (rejected - ref_rejected)
+
+def dpo_loss(
+    policy_chosen: Tensor, policy_rejected: Tensor, ref_chosen: Tensor, ref_rejected: Tensor, beta: float
+):
+    """-log σ(β[(π_w - ref_w) - (π_l - ref_l)])."""
+    logits = (policy_chosen - ref_chosen) - (policy_rejected - ref_rejected)  # (batch,)
     return -F.logsigmoid(beta * logits)
 
 
 def ipo_loss(
-    chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len, beta: float
-) -> torch.Tensor:
-    delta = (chosen - ref_chosen) / chosen_len - (rejected - ref_rejected) / rejected_len
-    return (delta - 1 / (2 * beta)) ** 2
+    policy_chosen, policy_rejected, ref_chosen, ref_rejected, chosen_len, rejected_len, beta: float
+) -> Tensor:
+    """(Δ_w/|y_w| - Δ_l/|y_l| - 1/(2β))², log-ratios averaged per token (TRL, released BMC code)."""
+    h = (policy_chosen - ref_chosen) / chosen_len - (policy_rejected - ref_rejected) / rejected_len
+    return (h - 1 / (2 * beta)) ** 2
 
 
 def rdpo_loss(
-    chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len, beta: float, alpha: float
-):
-    logits = beta * ((chosen - ref_chosen) - (rejected - ref_rejected)) - alpha * (chosen_len - rejected_len)
-    return -F.logsigmoid(logits)
+    policy_chosen,
+    policy_rejected,
+    ref_chosen,
+    ref_rejected,
+    chosen_len,
+    rejected_len,
+    beta: float,
+    alpha: float,
+) -> Tensor:
+    """-log σ(β[Δ_w - Δ_l] + α(|y_w| - |y_l|)), Park et al. 2024.
+
+    The released BMC code computes -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)]): the same formula with α = -β.
+    """
+    logits = beta * ((policy_chosen - ref_chosen) - (policy_rejected - ref_rejected))
+    return -F.logsigmoid(logits + alpha * (chosen_len - rejected_len))
 
 
-def simpo_loss(chosen, rejected, chosen_len, rejected_len, beta: float, gamma: float) -> torch.Tensor:
-    return -F.logsigmoid(beta * (chosen / chosen_len - rejected / rejected_len) - gamma)
+def simpo_loss(policy_chosen, policy_rejected, chosen_len, rejected_len, beta: float, gamma: float) -> Tensor:
+    """-log σ(β[π_w/|y_w| - π_l/|y_l|] - γ); no reference model."""
+    return -F.logsigmoid(beta * (policy_chosen / chosen_len - policy_rejected / rejected_len) - gamma)
 
 
-def orpo_loss(chosen, rejected, chosen_len, rejected_len, lam: float) -> torch.Tensor:
-    """NLL of y_w (per token) plus λ times the odds-ratio term on length-normalised log-probs."""
-    avg_chosen, avg_rejected = chosen / chosen_len, rejected / rejected_len
+def orpo_loss(policy_chosen, policy_rejected, chosen_len, rejected_len, chosen_nll, lam: float) -> Tensor:
+    """chosen_nll + λ·(-log σ(log odds(y_w) - log odds(y_l))), odds of the per-token average probability.
 
-    def log_odds(avg_logp):  # log(p / (1 - p)) with p = exp(avg_logp) < 1
+    `chosen_nll` (batch,) is the plain per-token NLL of y_w (no BMC weights, as in the released code).
+    """
+    avg_chosen, avg_rejected = policy_chosen / chosen_len, policy_rejected / rejected_len
+
+    def log_odds(avg_logp: Tensor) -> Tensor:  # log(p / (1 - p)) with p = exp(avg_logp) < 1
         return avg_logp - torch.log1p(-torch.exp(avg_logp).clamp(max=1 - 1e-6))
 
-    return -avg_chosen - lam * F.logsigmoid(log_odds(avg_chosen) - log_odds(avg_rejected))
+    return chosen_nll - lam * F.logsigmoid(log_odds(avg_chosen) - log_odds(avg_rejected))
+
+
+def figa_loss(policy_chosen, policy_rejected) -> Tensor:
+    """-π_w + π_l, where the sums cover varied tokens only (ỹ_w weight 1, y_l weight ½)."""
+    return -policy_chosen + policy_rejected
 
 
 def preference_loss(
-    objective: str, chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len, hp: dict
-):
-    """(batch,) loss of `objective` with hyperparameters hp (beta, and alpha / gamma / lam where used)."""
-    if objective == "dpo":
-        return dpo_loss(chosen, rejected, ref_chosen, ref_rejected, hp["beta"])
-    if objective == "ipo":
-        return ipo_loss(chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len, hp["beta"])
-    if objective == "rdpo":
-        return rdpo_loss(
-            chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len, hp["beta"], hp["alpha"]
-        )
-    if objective == "simpo":
-        return simpo_loss(chosen, rejected, chosen_len, rejected_len, hp["beta"], hp["gamma"])
-    if objective == "orpo":
-        return orpo_loss(chosen, rejected, chosen_len, rejected_len, hp["lam"])
-    raise ValueError(f"unknown objective {objective!r}")
+    loss: str,
+    policy_chosen: Tensor,
+    policy_rejected: Tensor,
+    ref_chosen: Tensor,
+    ref_rejected: Tensor,
+    chosen_len: Tensor,
+    rejected_len: Tensor,
+    hp: dict,
+    chosen_nll: Tensor | None = None,
+) -> Tensor:
+    """(batch,) loss of objective `loss` with hyperparameters hp (beta; alpha / gamma / lam where used)."""
+    args = (policy_chosen, policy_rejected, ref_chosen, ref_rejected)
+    if loss == "dpo":
+        return dpo_loss(*args, hp["beta"])
+    if loss == "ipo":
+        return ipo_loss(*args, chosen_len, rejected_len, hp["beta"])
+    if loss == "rdpo":
+        return rdpo_loss(*args, chosen_len, rejected_len, hp["beta"], hp["alpha"])
+    if loss == "simpo":
+        return simpo_loss(policy_chosen, policy_rejected, chosen_len, rejected_len, hp["beta"], hp["gamma"])
+    if loss == "orpo":
+        if chosen_nll is None:
+            raise ValueError("orpo needs chosen_nll, the per-token NLL of the chosen response")
+        return orpo_loss(policy_chosen, policy_rejected, chosen_len, rejected_len, chosen_nll, hp["lam"])
+    if loss == "figa":
+        return figa_loss(policy_chosen, policy_rejected)
+    raise ValueError(f"unknown objective {loss!r}")
 
 
-def implicit_rewards(objective, chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len, beta):
-    """(chosen_reward, rejected_reward) as each method defines its reward, for logging accuracies and margins."""
-    if objective in {"simpo", "orpo"}:
-        return beta * chosen / chosen_len, beta * rejected / rejected_len
-    return beta * (chosen - ref_chosen), beta * (rejected - ref_rejected)
+def implicit_rewards(
+    loss: str, policy_chosen, policy_rejected, ref_chosen, ref_rejected, chosen_len, rejected_len, beta: float
+) -> tuple[Tensor, Tensor]:
+    """(chosen_reward, rejected_reward) (batch,) as each method defines its reward, for accuracies and margins."""
+    if loss in {"simpo", "orpo"}:
+        return beta * policy_chosen / chosen_len, beta * policy_rejected / rejected_len
+    if loss == "figa":
+        return policy_chosen, policy_rejected
+    return beta * (policy_chosen - ref_chosen), beta * (policy_rejected - ref_rejected)

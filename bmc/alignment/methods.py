@@ -1,30 +1,46 @@
 """The preference-training methods of the paper, by name. Imports nothing heavy (the Snakefile reads it).
 
+A method is a training-data choice, a base objective and whether BMC confidence weights are on.
 "-BC" trains on bridged pairs (pseudo-winning ỹ_w vs y_l), "-MC" weights varied tokens by the model's
-confidence, "-BMC" does both. Objectives:
-- dpo:   -log σ(β[(log π(y_w) - log π_ref(y_w)) - (log π(y_l) - log π_ref(y_l))])       (Rafailov et al. 2023)
-- ipo:   ((Δ_w/|y_w| - Δ_l/|y_l|) - 1/(2β))²  with Δ = log π - log π_ref            (Azar et al. 2024)
-- rdpo:  -log σ(β[Δ_w - Δ_l] - α(|y_w| - |y_l|))                                         (Park et al. 2024)
-- simpo: -log σ(β[log π(y_w)/|y_w| - log π(y_l)/|y_l|] - γ), no reference           (Meng et al. 2024)
-- orpo:  -log π(y_w)/|y_w| - λ log σ(log odds(y_w) - log odds(y_l)), no reference   (Hong et al. 2024)
+confidence, "-BMC" does both. Objectives (Δ = log π - log π_ref, |y| = response tokens):
+- dpo:   -log σ(β[Δ_w - Δ_l])                                                   (Rafailov et al. 2023)
+- ipo:   (Δ_w/|y_w| - Δ_l/|y_l| - 1/(2β))²                                      (Azar et al. 2024; per-token
+         normalisation as in TRL and the released BMC code)
+- rdpo:  -log σ(β[Δ_w - Δ_l] + α(|y_w| - |y_l|))                                (Park et al. 2024, Eq. 9)
+- simpo: -log σ(β[log π(y_w)/|y_w| - log π(y_l)/|y_l|] - γ), no reference        (Meng et al. 2024)
+- orpo:  NLL(y_w)/|y_w| - λ log σ(log odds(y_w) - log odds(y_l)), odds on per-token
+         averages, no reference                                                   (Hong et al. 2024)
+- figa:  -Σ_t m_t log p_t(ỹ_w) + ½ Σ_t m_t log p_t(y_l) over varied tokens only, no
+         reference; the released BMC code's form of FIGA                          (Guo et al. 2024)
 With BMC weights, every log π above is the weighted sum Σ_t λ_t log p_t (the reference's with its own p_t).
+TDPO is not offered: its token-level KL needs the full-vocabulary distributions of both models at every
+position, which TRL's fused LM head never materialises.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+DATA_KINDS = ("original", "bridged")
+LOSSES = ("dpo", "ipo", "rdpo", "simpo", "orpo", "figa")
+REFERENCE_FREE = frozenset({"simpo", "orpo", "figa"})
+
 
 @dataclass(frozen=True)
 class Method:
     name: str
-    objective: str  # dpo | ipo | rdpo | simpo | orpo
-    bridged_data: bool
+    data: str  # "original" | "bridged"
+    loss: str  # one of LOSSES
     bmc_weights: bool
 
     @property
     def needs_reference(self) -> bool:
-        return self.objective not in {"simpo", "orpo"}
+        return self.loss not in REFERENCE_FREE
+
+    @property
+    def needs_masks(self) -> bool:
+        """FIGA reads the diff masks even without confidence weights."""
+        return self.bmc_weights or self.loss == "figa"
 
 
 BASES = {"DPO": "dpo", "IPO": "ipo", "R-DPO": "rdpo", "SimPO": "simpo", "ORPO": "orpo"}
@@ -32,22 +48,25 @@ BASES = {"DPO": "dpo", "IPO": "ipo", "R-DPO": "rdpo", "SimPO": "simpo", "ORPO": 
 
 def _registry() -> dict[str, Method]:
     methods = {}
-    for base, objective in BASES.items():
-        methods[base] = Method(base, objective, bridged_data=False, bmc_weights=False)
-        methods[f"{base}-BMC"] = Method(f"{base}-BMC", objective, bridged_data=True, bmc_weights=True)
-    methods["DPO-BC"] = Method("DPO-BC", "dpo", bridged_data=True, bmc_weights=False)
-    methods["DPO-MC"] = Method("DPO-MC", "dpo", bridged_data=False, bmc_weights=True)
+    for base, loss in BASES.items():
+        methods[base] = Method(base, "original", loss, bmc_weights=False)
+        methods[f"{base}-BMC"] = Method(f"{base}-BMC", "bridged", loss, bmc_weights=True)
+    methods["DPO-BC"] = Method("DPO-BC", "bridged", "dpo", bmc_weights=False)
+    methods["DPO-MC"] = Method("DPO-MC", "original", "dpo", bmc_weights=True)
+    # FIGA learns from an LLM-revised response against the original one, i.e. bridged pairs.
+    methods["FIGA"] = Method("FIGA", "bridged", "figa", bmc_weights=False)
     return methods
 
 
-METHODS = _registry()
+METHODS: dict[str, Method] = _registry()
 
 
 def get_method(name: str) -> Method:
+    """The registered method `name`; an unknown name raises ValueError listing the valid ones."""
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}")
     return METHODS[name]
 
 
 def uses_bridged_data(name: str) -> bool:
-    return get_method(name).bridged_data
+    return get_method(name).data == "bridged"

@@ -1,7 +1,7 @@
 """Stop-word token ids: tokens never marked as varied by the diff masks (BMC §3.2).
 
-The list is NLTK's English stop words (shipped, since NLTK's downloader needs the network) plus their
-capitalised forms. A word counts only if the tokenizer maps it to a single token. With byte-level BPE
+The list is NLTK's English stop words (shipped, since NLTK's downloader needs the network) plus the
+capitalised forms of the words longer than one letter, as in the released code. A word counts only if the tokenizer maps it to a single token. With byte-level BPE
 tokenizers a word inside running text is usually its space-prefixed token (" the"), so by default both
 "the" and " the" are tried; `with_leading_space=False` keeps the bare form only, as a literal reading of
 the released code (which tokenises each bare word).
@@ -25,7 +25,7 @@ def stopword_ids(tokenizer, with_leading_space: bool = True) -> frozenset[int]:
     key = (getattr(tokenizer, "name_or_path", None), len(tokenizer), with_leading_space)
     cached = _CACHE.get(key)
     if cached is None:
-        words = {w for word in load_stopwords() for w in (word, word.capitalize())}
+        words = {w for word in load_stopwords() for w in ((word, word.capitalize()) if len(word) > 1 else (word,))}
         variants = [
             w for word in sorted(words) for w in ((word, " " + word) if with_leading_space else (word,))
         ]

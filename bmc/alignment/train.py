@@ -1,29 +1,35 @@
-"""Stage `train`: preference training of one method and seed with BMCTrainer (see bmc/alignment/trainer.py)."""
+"""Stage `train`: preference training of one method and seed with BMCTrainer (bmc/alignment/trainer.py).
+
+QA/math pairs use the paper's template, not the tokenizer's chat template: prompt =
+`bmc.chat.training_prompt(user)`, completion = assistant text + EOS. Checkpoints go to
+`<out>.checkpoints/` and a killed run resumes from the newest one; the final folder appears atomically.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
 
 from bmc.chat import training_prompt
-from bmc.io import InputError, read_jsonl, write_json
+from bmc.io import InputError, iter_jsonl, write_json
 
 log = logging.getLogger(__name__)
 
-# Keys of the config's `train` section that are not BMCConfig/DPOConfig fields.
-OWN_KEYS = {"methods", "max_prompt_length", "precompute_ref_logps", "method_params"}
+# Keys of the config's `train` section that are not BMCConfig fields (`seed` comes from --seed).
+OWN_KEYS = {"methods", "max_prompt_length", "precompute_ref_logps", "method_params", "seed"}
 PAIR_FIELDS = {"id": str, "prompt": list, "chosen": str, "rejected": str}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", required=True, help="method name (bmc.alignment.methods)")
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--model", required=True, help="policy initialisation (the SFT model)")
-    p.add_argument("--ref", default=None, help="reference model (default: --model)")
+    p.add_argument("--model", required=True, help="policy initialisation (the SFT model folder)")
+    p.add_argument("--ref", default=None, help="reference model folder (default: --model)")
     p.add_argument("--pairs", required=True, help="pairs.jsonl (original or bridged)")
     p.add_argument("--out", required=True, help="output model folder")
     p.add_argument("--params", required=True, help="JSON: the config's `train` section")
@@ -31,21 +37,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_pairs(path: str, tokenizer, max_prompt_length: int | None) -> list[dict]:
     """Pairs as TRL prompt/chosen/rejected strings in the paper's template; bad rows fail with file and line."""
-    rows = []
-    for lineno, pair in enumerate(read_jsonl(path, required=PAIR_FIELDS), 1):
-        users = [m.get("content", "") for m in pair["prompt"] if m.get("role") == "user"]
-        if len(users) != 1 or not users[0].strip():
-            raise InputError(path, lineno, "prompt must hold exactly one non-empty user message")
+    seen: set[str] = set()
+
+    def check(pair: dict) -> str | None:
+        msgs = pair["prompt"]
+        if len(msgs) != 1 or not isinstance(msgs[0], dict) or msgs[0].get("role") != "user":
+            return "prompt must be a list holding exactly one {'role': 'user', 'content': ...} message"
+        if not str(msgs[0].get("content", "")).strip():
+            return "empty user message"
         for key in ("chosen", "rejected"):
             if not pair[key].strip():
-                raise InputError(path, lineno, f"empty {key} response (pair {pair['id']})")
-        prompt = training_prompt(users[0])
-        if (
-            max_prompt_length
-            and len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) > max_prompt_length
-        ):
-            raise InputError(path, lineno, f"prompt longer than max_prompt_length={max_prompt_length} tokens")
-        rows.append({"prompt": prompt, "chosen": pair["chosen"], "rejected": pair["rejected"]})
+                return f"empty {key} response (pair {pair['id']})"
+        if pair["id"] in seen:
+            return f"duplicate pair id {pair['id']!r}"
+        seen.add(pair["id"])
+        if max_prompt_length:
+            n = len(tokenizer(training_prompt(msgs[0]["content"]))["input_ids"])
+            if n > max_prompt_length:
+                return f"prompt has {n} tokens, longer than max_prompt_length={max_prompt_length}"
+        return None
+
+    eos = tokenizer.eos_token
+    rows = [
+        {
+            "prompt": training_prompt(pair["prompt"][0]["content"]),
+            "chosen": pair["chosen"] + eos,
+            "rejected": pair["rejected"] + eos,
+        }
+        for pair in iter_jsonl(path, required=PAIR_FIELDS, check=check)
+    ]
     if not rows:
         raise InputError(path, None, "no pairs to train on")
     return rows
@@ -54,6 +74,7 @@ def load_pairs(path: str, tokenizer, max_prompt_length: int | None) -> list[dict
 def build_trainer(
     method: str, seed: int, model_path: str, ref_path: str | None, rows: list[dict], params: dict, out: Path
 ):
+    """(BMCTrainer, tokenizer) for one method and seed; `out` is the checkpoint folder."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
@@ -65,6 +86,7 @@ def build_trainer(
 
     spec = get_method(method)
     overrides = (params.get("method_params") or {}).get(method, {})
+    # Reference-free objectives never need a reference: "precompute" then just skips loading one.
     precompute = bool(params.get("precompute_ref_logps", True)) or not spec.needs_reference
     config = build_args(
         BMCConfig,
@@ -79,30 +101,77 @@ def build_trainer(
     tokenizer = load_tokenizer(model_path)
     dtype = torch.bfloat16 if config.bf16 else torch.float32
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
-    ref = (
-        AutoModelForCausalLM.from_pretrained(ref_path, dtype=dtype)
-        if ref_path and ref_path != model_path
-        else None
-    )
-    return BMCTrainer(
+    ref = None
+    if spec.needs_reference and ref_path and Path(ref_path).resolve() != Path(model_path).resolve():
+        ref = AutoModelForCausalLM.from_pretrained(ref_path, dtype=dtype)
+    trainer = BMCTrainer(
         model=model,
         ref_model=ref,
         args=config,
         processing_class=tokenizer,
         train_dataset=Dataset.from_list(rows),
-    ), tokenizer
+    )
+    return trainer, tokenizer
+
+
+def summarize(trainer, method: str, seed: int, n_pairs: int, result, wall_s: float, resumed_from) -> dict:
+    """train_summary.json: mask statistics, final loss and the reward metrics of the log history."""
+    stats = trainer.mask_stats
+    history = [h for h in trainer.state.log_history if "loss" in h]
+
+    def mean(key):
+        values = [h[key] for h in history if key in h]
+        return sum(values) / len(values) if values else None
+
+    last = history[-1] if history else {}
+    pairs = max(stats["pairs"], 1)
+    return {
+        "method": method,
+        "seed": seed,
+        "n_pairs": n_pairs,
+        "n_empty_masks": stats["empty_masks"],
+        "mean_marked_tokens_per_pair": {
+            "chosen": stats["marked_chosen"] / pairs,
+            "rejected": stats["marked_rejected"] / pairs,
+        },
+        "steps": result.global_step,
+        "train_loss": result.training_loss,
+        "final_loss": last.get("loss"),
+        "final_reward_accuracy": last.get("rewards/accuracies"),
+        "final_reward_margin": last.get("rewards/margins"),
+        "mean_reward_accuracy": mean("rewards/accuracies"),
+        "mean_reward_margin": mean("rewards/margins"),
+        "wall_s": round(wall_s, 1),
+        "resumed_from": resumed_from,
+    }
+
+
+def save_final(trainer, tokenizer, out: Path, summary: dict) -> None:
+    """Model, tokenizer and train_summary.json built in a temporary sibling folder, then renamed onto `out`."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(tmp))
+        write_json(tmp / "train_summary.json", summary)
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)
+
+
+def validate_params(params: dict) -> None:
+    for key in ("beta", "delta"):
+        if key in params and not params[key] > 0:
+            raise ValueError(f"train.{key} must be > 0, got {params[key]}")
 
 
 def run(args: argparse.Namespace) -> None:
     from bmc.alignment.methods import get_method
     from bmc.models.prepare import load_tokenizer
-    from bmc.training_args import last_checkpoint, save_atomically
+    from bmc.training_args import last_checkpoint
 
     params = json.loads(args.params)
     get_method(args.method)  # unknown names fail before anything loads
-    for key in ("beta", "delta"):
-        if key in params and params[key] <= 0:
-            raise ValueError(f"train.{key} must be > 0, got {params[key]}")
+    validate_params(params)
     start = time.time()
     rows = load_pairs(args.pairs, load_tokenizer(args.model), params.get("max_prompt_length"))
     out = Path(args.out)
@@ -111,34 +180,16 @@ def run(args: argparse.Namespace) -> None:
         args.method, args.seed, args.model, args.ref, rows, params, checkpoints
     )
     resume = last_checkpoint(checkpoints)
+    if resume:
+        log.info("resuming from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
-    save_atomically(trainer, tokenizer, out)
-    history = [h for h in trainer.state.log_history if "loss" in h]
-    last = history[-1] if history else {}
-    stats = trainer.mask_stats
-    write_json(
-        out / "train_summary.json",
-        {
-            "method": args.method,
-            "seed": args.seed,
-            "pairs": len(rows),
-            "empty_masks": stats["empty_masks"],
-            "marked_tokens_per_pair": {
-                "chosen": stats["marked_chosen"] / max(stats["pairs"], 1),
-                "rejected": stats["marked_rejected"] / max(stats["pairs"], 1),
-            },
-            "steps": result.global_step,
-            "train_loss": result.training_loss,
-            "final": {k: last.get(k) for k in ("loss", "rewards/accuracies", "rewards/margins")},
-            "wall_s": round(time.time() - start, 1),
-            "resumed_from": resume,
-        },
-    )
+    summary = summarize(trainer, args.method, args.seed, len(rows), result, time.time() - start, resume)
+    save_final(trainer, tokenizer, out, summary)
     shutil.rmtree(checkpoints, ignore_errors=True)
     log.info(
         "trained %s seed %d on %d pairs (%d with empty masks)",
         args.method,
         args.seed,
         len(rows),
-        stats["empty_masks"],
+        summary["n_empty_masks"],
     )

@@ -1,11 +1,18 @@
-"""`BMCTrainer`: TRL's DPOTrainer with the BMC objective (and the DPO-family variants it is compared with).
+"""`BMCTrainer`: TRL's DPOTrainer with the BMC objective and the DPO-family variants it is compared with.
 
-TRL keeps the data pipeline, training loop, checkpointing and reference precomputation. This subclass adds:
-- diff masks between the chosen and rejected token ids, computed once at tokenisation over the full
-  prompt+response ids (the released code's semantics) and kept for the response tokens only;
+TRL keeps the data pipeline (tokenisation, collation, truncation), training loop, checkpointing and the
+reference precomputation. This subclass adds:
+- diff masks between the chosen and rejected token ids, computed once at tokenisation (not per step) over
+  the full prompt+response ids as the released code does, and kept for the response tokens only. The
+  released code diffs the *padded* batch rows, so its trailing pad tokens (batch-dependent) can take part
+  in the alignment; we diff the unpadded ids, which is batch-independent. Diffing the response ids alone
+  is not equivalent: below 200 tokens difflib gives the same response marks, but from 200 tokens on its
+  autojunk rule depends on the whole sequence (ECQA-style pairs repeated to ~300 tokens: 20% of pairs
+  got different marks), so the prompt stays in the diff;
 - a loss that weights each response token's log-prob by λ_t = 1 + m_t·min(1/p_t, δ) (bmc.alignment.weights),
-  with the policy's own p_t for the policy and the reference's own p_t for the reference, then applies the
-  method's objective (bmc.alignment.losses).
+  the policy's sums with the policy's own p_t and the reference's with the reference's own p_t, then
+  applies the method's objective (bmc.alignment.losses). With `precompute_ref_log_probs`, the reference's
+  weighted sums are computed once per example before training and no reference forward runs per step.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from bmc.alignment.losses import implicit_rewards, preference_loss
 from bmc.alignment.masks import ALGORITHMS, diff_masks
-from bmc.alignment.methods import get_method
+from bmc.alignment.methods import Method, get_method
 from bmc.alignment.stopwords import stopword_ids
 from bmc.alignment.weights import confidence_weights, token_counts, weighted_logps
 
@@ -28,14 +35,19 @@ MASK_COLUMNS = ("chosen_diff_mask", "rejected_diff_mask")
 
 @dataclass
 class BMCConfig(DPOConfig):
-    """DPOConfig plus the BMC settings. `beta` is the objective's β (SimPO's β too)."""
+    """DPOConfig plus the BMC settings. `beta` is the objective's β (SimPO's β too); TRL's `loss_type`,
+    `ld_alpha` and `f_divergence_type` are replaced by `method` and must stay at their defaults."""
 
     method: str = field(default="DPO-BMC", metadata={"help": "method name, see bmc.alignment.methods"})
-    delta: float = field(default=3.0, metadata={"help": "δ: upper bound of the confidence weight 1/p"})
-    diff_algorithm: str = field(
-        default="difflib", metadata={"help": "difflib (released code) or levenshtein"}
+    bmc_weights: bool | None = field(
+        default=None,
+        metadata={"help": "weight varied tokens by λ_t = 1 + m_t·min(1/p_t, δ); None = as the method says"},
     )
-    rdpo_alpha: float = field(default=0.2, metadata={"help": "R-DPO length penalty α"})
+    delta: float = field(default=3.0, metadata={"help": "δ: upper bound of the confidence term 1/p_t"})
+    diff_algorithm: str = field(
+        default="difflib", metadata={"help": "difflib (released code) or levenshtein (paper text)"}
+    )
+    rdpo_alpha: float = field(default=0.2, metadata={"help": "R-DPO length coefficient α"})
     simpo_gamma: float = field(default=0.5, metadata={"help": "SimPO target margin γ"})
     orpo_lambda: float = field(default=0.1, metadata={"help": "ORPO weight λ of the odds-ratio term"})
 
@@ -48,17 +60,31 @@ class BMCConfig(DPOConfig):
             raise ValueError(f"delta must be > 0, got {self.delta}")
         if self.diff_algorithm not in ALGORITHMS:
             raise ValueError(f"diff_algorithm must be one of {ALGORITHMS}, got {self.diff_algorithm!r}")
+        if (
+            list(self.loss_type) != ["sigmoid"]
+            or self.ld_alpha is not None
+            or self.f_divergence_type != "reverse_kl"
+        ):
+            raise ValueError(
+                "set the objective with `method`, not TRL's loss_type / ld_alpha / f_divergence_type"
+            )
+
+    @property
+    def resolved_method(self) -> Method:
+        method = get_method(self.method)
+        if self.bmc_weights is None or self.bmc_weights == method.bmc_weights:
+            return method
+        return Method(method.name, method.data, method.loss, self.bmc_weights)
 
 
 @dataclass
 class BMCCollator(DataCollatorForPreference):
-    """TRL's preference collator plus `diff_mask` (2·batch, seq), aligned with `input_ids`."""
+    """TRL's preference collator plus `diff_mask` (2·batch, seq), aligned with `input_ids` (prompt = 0)."""
 
     def torch_call(self, examples):
         out = super().torch_call(examples)
-        masks = [[0] * len(e["prompt_ids"]) + list(e["chosen_diff_mask"]) for e in examples]
-        masks += [[0] * len(e["prompt_ids"]) + list(e["rejected_diff_mask"]) for e in examples]
-        if self.max_length is not None:
+        masks = [[0] * len(e["prompt_ids"]) + list(e[col]) for col in MASK_COLUMNS for e in examples]
+        if self.max_length is not None:  # truncate exactly as TRL truncates the ids
             keep = (
                 slice(None, self.max_length)
                 if self.truncation_mode == "keep_start"
@@ -70,11 +96,24 @@ class BMCCollator(DataCollatorForPreference):
         return out
 
 
+def response_masks(
+    prompt_ids: list[int], chosen_ids: list[int], rejected_ids: list[int], stop_ids, algorithm: str
+) -> tuple[list[int], list[int]]:
+    """Diff masks of the full prompt+response sequences, restricted to the response tokens."""
+    chosen_mask, rejected_mask = diff_masks(
+        prompt_ids + chosen_ids, prompt_ids + rejected_ids, stop_ids, algorithm
+    )
+    n = len(prompt_ids)
+    return chosen_mask[n:], rejected_mask[n:]
+
+
 class BMCTrainer(DPOTrainer):
-    """DPOTrainer whose loss is `bmc.alignment.losses.preference_loss` on BMC-weighted log-probs."""
+    """DPOTrainer whose loss is `bmc.alignment.losses.preference_loss` on BMC-weighted sequence log-probs."""
 
     def __init__(self, model, args: BMCConfig, processing_class, data_collator=None, **kwargs):
-        self.method = get_method(args.method)
+        if getattr(processing_class, "pad_token_id", None) is None:
+            raise ValueError("the tokenizer has no pad token; set one (e.g. the EOS token) before training")
+        self.method = args.resolved_method
         self._stop_ids = stopword_ids(processing_class)
         if data_collator is None:
             data_collator = BMCCollator(
@@ -88,79 +127,97 @@ class BMCTrainer(DPOTrainer):
             model=model, args=args, processing_class=processing_class, data_collator=data_collator, **kwargs
         )
 
-    # ---- data: diff masks once per pair -------------------------------------------------------------
+    # ---- data: diff masks once per pair ---------------------------------------------------------------
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
         dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
         stop_ids, algorithm = self._stop_ids, args.diff_algorithm
 
         def add_masks(example):
-            n_prompt = len(example["prompt_ids"])
-            chosen_mask, rejected_mask = diff_masks(
-                example["prompt_ids"] + example["chosen_ids"],
-                example["prompt_ids"] + example["rejected_ids"],
-                stop_ids,
-                algorithm,
+            chosen, rejected = response_masks(
+                example["prompt_ids"], example["chosen_ids"], example["rejected_ids"], stop_ids, algorithm
             )
-            return {
-                "chosen_diff_mask": chosen_mask[n_prompt:],
-                "rejected_diff_mask": rejected_mask[n_prompt:],
-            }
+            return {"chosen_diff_mask": chosen, "rejected_diff_mask": rejected}
 
-        # The fingerprint names the weighting, so TRL's reference-logp cache never mixes DPO and BMC sums.
-        tag = (dataset._fingerprint, algorithm, sorted(stop_ids), args.delta, self.method.bmc_weights)
+        # The fingerprint names the weighting, so TRL's cached reference sums never mix DPO and BMC sums.
+        m = self.method
+        tag = (dataset._fingerprint, algorithm, sorted(stop_ids), args.delta, m.bmc_weights, m.loss)
         dataset = dataset.map(
             add_masks, new_fingerprint=Hasher.hash(tag), desc=f"Diff masks ({dataset_name})"
         )
-        for cm, rm in zip(dataset["chosen_diff_mask"], dataset["rejected_diff_mask"], strict=True):
-            self.mask_stats["pairs"] += 1
-            self.mask_stats["empty_masks"] += int(not any(cm) and not any(rm))
-            self.mask_stats["marked_chosen"] += sum(cm)
-            self.mask_stats["marked_rejected"] += sum(rm)
+        if dataset_name == "train":
+            for cm, rm in zip(dataset["chosen_diff_mask"], dataset["rejected_diff_mask"], strict=True):
+                self.mask_stats["pairs"] += 1
+                self.mask_stats["empty_masks"] += int(not any(cm) and not any(rm))
+                self.mask_stats["marked_chosen"] += sum(cm)
+                self.mask_stats["marked_rejected"] += sum(rm)
         return dataset
 
     def _set_signature_columns_if_needed(self):
         super()._set_signature_columns_if_needed()
         self._signature_columns = list(self._signature_columns) + list(MASK_COLUMNS)
 
-    # ---- log-probs ---------------------------------------------------------------------------------
-    def sequence_logps(self, model, inputs, grad: bool) -> tuple[torch.Tensor, torch.Tensor, object]:
-        """(2·batch,) weighted response log-probs, (2·batch,) token counts, and the model outputs."""
-        completion_mask = inputs["completion_mask"]
-        labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
-        kwargs = {
-            "input_ids": inputs["input_ids"],
-            "attention_mask": inputs["attention_mask"],
-            "use_cache": False,
-        }
-        with torch.set_grad_enabled(grad):
-            outputs = model(**kwargs, labels=labels, fused_lm_head=True)
-        loss_mask = completion_mask[:, 1:]  # position t scores token t+1
-        token_logps = outputs.log_probs[:, -loss_mask.size(1) :]
+    def _precompute_ref_logps(self, dataset, name, batch_size):
+        if not self.method.needs_reference:  # SimPO, ORPO, FIGA: nothing to precompute
+            return dataset
+        return super()._precompute_ref_logps(dataset, name, batch_size)
+
+    # ---- log-probs ------------------------------------------------------------------------------------
+    def token_weights(self, token_logps: torch.Tensor, diff_mask: torch.Tensor) -> torch.Tensor:
+        """(2·batch, seq-1) per-token weights of the method, from the scoring model's own log-probs."""
+        if self.method.loss == "figa":  # varied tokens only; the released code halves the rejected sum
+            half = diff_mask.size(0) // 2
+            scale = torch.ones(diff_mask.size(0), 1, dtype=token_logps.dtype, device=token_logps.device)
+            scale[half:] = 0.5
+            return diff_mask.to(token_logps.dtype) * scale
         if self.method.bmc_weights:
-            weights = confidence_weights(token_logps, inputs["diff_mask"][:, 1:], self.args.delta)
-        else:
-            weights = torch.ones_like(token_logps)
-        return weighted_logps(token_logps, weights, loss_mask), token_counts(loss_mask), outputs
+            return confidence_weights(token_logps, diff_mask, self.args.delta)
+        return torch.ones_like(token_logps)
+
+    def sequence_logps(self, model, inputs, grad: bool):
+        """Score [chosen; rejected] rows with `model`.
+
+        Returns (weighted, plain, counts, outputs): (2·batch,) Σ_t λ_t log p_t and Σ_t log p_t over response
+        tokens, (2·batch,) response token counts, and the model outputs.
+        """
+        completion_mask = inputs["completion_mask"]  # (2·batch, seq)
+        labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
+        with torch.set_grad_enabled(grad):
+            outputs = model(
+                input_ids=inputs["input_ids"],
+                attention_mask=inputs["attention_mask"],
+                labels=labels,
+                use_cache=False,
+                fused_lm_head=True,
+            )
+        loss_mask = completion_mask[:, 1:]  # position t scores token t+1
+        token_logps = outputs.log_probs[:, -loss_mask.size(1) :]  # (2·batch, seq-1)
+        weights = self.token_weights(token_logps, inputs["diff_mask"][:, 1:])
+        plain = weighted_logps(token_logps, torch.ones_like(token_logps), loss_mask)
+        return weighted_logps(token_logps, weights, loss_mask), plain, token_counts(loss_mask), outputs
 
     def compute_ref_log_probs(self, model, inputs):
-        """Reference's weighted log-probs, with its own probabilities as confidence (used by precompute)."""
-        logps, _, _ = self.sequence_logps(model, inputs, grad=False)
+        """Reference's weighted sums (batch,) ×2, λ from the reference's own probabilities (also for precompute)."""
+        with torch.no_grad(), self.accelerator.autocast():
+            logps, _, _, _ = self.sequence_logps(model, inputs, grad=False)
         return logps.chunk(2, dim=0)
 
     def _reference_logps(self, inputs):
         if "ref_chosen_logps" in inputs:
             return inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
-        ref = self.ref_model if self.ref_model is not None else self.model
-        return self.compute_ref_log_probs(ref, inputs)
+        if self.ref_model is None:
+            raise RuntimeError("no reference model and no precomputed reference log-probs in the batch")
+        return self.compute_ref_log_probs(self.ref_model, inputs)
 
-    # ---- loss ----------------------------------------------------------------------------------------
+    # ---- loss -----------------------------------------------------------------------------------------
     def _compute_loss(self, model, inputs, return_outputs):
         mode = "train" if self.model.training else "eval"
-        logps, lengths, outputs = self.sequence_logps(model, inputs, grad=True)
-        chosen, rejected = logps.chunk(2, dim=0)
-        chosen_len, rejected_len = lengths.to(logps.dtype).chunk(2, dim=0)
+        weighted, plain, counts, outputs = self.sequence_logps(model, inputs, grad=True)
+        chosen, rejected = weighted.chunk(2, dim=0)  # (batch,) each
+        chosen_len, rejected_len = counts.to(weighted.dtype).chunk(2, dim=0)
         if self.method.needs_reference:
-            ref_chosen, ref_rejected = self._reference_logps(inputs)
+            ref_chosen, ref_rejected = (
+                r.to(weighted.device, weighted.dtype) for r in self._reference_logps(inputs)
+            )
         else:
             ref_chosen = ref_rejected = torch.zeros_like(chosen)
         hp = {
@@ -169,22 +226,27 @@ class BMCTrainer(DPOTrainer):
             "gamma": self.args.simpo_gamma,
             "lam": self.args.orpo_lambda,
         }
+        chosen_nll = -plain.chunk(2, dim=0)[0] / chosen_len
         losses = preference_loss(
-            self.method.objective, chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len, hp
+            self.method.loss,
+            chosen,
+            rejected,
+            ref_chosen,
+            ref_rejected,
+            chosen_len,
+            rejected_len,
+            hp,
+            chosen_nll,
         )
+        self._log_metrics(mode, chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len)
         loss = losses.mean()
-        self._log_preference_metrics(
-            mode, chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len
-        )
         return (loss, outputs) if return_outputs else loss
 
-    def _log_preference_metrics(
-        self, mode, chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len
-    ):
+    def _log_metrics(self, mode, chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len):
         gather = self.accelerator.gather_for_metrics
         with torch.no_grad():
             r_chosen, r_rejected = implicit_rewards(
-                self.method.objective,
+                self.method.loss,
                 chosen,
                 rejected,
                 ref_chosen,

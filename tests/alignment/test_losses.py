@@ -5,43 +5,58 @@ import math
 import pytest
 import torch
 
-from bmc.alignment.losses import preference_loss
-from bmc.alignment.methods import METHODS, get_method, uses_bridged_data
+from bmc.alignment.losses import implicit_rewards, preference_loss
 
-# one pair: policy log-probs, reference log-probs, token counts
-C, R, RC, RR, LC, LR = -10.0, -14.0, -11.0, -13.0, 5.0, 8.0
+# one pair: policy log-probs, reference log-probs, token counts, plain per-token NLL of the chosen response
+C, R, RC, RR, LC, LR, NLL = -10.0, -14.0, -11.0, -13.0, 5.0, 8.0, 1.5
+
+
+def t(x):
+    return torch.tensor([x], dtype=torch.float64)
 
 
 def loss(objective, **hp):
-    t = lambda x: torch.tensor([x], dtype=torch.float64)  # noqa: E731
     hp = {"beta": 0.1, "alpha": 0.2, "gamma": 0.5, "lam": 0.1, **hp}
-    return preference_loss(objective, t(C), t(R), t(RC), t(RR), t(LC), t(LR), hp).item()
+    return preference_loss(objective, t(C), t(R), t(RC), t(RR), t(LC), t(LR), hp, t(NLL)).item()
 
 
 def sigmoid(x):
     return 1 / (1 + math.exp(-x))
 
 
-def test_dpo():  # -log σ(β[(c - rc) - (r - rr)]) = -log σ(0.1 · 2)
+def test_dpo():  # -log σ(β[(c - rc) - (r - rr)]) = -log σ(0.1 · (1 - (-1)))
     assert loss("dpo") == pytest.approx(-math.log(sigmoid(0.2)))
 
 
-def test_ipo():  # ((1/5) - (-1/8) - 1/(2·0.1))² = (0.325 - 5)²
+def test_ipo():  # ((c - rc)/5 - (r - rr)/8 - 1/(2·0.1))² = (0.2 + 0.125 - 5)²
     assert loss("ipo") == pytest.approx((0.325 - 5) ** 2)
 
 
-def test_rdpo():  # -log σ(0.1·2 - 0.2·(5 - 8))
-    assert loss("rdpo") == pytest.approx(-math.log(sigmoid(0.2 + 0.6)))
+def test_rdpo():  # Park et al.: -log σ(β·2 + α(|y_w| - |y_l|)) = -log σ(0.2 + 0.2·(5 - 8))
+    assert loss("rdpo") == pytest.approx(-math.log(sigmoid(0.2 - 0.6)))
+
+
+def test_rdpo_released_code_form_is_alpha_minus_beta():  # -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)])
+    assert loss("rdpo", alpha=-0.1) == pytest.approx(-math.log(sigmoid(0.1 * (2 - (5 - 8)))))
 
 
 def test_simpo():  # -log σ(β(-10/5 + 14/8) - γ) with β = 2, γ = 0.5
     assert loss("simpo", beta=2.0) == pytest.approx(-math.log(sigmoid(2.0 * (-2 + 1.75) - 0.5)))
 
 
-def test_orpo():
+def test_orpo():  # NLL + λ·(-log σ(log odds(e^{-2}) - log odds(e^{-1.75})))
     pc, pr = math.exp(-2.0), math.exp(-1.75)
     log_odds = math.log(pc / (1 - pc)) - math.log(pr / (1 - pr))
-    assert loss("orpo", lam=0.1) == pytest.approx(2.0 - 0.1 * math.log(sigmoid(log_odds)))
+    assert loss("orpo", lam=0.1) == pytest.approx(NLL - 0.1 * math.log(sigmoid(log_odds)))
+
+
+def test_orpo_needs_the_chosen_nll():
+    with pytest.raises(ValueError, match="chosen_nll"):
+        preference_loss("orpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), {"lam": 0.1})
+
+
+def test_figa():  # -chosen + rejected on the (varied-token) sums
+    assert loss("figa") == pytest.approx(10.0 - 14.0)
 
 
 def test_unknown_objective():
@@ -49,13 +64,15 @@ def test_unknown_objective():
         loss("kto")
 
 
-def test_method_registry():
-    assert get_method("DPO-BMC").bridged_data and get_method("DPO-BMC").bmc_weights
-    assert uses_bridged_data("DPO-BC") and not get_method("DPO-BC").bmc_weights
-    assert not uses_bridged_data("DPO-MC") and get_method("DPO-MC").bmc_weights
-    assert not get_method("SimPO-BMC").needs_reference and get_method("IPO-BMC").objective == "ipo"
-    assert {"DPO", "IPO", "ORPO", "R-DPO", "SimPO", "IPO-BMC", "ORPO-BMC", "R-DPO-BMC", "SimPO-BMC"} <= set(
-        METHODS
-    )
-    with pytest.raises(ValueError, match="valid methods"):
-        get_method("dpo")
+def test_rewards():
+    chosen, rejected = implicit_rewards("dpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), 0.1)
+    assert (chosen.item(), rejected.item()) == pytest.approx((0.1, -0.1))
+    chosen, rejected = implicit_rewards("simpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), 2.0)
+    assert (chosen.item(), rejected.item()) == pytest.approx((-4.0, -3.5))
+
+
+def test_gradients_flow_to_policy_only():
+    c, r = t(C).requires_grad_(), t(R).requires_grad_()
+    preference_loss("dpo", c, r, t(RC), t(RR), t(LC), t(LR), {"beta": 0.1}).sum().backward()
+    s = sigmoid(-0.2)  # d/dc -log σ(βh) = -β σ(-βh)
+    assert c.grad.item() == pytest.approx(-0.1 * s) and r.grad.item() == pytest.approx(0.1 * s)

@@ -18,6 +18,7 @@ def test_only_single_token_words_with_capitalised_forms(tiny_model_dir):
         (token,) = tok.encode(word, add_special_tokens=False)
         assert token in ids
     assert tok.encode(" bacteria", add_special_tokens=False)[0] not in ids
+    assert tok.encode(" A", add_special_tokens=False)[0] not in ids  # one-letter words are not capitalised
     multi = [w for w in load_stopwords() if len(tok.encode(w, add_special_tokens=False)) > 1]
     assert multi  # e.g. contractions: such words are left out, not split
     assert stopword_ids(tok) is ids  # cached: computed once per tokenizer

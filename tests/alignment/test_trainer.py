@@ -1,4 +1,4 @@
-"""Proof of exactness of BMCTrainer on a tiny float64 model."""
+"""Proof of exactness of BMCTrainer on a tiny float64 model, against TRL and against BMC.md's equations."""
 
 import argparse
 import difflib
@@ -12,7 +12,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import DPOConfig, DPOTrainer
 
 from bmc.alignment.stopwords import stopword_ids
-from bmc.alignment.train import load_pairs, run
+from bmc.alignment.train import load_pairs, run, validate_params
 from bmc.alignment.trainer import BMCConfig, BMCTrainer
 from bmc.chat import training_prompt
 
@@ -37,43 +37,67 @@ def model(path):
     return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float64)
 
 
-def make(kind, path, tmp_path, precompute=False, **kw):
+def make(kind, path, tmp_path, precompute=False, ref=True, **kw):
     tok = AutoTokenizer.from_pretrained(path)
     if kind == "trl":
         args = DPOConfig(output_dir=str(tmp_path / "trl"), precompute_ref_log_probs=precompute, **COMMON)
-        return DPOTrainer(
-            model=model(path),
-            ref_model=model(path),
-            args=args,
-            processing_class=tok,
-            train_dataset=Dataset.from_list(ROWS),
-        )
-    args = BMCConfig(output_dir=str(tmp_path / kind), precompute_ref_log_probs=precompute, **COMMON, **kw)
-    ref = None if precompute else model(path)
-    return BMCTrainer(
+        cls = DPOTrainer
+    else:
+        args = BMCConfig(output_dir=str(tmp_path / kind), precompute_ref_log_probs=precompute, **COMMON, **kw)
+        cls = BMCTrainer
+    return cls(
         model=model(path),
-        ref_model=ref,
+        ref_model=model(path) if ref else None,
         args=args,
         processing_class=tok,
         train_dataset=Dataset.from_list(ROWS),
     )
 
 
-def loss_and_grads(trainer):
-    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(ROWS))])
+def full_batch(trainer):
+    return trainer.data_collator([trainer.train_dataset[i] for i in range(len(ROWS))])
+
+
+def loss_and_grads(trainer, batch=None):
+    batch = full_batch(trainer) if batch is None else batch
     trainer.model.zero_grad()
     loss = trainer.compute_loss(trainer.model, batch)
     loss.backward()
     return loss.detach(), [p.grad.clone() for p in trainer.model.parameters() if p.grad is not None]
 
 
-@pytest.mark.parametrize("setting", [dict(method="DPO"), dict(method="DPO-MC", delta=1e-12)])
-def test_without_bmc_weights_equals_trl_dpo(tiny_model_dir, tmp_path, setting):
-    """Weights off (plain DPO) or δ→0 (λ→1): loss and gradients equal TRL's DPOTrainer."""
-    trl_loss, trl_grads = loss_and_grads(make("trl", tiny_model_dir, tmp_path))
-    bmc_loss, bmc_grads = loss_and_grads(make("bmc", tiny_model_dir, tmp_path, **setting))
-    assert abs(trl_loss.item() - bmc_loss.item()) < 1e-6 * max(1.0, abs(trl_loss.item()))
-    assert len(trl_grads) == len(bmc_grads)
+def perturb(*models, scale=0.05, seed=0):
+    """Move policies away from the reference, identically for every model given."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for params in zip(*(m.parameters() for m in models), strict=True):
+            noise = scale * torch.randn(params[0].shape, generator=g, dtype=params[0].dtype)
+            for p in params:
+                p.add_(noise)
+
+
+@pytest.mark.parametrize(
+    "setting,zero_masks",
+    [
+        (dict(method="DPO"), False),
+        (dict(method="DPO-BMC"), True),
+        (dict(method="DPO-MC", delta=1e-12), False),
+    ],
+    ids=["weights-off", "masks-zero", "delta-to-0"],
+)
+def test_without_active_weights_equals_trl_dpo(tiny_model_dir, tmp_path, setting, zero_masks):
+    """Weights off, all masks zero, or δ→0 (λ→1): loss and gradients equal TRL's DPOTrainer."""
+    trl = make("trl", tiny_model_dir, tmp_path)
+    bmc = make("bmc", tiny_model_dir, tmp_path, **setting)
+    perturb(trl.model, bmc.model)
+    batch = full_batch(bmc)
+    assert batch["diff_mask"].any()
+    if zero_masks:
+        batch["diff_mask"].zero_()
+    trl_loss, trl_grads = loss_and_grads(trl)
+    bmc_loss, bmc_grads = loss_and_grads(bmc, batch)
+    assert abs(trl_loss.item() - bmc_loss.item()) <= 1e-6 * max(1.0, abs(trl_loss.item()))
+    assert len(trl_grads) == len(bmc_grads) > 0
     for a, b in zip(trl_grads, bmc_grads, strict=True):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-6)
 
@@ -84,15 +108,11 @@ def independent_weighted_sums(net, tok, delta):
     stops = stopword_ids(tok)
     sums = []
     for row in ROWS:
-        prompt = tok(row["prompt"], add_special_tokens=False)["input_ids"]
-        seqs = {
-            k: tok(row["prompt"] + row[k] + tok.eos_token, add_special_tokens=False)["input_ids"]
-            for k in ("chosen", "rejected")
-        }
+        prompt = tok(row["prompt"])["input_ids"]
+        seqs = {k: tok(row["prompt"] + row[k] + tok.eos_token)["input_ids"] for k in ("chosen", "rejected")}
         marks = {k: [0] * len(v) for k, v in seqs.items()}
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
-            None, seqs["rejected"], seqs["chosen"]
-        ).get_opcodes():
+        matcher = difflib.SequenceMatcher(None, seqs["rejected"], seqs["chosen"])
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             for i in range(i1, i2):
                 marks["rejected"][i] = int(tag in ("replace", "delete") and seqs["rejected"][i] not in stops)
             for j in range(j1, j2):
@@ -102,7 +122,7 @@ def independent_weighted_sums(net, tok, delta):
             for k, ids in seqs.items():
                 logprobs = torch.log_softmax(net(torch.tensor([ids])).logits[0], dim=-1)
                 s = 0.0
-                for t in range(len(prompt), len(ids)):
+                for t in range(len(prompt), len(ids)):  # response tokens, scored at position t-1
                     lp = logprobs[t - 1, ids[t]].item()
                     s += (1 + marks[k][t] * min(1 / math.exp(lp), delta)) * lp
                 total[k] = s
@@ -113,19 +133,16 @@ def independent_weighted_sums(net, tok, delta):
 def test_bmc_loss_matches_the_equations(tiny_model_dir, tmp_path):
     beta, delta = 0.1, 3.0
     trainer = make("bmc", tiny_model_dir, tmp_path, method="DPO-BMC", delta=delta)
-    with torch.no_grad():  # move the policy away from the reference
-        for p in trainer.model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(ROWS))])
+    perturb(trainer.model)
+    batch = full_batch(trainer)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     policy = independent_weighted_sums(trainer.model, tok, delta)
     ref = independent_weighted_sums(model(tiny_model_dir), tok, delta)
-    logps, _, _ = trainer.sequence_logps(trainer.model, batch, grad=False)
+    logps, _, _, _ = trainer.sequence_logps(trainer.model, batch, grad=False)
     chosen, rejected = logps.chunk(2)
-    # TRL's fused LM head computes log-probs in float32: agreement to float32 precision
+    # TRL's fused LM head returns float32 log-probs: agreement to float32 precision
     assert chosen.tolist() == pytest.approx([s["chosen"] for s in policy], rel=1e-6)
     assert rejected.tolist() == pytest.approx([s["rejected"] for s in policy], rel=1e-6)
-    # the reference's sums use its own probabilities; TRL's reference LM head rounds a little more coarsely
     ref_chosen, ref_rejected = trainer.compute_ref_log_probs(trainer.ref_model, batch)
     assert ref_chosen.tolist() == pytest.approx([s["chosen"] for s in ref], rel=1e-4)
     assert ref_rejected.tolist() == pytest.approx([s["rejected"] for s in ref], rel=1e-4)
@@ -140,41 +157,75 @@ def test_bmc_loss_matches_the_equations(tiny_model_dir, tmp_path):
     assert trainer.mask_stats["empty_masks"] == 1  # the identical pair is counted, not an error
 
 
-def test_bmc_weighted_sums_use_each_models_probabilities(tiny_model_dir, tmp_path):
+def test_each_model_weights_with_its_own_probabilities(tiny_model_dir, tmp_path):
     trainer = make("bmc", tiny_model_dir, tmp_path, method="DPO-BMC", delta=3.0)
-    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
-    with torch.no_grad():
-        for p in trainer.model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    policy, _, _ = trainer.sequence_logps(trainer.model, batch, grad=False)
+    batch = full_batch(trainer)
+    perturb(trainer.model)
+    policy, _, _, _ = trainer.sequence_logps(trainer.model, batch, grad=False)
     reference = torch.cat(trainer.compute_ref_log_probs(trainer.ref_model, batch))
     assert not torch.allclose(policy, reference)
-    weighted_off = make("bmc2", tiny_model_dir, tmp_path, method="DPO-BC")
-    plain = torch.cat(weighted_off.compute_ref_log_probs(weighted_off.ref_model, batch))
-    assert (reference < plain).all()  # λ ≥ 1 on log p ≤ 0: weighted sums are lower wherever tokens vary
+    unweighted = make("bc", tiny_model_dir, tmp_path, method="DPO-BC")
+    plain = torch.cat(unweighted.compute_ref_log_probs(unweighted.ref_model, batch))
+    varied = batch["diff_mask"].any(dim=1)
+    assert (reference[varied] < plain[varied]).all()  # λ > 1 on log p < 0 wherever tokens vary
+    assert torch.equal(reference[~varied], plain[~varied])
+
+
+def test_confidence_weights_carry_no_gradient(tiny_model_dir, tmp_path):
+    """Gradients equal those with λ frozen as constants computed beforehand: λ is a stop-gradient."""
+    trainer = make("bmc", tiny_model_dir, tmp_path, method="DPO-BMC")
+    perturb(trainer.model)
+    batch = full_batch(trainer)
+    loss, grads = loss_and_grads(trainer, batch)
+    computed = trainer.token_weights
+    frozen = {}
+
+    def frozen_weights(token_logps, diff_mask):
+        key = "policy" if token_logps.requires_grad else "ref"
+        if key not in frozen:
+            frozen[key] = computed(token_logps.detach().clone(), diff_mask).clone()
+        return frozen[key]
+
+    trainer.token_weights = frozen_weights
+    frozen_loss, frozen_grads = loss_and_grads(trainer, batch)
+    assert frozen["policy"].gt(1).any()  # the weights are active
+    assert frozen_loss.item() == pytest.approx(loss.item(), rel=1e-12)
+    for a, b in zip(grads, frozen_grads, strict=True):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_precomputed_reference_gives_the_same_loss(tiny_model_dir, tmp_path):
     live = make("live", tiny_model_dir, tmp_path, method="DPO-BMC")
     pre = make("pre", tiny_model_dir, tmp_path / "p", precompute=True, method="DPO-BMC")
-    assert pre.ref_model is None and "ref_chosen_logps" in pre.train_dataset.column_names
-    batch = live.data_collator([live.train_dataset[i] for i in range(len(ROWS))])
-    # precomputation runs the reference (= the initial policy) through the policy's forward path
-    on_the_fly = torch.cat(live.compute_ref_log_probs(live.model, batch))
+    assert "ref_chosen_logps" in pre.train_dataset.column_names
+    pre.ref_model = None  # any reference forward during the loss would now fail
+    perturb(live.model, pre.model)
+    l1, g1 = loss_and_grads(live)
+    l2, g2 = loss_and_grads(pre)
+    assert l1.item() == pytest.approx(l2.item(), rel=1e-12)
+    for a, b in zip(g1, g2, strict=True):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_precompute_without_reference_model_stores_the_initial_policy_sums(tiny_model_dir, tmp_path):
+    """The stage's default (--ref = --model): the reference sums come from the untouched policy."""
+    pre = make("pre", tiny_model_dir, tmp_path, precompute=True, ref=False, method="DPO-BMC")
+    assert pre.ref_model is None
+    batch = full_batch(pre)
+    on_the_fly = torch.cat(pre.compute_ref_log_probs(pre.model, batch)).double()
     stored = torch.tensor(
         list(pre.train_dataset["ref_chosen_logps"]) + list(pre.train_dataset["ref_rejected_logps"]),
         dtype=torch.float64,
     )
-    assert torch.allclose(on_the_fly.double(), stored, rtol=1e-6)
-    with torch.no_grad():  # move the policies away from the reference identically
-        for a, b in zip(live.model.parameters(), pre.model.parameters(), strict=True):
-            noise = 0.05 * torch.randn_like(a)
-            a.add_(noise)
-            b.add_(noise)
-    l1, _ = loss_and_grads(live)
-    l2, _ = loss_and_grads(pre)
-    # TRL's fused head rounds the reference's and the policy's log-probs in float32 slightly differently
-    assert l1.item() == pytest.approx(l2.item(), rel=1e-3)
+    assert torch.allclose(on_the_fly, stored, rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["IPO-BMC", "R-DPO-BMC", "SimPO-BMC", "ORPO-BMC", "FIGA"])
+def test_every_objective_trains_through_the_trainer(tiny_model_dir, tmp_path, method):
+    trainer = make("m", tiny_model_dir, tmp_path, precompute=True, ref=False, method=method)
+    perturb(trainer.model)
+    loss, grads = loss_and_grads(trainer)
+    assert torch.isfinite(loss) and grads and all(torch.isfinite(g).all() for g in grads)
 
 
 def test_bad_settings_fail_before_training(tiny_model_dir, tmp_path):
@@ -184,34 +235,52 @@ def test_bad_settings_fail_before_training(tiny_model_dir, tmp_path):
         BMCConfig(output_dir=str(tmp_path), use_cpu=True, delta=0.0)
     with pytest.raises(ValueError, match="beta must be > 0"):
         BMCConfig(output_dir=str(tmp_path), use_cpu=True, beta=-1.0)
+    with pytest.raises(ValueError, match="not TRL's loss_type"):
+        BMCConfig(output_dir=str(tmp_path), use_cpu=True, loss_type=["ipo"])
+    with pytest.raises(ValueError, match="train.delta must be > 0"):
+        validate_params({"beta": 0.1, "delta": -1})
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text(
-        json.dumps({"id": "a", "prompt": [{"role": "user", "content": "q"}], "chosen": "x", "rejected": " "})
-        + "\n"
-    )
-    with pytest.raises(ValueError, match="bad.jsonl:1: empty rejected"):
-        load_pairs(str(bad), tok, 100)
-    long = tmp_path / "long.jsonl"
-    long.write_text(
-        json.dumps(
-            {"id": "a", "prompt": [{"role": "user", "content": "word " * 50}], "chosen": "x", "rejected": "y"}
+    tok.pad_token = None
+    with pytest.raises(ValueError, match="no pad token"):
+        BMCTrainer(
+            model=model(tiny_model_dir),
+            args=BMCConfig(output_dir=str(tmp_path), use_cpu=True, report_to="none"),
+            processing_class=tok,
+            train_dataset=Dataset.from_list(ROWS),
         )
-        + "\n"
-    )
-    with pytest.raises(ValueError, match="longer than max_prompt_length=20"):
-        load_pairs(str(long), tok, 20)
+
+
+def write_pairs(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def pair(i, q="q", c="x", r="y"):
+    return {"id": str(i), "prompt": [{"role": "user", "content": q}], "chosen": c, "rejected": r}
+
+
+def test_bad_pairs_fail_with_file_and_line(tiny_model_dir, tmp_path):
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    bad = write_pairs(tmp_path / "bad.jsonl", [pair(0), pair(1, r=" ")])
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: empty rejected"):
+        load_pairs(bad, tok, 100)
+    long = write_pairs(tmp_path / "long.jsonl", [pair(0, q="word " * 50)])
+    with pytest.raises(ValueError, match="long.jsonl:1: prompt has .* longer than max_prompt_length=20"):
+        load_pairs(long, tok, 20)
+    two_turns = pair(0)
+    two_turns["prompt"].append({"role": "assistant", "content": "a"})
+    with pytest.raises(ValueError, match="exactly one"):
+        load_pairs(write_pairs(tmp_path / "turns.jsonl", [two_turns]), tok, 100)
+    with pytest.raises(ValueError, match="duplicate pair id"):
+        load_pairs(write_pairs(tmp_path / "dup.jsonl", [pair(0), pair(0)]), tok, 100)
+    rows = load_pairs(write_pairs(tmp_path / "ok.jsonl", [pair(0, q="Q?", c="A")]), tok, 100)
+    assert rows == [
+        {"prompt": training_prompt("Q?"), "chosen": "A" + tok.eos_token, "rejected": "y" + tok.eos_token}
+    ]
 
 
 def test_train_stage_writes_model_and_summary(tiny_model_dir, tmp_path):
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text(
-        "".join(
-            json.dumps({"id": str(i), "prompt": [{"role": "user", "content": q}], "chosen": c, "rejected": r})
-            + "\n"
-            for i, (q, c, r) in enumerate(PAIRS)
-        )
-    )
+    pairs = write_pairs(tmp_path / "pairs.jsonl", [pair(i, q, c, r) for i, (q, c, r) in enumerate(PAIRS)])
     params = {
         "beta": 0.1,
         "delta": 3.0,
@@ -220,20 +289,19 @@ def test_train_stage_writes_model_and_summary(tiny_model_dir, tmp_path):
         "per_device_train_batch_size": 2,
         "max_length": 128,
         "max_prompt_length": 64,
+        "precompute_ref_logps": True,
+        "diff_algorithm": "difflib",
         "methods": ["DPO-BMC"],
     }
     out = tmp_path / "model"
-    run(
-        argparse.Namespace(
-            method="DPO-BMC",
-            seed=0,
-            model=str(tiny_model_dir),
-            ref=None,
-            pairs=str(pairs),
-            out=str(out),
-            params=json.dumps(params),
-        )
-    )
+    args = dict(method="DPO-BMC", seed=0, model=str(tiny_model_dir), ref=None, pairs=pairs, out=str(out))
+    run(argparse.Namespace(**args, params=json.dumps(params)))
     summary = json.loads((out / "train_summary.json").read_text())
-    assert summary["steps"] == 2 and summary["pairs"] == 3 and summary["empty_masks"] == 1
-    assert (out / "model.safetensors").exists() and not (tmp_path / "model.checkpoints").exists()
+    assert summary["steps"] == 2 and summary["n_pairs"] == 3 and summary["n_empty_masks"] == 1
+    assert summary["mean_marked_tokens_per_pair"]["chosen"] > 0
+    assert math.isfinite(summary["final_loss"]) and summary["final_reward_accuracy"] is not None
+    assert (out / "model.safetensors").exists() and (out / "tokenizer.json").exists()
+    assert not (tmp_path / "model.checkpoints").exists() and not (tmp_path / ".model.tmp").exists()
+    trained = AutoModelForCausalLM.from_pretrained(out)
+    initial = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert any(not torch.equal(a, b) for a, b in zip(trained.parameters(), initial.parameters(), strict=True))

@@ -1,0 +1,56 @@
+"""The method registry: names, data choice, objective and weights."""
+
+import subprocess
+import sys
+
+import pytest
+
+from bmc.alignment.methods import LOSSES, METHODS, get_method, uses_bridged_data
+
+
+def test_the_four_dpo_cells_of_table_1():
+    cells = {
+        name: (get_method(name).data, get_method(name).bmc_weights)
+        for name in ("DPO", "DPO-BC", "DPO-MC", "DPO-BMC")
+    }
+    assert cells == {
+        "DPO": ("original", False),
+        "DPO-BC": ("bridged", False),
+        "DPO-MC": ("original", True),
+        "DPO-BMC": ("bridged", True),
+    }
+    assert {get_method(n).loss for n in cells} == {"dpo"}
+
+
+@pytest.mark.parametrize(
+    "base,loss", [("IPO", "ipo"), ("SimPO", "simpo"), ("R-DPO", "rdpo"), ("ORPO", "orpo")]
+)
+def test_table_5_variants(base, loss):
+    plain, bmc = get_method(base), get_method(f"{base}-BMC")
+    assert (plain.loss, plain.data, plain.bmc_weights) == (loss, "original", False)
+    assert (bmc.loss, bmc.data, bmc.bmc_weights) == (loss, "bridged", True)
+    assert uses_bridged_data(f"{base}-BMC") and not uses_bridged_data(base)
+
+
+def test_reference_use_and_masks():
+    assert get_method("DPO-BMC").needs_reference and get_method("IPO").needs_reference
+    assert not any(get_method(n).needs_reference for n in ("SimPO", "ORPO-BMC", "FIGA"))
+    assert get_method("FIGA").needs_masks and not get_method("DPO-BC").needs_masks
+
+
+def test_registry_is_consistent():
+    for name, method in METHODS.items():
+        assert method.name == name and method.loss in LOSSES and method.data in ("original", "bridged")
+
+
+def test_unknown_method_lists_the_valid_names():
+    with pytest.raises(ValueError, match=r"unknown method 'dpo'; valid methods: .*DPO-BMC"):
+        get_method("dpo")
+    with pytest.raises(ValueError, match="unknown method"):
+        uses_bridged_data("TDPO")
+
+
+def test_importing_the_registry_loads_no_heavy_module():
+    code = "import sys, bmc.alignment.methods; print(sorted({'torch', 'transformers', 'trl'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
