@@ -17,20 +17,33 @@ TEST_FIELDS = {"id": str, "dataset": str, "question": str, "answer": str}
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="model folder to evaluate")
-    p.add_argument("--data", required=True, help="test questions (test/<SET>.jsonl)")
-    p.add_argument("--out", required=True, help="generations.jsonl")
+    p.add_argument("--data", nargs="+", required=True, help="test question files (test/<SET>.jsonl)")
+    p.add_argument(
+        "--out", nargs="+", required=True, help="one generations.jsonl per --data file, same order"
+    )
     p.add_argument("--params", required=True, help="JSON: the config's `eval` section")
 
 
 def run(args: argparse.Namespace) -> None:
+    """Answers every test set with one loaded model (loading dominates on small sets)."""
+    if len(args.data) != len(args.out):
+        raise ValueError(f"--data has {len(args.data)} files but --out has {len(args.out)}")
     params = GenerationParams.from_dict(json.loads(args.params))
-    questions = read_jsonl(args.data, required=TEST_FIELDS)
-    if not questions:
-        raise InputError(args.data, None, "no test questions")
-    prompts = {q["id"]: eval_prompt(q["question"]) for q in questions}
-    items = [{"id": q["id"], "dataset": q["dataset"], "answer": q["answer"]} for q in questions]
+    tests = []
+    for path in args.data:
+        questions = read_jsonl(path, required=TEST_FIELDS)
+        if not questions:
+            raise InputError(path, None, "no test questions")
+        tests.append(questions)
     generator = load_generator(args.model, params)
-    rows = generate_resumable(
-        generator, items, prompt_of=lambda it: prompts[it["id"]], out_path=args.out, desc="generating answers"
-    )
-    log.info("wrote %d generations to %s", len(rows), args.out)
+    for questions, out in zip(tests, args.out, strict=True):
+        prompts = {q["id"]: eval_prompt(q["question"]) for q in questions}
+        items = [{"id": q["id"], "dataset": q["dataset"], "answer": q["answer"]} for q in questions]
+        rows = generate_resumable(
+            generator,
+            items,
+            prompt_of=lambda it: prompts[it["id"]],
+            out_path=out,
+            desc=f"answering {questions[0]['dataset']}",
+        )
+        log.info("wrote %d generations to %s", len(rows), out)

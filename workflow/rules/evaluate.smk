@@ -1,6 +1,6 @@
 rule evaluate_qa:
     input:
-        rules.generate_qa.output[0],
+        f"{R}/generations/qa/{{method}}/seed{{seed}}/{{dataset}}.jsonl",
     output:
         scores=f"{R}/scores/qa/{{method}}/seed{{seed}}/{{dataset}}/scores.json",
         records=f"{R}/scores/qa/{{method}}/seed{{seed}}/{{dataset}}/records.jsonl",

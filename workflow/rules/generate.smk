@@ -1,13 +1,13 @@
 rule generate_qa:
     input:
         model=lambda wc: model_dir(wc.method, wc.seed),
-        data=f"{R}/data/qa/test/{{dataset}}.jsonl",
+        data=expand(f"{R}/data/qa/test/{{dataset}}.jsonl", dataset=QA_SETS),
     output:
-        f"{R}/generations/qa/{{method}}/seed{{seed}}/{{dataset}}.jsonl",
+        expand(f"{R}/generations/qa/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl", dataset=QA_SETS),
     log:
-        f"{LOGS}/generate_qa/{{method}}/seed{{seed}}/{{dataset}}.log",
+        f"{LOGS}/generate_qa/{{method}}/seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/generate_qa/{{method}}/seed{{seed}}/{{dataset}}.tsv"
+        f"{BENCH}/generate_qa/{{method}}/seed{{seed}}.tsv"
     conda:
         "../../envs/generate.yaml"
     threads: workflow.cores
