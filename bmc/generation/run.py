@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> None:
         rows = generate_resumable(
             generator,
             items,
-            prompt_of=lambda it: prompts[it["id"]],
+            prompt_of=lambda it, prompts=prompts: prompts[it["id"]],
             out_path=out,
             desc=f"answering {questions[0]['dataset']}",
         )

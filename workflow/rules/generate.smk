@@ -3,7 +3,10 @@ rule generate_qa:
         model=lambda wc: model_dir(wc.method, wc.seed),
         data=expand(f"{R}/data/qa/test/{{dataset}}.jsonl", dataset=QA_SETS),
     output:
-        expand(f"{R}/generations/qa/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl", dataset=QA_SETS),
+        expand(
+            f"{R}/generations/qa/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl",
+            dataset=QA_SETS,
+        ),
     log:
         f"{LOGS}/generate_qa/{{method}}/seed{{seed}}.log",
     benchmark:
