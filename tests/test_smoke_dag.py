@@ -36,7 +36,8 @@ def smoke_run(tmp_path_factory):
 @pytest.mark.slow
 def test_smoke_dag_writes_every_target(smoke_run):
     r = smoke_run / "results" / "smoke"
-    for target in ["tables/table1_qa.csv", "tables/table1_qa.md", "report/index.md", "report/index.html"]:
+    targets = ["tables/table1_qa.csv", "tables/table1_qa.md", "tables/table5_qa.md", "report/index.md", "report/index.html"]
+    for target in targets:
         assert (r / target).stat().st_size > 0, target
     md = (r / "tables/table1_qa.md").read_text()
     assert "SMOKE SCALE" in md
@@ -50,7 +51,8 @@ def test_smoke_dag_writes_every_target(smoke_run):
             scores = json.loads((r / f"scores/qa/{method}/seed0/{dataset}/scores.json").read_text())
             assert scores["n"] > 0 and 0 <= scores["score"] <= 100
     report = (r / "report/index.html").read_text()
-    assert "SMOKE SCALE" in report and "Table 1" in report
+    assert "SMOKE SCALE" in report and "Table 1" in report and "Table 5" in report
+    assert "| IPO |" in (r / "tables/table5_qa.md").read_text()
     bridged = [json.loads(line) for line in open(r / "bridged/qa/targeted/pairs.jsonl")]
     pairs = [json.loads(line) for line in open(r / "pairs/qa/pairs.jsonl")]
     assert [b["id"] for b in bridged] == [p["id"] for p in pairs]

@@ -54,10 +54,15 @@ def qa_scores():
     ]
 
 
+def variant_pairs():
+    """Objectives trained both without and with BMC (Table 5 rows), e.g. IPO and IPO-BMC."""
+    return [m for m in METHODS if f"{m}-BMC" in METHODS]
+
+
+def tables():
+    names = ["table1_qa"] + (["table5_qa"] if variant_pairs() else [])
+    return [f"{R}/tables/{name}.{ext}" for name in names for ext in ("csv", "md")]
+
+
 def final_outputs():
-    return [
-        f"{R}/tables/table1_qa.csv",
-        f"{R}/tables/table1_qa.md",
-        f"{R}/report/index.md",
-        f"{R}/report/index.html",
-    ]
+    return tables() + [f"{R}/report/index.md", f"{R}/report/index.html"]

@@ -20,9 +20,31 @@ rule table1_qa:
         " --label {params.label} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
+rule table5_qa:
+    input:
+        scores=qa_scores(),
+        paper=f"{RESOURCES}/paper_values.yaml",
+    output:
+        csv=report(
+            f"{R}/tables/table5_qa.csv",
+            category="Tables",
+            caption="../report/table5_qa.rst",
+        ),
+        md=f"{R}/tables/table5_qa.md",
+    log:
+        f"{LOGS}/table5_qa.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        label=shlex.quote(config["label"]),
+    shell:
+        "{BMC} table --table table5_qa --scores {input.scores} --paper-values {input.paper}"
+        " --label {params.label} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+
+
 rule report:
     input:
-        tables=[rules.table1_qa.output.md],
+        tables=[t for t in tables() if t.endswith(".md")],
         summaries=[
             rules.data_qa.output.summary,
             rules.build_pairs_qa.output.summary,
