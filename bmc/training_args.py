@@ -31,6 +31,8 @@ def build_args(config_cls, params: dict, own_keys: set[str], output_dir: Path, *
         "save_total_limit": 1,
         "logging_steps": 1,
         "use_cpu": not torch.cuda.is_available(),
+        # TRL defaults to bf16, which on a CPU is slow (no bf16 matmul units) and not the paper's fp32 numerics
+        "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
         "disable_tqdm": False,
         **defaults,
         **passed,
