@@ -19,6 +19,6 @@ rule bridge_qa:
         # the editor cache outlives the rule's outputs, so a re-run never asks the editor twice
         cache=f"{R}/cache/bridge",
     shell:
-        "{BMC} bridge --pairs {input.pairs} --out {output.pairs} --summary {output.summary}"
+        "python -m bmc.cli bridge --pairs {input.pairs} --out {output.pairs} --summary {output.summary}"
         " --cache {params.cache} --base-model {input.editor_base} --params {params.bridge}"
         " > {log} 2>&1"

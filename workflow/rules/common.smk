@@ -1,5 +1,6 @@
 # Shared helpers: config validation, paths, and the `bmc` command every rule calls.
 import json
+import os
 import shlex
 import sys
 
@@ -23,10 +24,12 @@ STRATEGY = config["bridge"]["strategy"]
 RESOURCES = config.get("resources", "workflow/resources")
 
 # Runs from the repository root with the package on the path, inside any environment (pip or conda).
-PYPATH = f"PYTHONPATH={workflow.basedir}${{PYTHONPATH:+:$PYTHONPATH}}"
-BMC = f"{PYPATH} python -m bmc.cli"
+shell.prefix(
+    # braces doubled twice: once for this f-string, once for Snakemake's own formatting
+    f"set -euo pipefail; export PYTHONPATH={workflow.basedir}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+)
 # Training stages may run under a multi-GPU launcher, e.g. "accelerate launch --num_processes 4".
-BMC_TRAIN = f"{PYPATH} {config.get('train_launcher', 'python')} -m bmc.cli"
+TRAIN_LAUNCHER = config.get("train_launcher", "python")
 
 
 def as_json(section):
@@ -52,6 +55,13 @@ def qa_scores():
         for m, s in eval_runs()
         for d in QA_SETS
     ]
+
+
+def training_pairs(wildcards):
+    """Bridged pairs for -BC/-BMC methods, the original pairs otherwise."""
+    if uses_bridged_data(wildcards.method):
+        return f"{R}/bridged/qa/{STRATEGY}/pairs.jsonl"
+    return f"{R}/pairs/qa/pairs.jsonl"
 
 
 def variant_pairs():

@@ -14,6 +14,6 @@ rule data_qa:
         "../../envs/data.yaml"
     params:
         qa=as_json(config["data"]["qa"]),
-        out=f"{R}/data/qa",
+        out=lambda wildcards, output: os.path.dirname(output.sft),
     shell:
-        "{BMC} data --resources {input} --out {params.out} --params {params.qa} > {log} 2>&1"
+        "python -m bmc.cli data --resources {input} --out {params.out} --params {params.qa} > {log} 2>&1"

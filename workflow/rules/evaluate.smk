@@ -11,6 +11,6 @@ rule evaluate_qa:
     conda:
         "../../envs/evaluate.yaml"
     shell:
-        "{BMC} evaluate --generations {input} --out {output.scores} --model-name {wildcards.method}"
+        "python -m bmc.cli evaluate --generations {input} --out {output.scores} --model-name {wildcards.method}"
         " --method {wildcards.method} --seed {wildcards.seed} --task qa --dataset {wildcards.dataset}"
         " > {log} 2>&1"

@@ -19,5 +19,5 @@ rule generate_qa:
     params:
         eval=as_json(config["eval"]),
     shell:
-        "{BMC} generate --model {input.model} --data {input.data} --out {output}"
+        "python -m bmc.cli generate --model {input.model} --data {input.data} --out {output}"
         " --params {params.eval} > {log} 2>&1"

@@ -13,4 +13,4 @@ rule base_model:
         model=as_json(config["model"]),
         cache=config.get("download_cache", "resources/downloads"),
     shell:
-        "{BMC} model --out {output} --params {params.model} --cache {params.cache} > {log} 2>&1"
+        "python -m bmc.cli model --out {output} --params {params.model} --cache {params.cache} > {log} 2>&1"

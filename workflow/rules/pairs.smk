@@ -16,7 +16,7 @@ rule sample_losing_qa:
     params:
         sample=as_json(config["sample"]),
     shell:
-        "{BMC} sample --model {input.model} --data {input.data} --out {output}"
+        "python -m bmc.cli sample --model {input.model} --data {input.data} --out {output}"
         " --params {params.sample} > {log} 2>&1"
 
 
@@ -33,4 +33,4 @@ rule build_pairs_qa:
     conda:
         "../../envs/data.yaml"
     shell:
-        "{BMC} pairs --samples {input} --out {output.pairs} --summary {output.summary} > {log} 2>&1"
+        "python -m bmc.cli pairs --samples {input} --out {output.pairs} --summary {output.summary} > {log} 2>&1"

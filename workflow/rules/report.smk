@@ -16,7 +16,7 @@ rule table1_qa:
     params:
         label=shlex.quote(config["label"]),
     shell:
-        "{BMC} table --table table1_qa --scores {input.scores} --paper-values {input.paper}"
+        "python -m bmc.cli table --table table1_qa --scores {input.scores} --paper-values {input.paper}"
         " --label {params.label} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
@@ -38,7 +38,7 @@ rule table5_qa:
     params:
         label=shlex.quote(config["label"]),
     shell:
-        "{BMC} table --table table5_qa --scores {input.scores} --paper-values {input.paper}"
+        "python -m bmc.cli table --table table5_qa --scores {input.scores} --paper-values {input.paper}"
         " --label {params.label} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
@@ -62,6 +62,6 @@ rule report:
         config=as_json(config),
         bench=BENCH,
     shell:
-        "{BMC} report --tables {input.tables} --summaries {input.summaries}"
+        "python -m bmc.cli report --tables {input.tables} --summaries {input.summaries}"
         " --benchmarks-dir {params.bench} --config-json {params.config} --label {params.label}"
         " --out-md {output.md} --out-html {output.html} > {log} 2>&1"

@@ -16,6 +16,7 @@ rule sft_qa:
         mem_mb=32000,
     params:
         sft=as_json(config["sft"]),
+        launcher=TRAIN_LAUNCHER,
     shell:
-        "{BMC_TRAIN} sft --model {input.model} --data {input.data} --out {output}"
+        "{params.launcher} -m bmc.cli sft --model {input.model} --data {input.data} --out {output}"
         " --params {params.sft} > {log} 2>&1"

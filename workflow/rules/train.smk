@@ -1,10 +1,3 @@
-def training_pairs(wildcards):
-    """Bridged pairs for -BC/-BMC methods, the original pairs otherwise."""
-    if uses_bridged_data(wildcards.method):
-        return f"{R}/bridged/qa/{STRATEGY}/pairs.jsonl"
-    return rules.build_pairs_qa.output.pairs
-
-
 rule train_qa:
     input:
         sft=rules.sft_qa.output[0],
@@ -23,6 +16,7 @@ rule train_qa:
         mem_mb=32000,
     params:
         train=as_json(config["train"]),
+        launcher=TRAIN_LAUNCHER,
     shell:
-        "{BMC_TRAIN} train --method {wildcards.method} --seed {wildcards.seed} --model {input.sft}"
+        "{params.launcher} -m bmc.cli train --method {wildcards.method} --seed {wildcards.seed} --model {input.sft}"
         " --pairs {input.pairs} --out {output} --params {params.train} > {log} 2>&1"
