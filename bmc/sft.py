@@ -1,7 +1,10 @@
 """Stage `sft`: supervised fine-tuning with TRL's SFTTrainer on the paper's QA template.
 
 Each example is a prompt-completion pair: prompt = "### Instruction:\\n{user}\\n\\n### Response:\\n",
-completion = the assistant text (TRL appends the EOS); the loss covers the completion only.
+completion = the assistant text + the tokenizer's EOS (added here, so TRL adds none); the loss
+covers the completion only. `--params` is the config's `sft` section: any SFTConfig /
+TrainingArguments field (bf16, deepspeed, gradient_checkpointing, model_init_kwargs with
+attn_implementation, ...) passes through; unknown keys are refused.
 """
 
 from __future__ import annotations
@@ -14,9 +17,22 @@ import time
 from pathlib import Path
 
 from bmc.chat import training_prompt
+from bmc.data.schemas import check_conversation
 from bmc.io import InputError, read_jsonl, write_json
 
 log = logging.getLogger(__name__)
+
+
+def cpu_defaults(params: dict) -> dict:
+    """SFTConfig defaults bf16 and (activation) checkpointing to on; small scales train on CPU in float32.
+
+    Checkpointing is set through its new name unless the config names either one, so that a
+    config's `gradient_checkpointing` (the deprecated alias) still takes effect.
+    """
+    defaults: dict = {"bf16": False}
+    if not {"gradient_checkpointing", "activation_checkpointing"} & set(params):
+        defaults |= {"activation_checkpointing": False, "gradient_checkpointing": None}
+    return defaults
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,17 +42,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", required=True, help="JSON: the config's `sft` section")
 
 
-def to_prompt_completion(rows: list[dict]) -> list[dict]:
+def to_prompt_completion(rows: list[dict], eos_token: str) -> list[dict]:
+    """Chat rows -> {"prompt", "completion"} strings in the paper's template, completion ending in EOS."""
     return [
-        {"prompt": training_prompt(r["messages"][0]["content"]), "completion": r["messages"][1]["content"]}
+        {
+            "prompt": training_prompt(r["messages"][0]["content"]),
+            "completion": r["messages"][1]["content"] + eos_token,
+        }
         for r in rows
     ]
 
 
 def build_trainer(model_path: str, rows: list[dict], params: dict, output_dir: Path):
-    import torch
+    """An SFTTrainer over `rows` with completion-only loss; returns (trainer, tokenizer)."""
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
     from bmc.models.prepare import load_tokenizer
@@ -50,37 +69,60 @@ def build_trainer(model_path: str, rows: list[dict], params: dict, output_dir: P
         output_dir=output_dir,
         completion_only_loss=True,
         dataset_num_proc=None,
+        **cpu_defaults(params),
     )
-    dtype = torch.bfloat16 if args.bf16 else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
-    dataset = Dataset.from_list(to_prompt_completion(rows))
-    return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer), tokenizer
+    dataset = Dataset.from_list(to_prompt_completion(rows, tokenizer.eos_token))
+    # a model path (not an object) lets TRL load it with `model_init_kwargs` (dtype, attention kernel)
+    trainer = SFTTrainer(model=model_path, args=args, train_dataset=dataset, processing_class=tokenizer)
+    return trainer, tokenizer
+
+
+def truncation_report(trainer, tokenizer, n_rows: int) -> dict:
+    """How many examples lost their end (EOS) to `max_length`, and how many TRL dropped as empty."""
+    ids = trainer.train_dataset["input_ids"]
+    truncated = sum(1 for seq in ids if seq[-1] != tokenizer.eos_token_id)
+    dropped = n_rows - len(ids)
+    if truncated or dropped:
+        log.warning(
+            "max_length=%s cuts %d of %d examples before their EOS (%d dropped as fully prompt)",
+            trainer.args.max_length,
+            truncated + dropped,
+            n_rows,
+            dropped,
+        )
+    return {"truncated": truncated, "dropped": dropped}
 
 
 def run(args: argparse.Namespace) -> None:
     from bmc.training_args import last_checkpoint, save_atomically
 
     params = json.loads(args.params)
-    rows = read_jsonl(args.data, required={"id": str, "messages": list})
+    rows = read_jsonl(args.data, required={"id": str, "messages": list}, check=check_conversation)
     if not rows:
         raise InputError(args.data, None, "no SFT examples")
     out = Path(args.out)
     checkpoints = out.with_name(out.name + ".checkpoints")
     start = time.time()
     trainer, tokenizer = build_trainer(args.model, rows, params, checkpoints)
+    lengths = truncation_report(trainer, tokenizer, len(rows))
     resume = last_checkpoint(checkpoints)
     if resume:
         log.info("resuming from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
     save_atomically(trainer, tokenizer, out)
-    write_json(
-        out / "sft_summary.json",
-        {
-            "examples": len(rows),
-            "steps": result.global_step,
-            "train_loss": result.training_loss,
-            "wall_s": round(time.time() - start, 1),
-            "resumed_from": resume,
-        },
-    )
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    if trainer.is_world_process_zero():
+        write_json(
+            out / "sft_summary.json",
+            {
+                "examples": len(rows),
+                **lengths,
+                "steps": result.global_step,
+                "train_loss": result.training_loss,  # mean over the run
+                "final_loss": next(
+                    (e["loss"] for e in reversed(trainer.state.log_history) if "loss" in e), None
+                ),
+                "wall_s": round(time.time() - start, 1),
+                "resumed_from": resume,
+            },
+        )
+        shutil.rmtree(checkpoints, ignore_errors=True)

@@ -37,6 +37,9 @@ def build_args(config_cls, params: dict, own_keys: set[str], output_dir: Path, *
         **defaults,
         **passed,
     }
+    if not {"gradient_checkpointing", "activation_checkpointing"} & set(passed):
+        # TRL turns checkpointing on by default; it only costs time at small scales (configs enable it)
+        settings |= {"activation_checkpointing": False, "gradient_checkpointing": None}
     return config_cls(**settings)
 
 

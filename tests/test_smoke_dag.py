@@ -36,7 +36,13 @@ def smoke_run(tmp_path_factory):
 @pytest.mark.slow
 def test_smoke_dag_writes_every_target(smoke_run):
     r = smoke_run / "results" / "smoke"
-    targets = ["tables/table1_qa.csv", "tables/table1_qa.md", "tables/table5_qa.md", "report/index.md", "report/index.html"]
+    targets = [
+        "tables/table1_qa.csv",
+        "tables/table1_qa.md",
+        "tables/table5_qa.md",
+        "report/index.md",
+        "report/index.html",
+    ]
     for target in targets:
         assert (r / target).stat().st_size > 0, target
     md = (r / "tables/table1_qa.md").read_text()

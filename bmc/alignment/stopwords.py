@@ -25,7 +25,9 @@ def stopword_ids(tokenizer, with_leading_space: bool = True) -> frozenset[int]:
     key = (getattr(tokenizer, "name_or_path", None), len(tokenizer), with_leading_space)
     cached = _CACHE.get(key)
     if cached is None:
-        words = {w for word in load_stopwords() for w in ((word, word.capitalize()) if len(word) > 1 else (word,))}
+        words = {
+            w for word in load_stopwords() for w in ((word, word.capitalize()) if len(word) > 1 else (word,))
+        }
         variants = [
             w for word in sorted(words) for w in ((word, " " + word) if with_leading_space else (word,))
         ]

@@ -1,8 +1,10 @@
 """Stage `data`: validated, seeded QA subsets for SFT, pair building and evaluation.
 
-Reads either the shipped subsets (`sft.jsonl`, `<SET>/{train,test}.jsonl`) or the authors' full
-release (`qa_sft/*.parquet`, `OpenbookQA/` for OBQA). Writes `sft.jsonl`, `prefs.jsonl`,
-`test/<SET>.jsonl` and `summary.json` (record formats in docs/contracts.md).
+`--resources` is either the shipped subsets (`sft.jsonl`, `<SET>/{train,test}.jsonl`, rows carrying
+their released `line`) or the authors' full release (`qa_sft/*.parquet`, `OpenbookQA/` for OBQA).
+Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json` (formats in
+docs/contracts.md). Question ids and `source` always point into the released files, so a question
+has the same id whether it was read from the shipped subset or the full release.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import logging
 import random
 from pathlib import Path
 
+from bmc.data.schemas import QA_FIELDS, SFT_FIELDS, check_qa_row, check_sft_row
 from bmc.io import InputError, iter_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
-FOLDERS = {"OBQA": ("OBQA", "OpenbookQA")}  # dataset name -> folder names to look for
-QA_FIELDS = {"problem": str, "solution": str, "answer": str}
+RELEASE_FOLDERS = {"OBQA": "OpenbookQA"}  # config name -> folder name in the authors' release
+SIZE_KEYS = ("sft_n", "prefs_n", "test_n")
+# `source` is read by the workflow (which folder to pass as --resources), not here
+PARAM_KEYS = {"seed", "datasets", "source", *SIZE_KEYS}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,48 +32,49 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", required=True, help="JSON: the config's `data.qa` section")
 
 
-def options_of(problem: str) -> list[str] | None:
-    """The answer options listed after 'Options:' (one per line), or None if there is no list."""
-    head, sep, tail = problem.partition("\nOptions:\n")
-    if not sep:
-        return None
-    return [o.strip() for o in tail.split("\n") if o.strip()]
+def check_params(params: dict) -> dict:
+    """Validate the `data.qa` section; returns it with defaults (seed 0, sizes None = all)."""
+    unknown = sorted(set(params) - PARAM_KEYS)
+    if unknown:
+        raise ValueError(f"unknown data.qa settings {unknown}; valid: {sorted(PARAM_KEYS)}")
+    datasets = params.get("datasets")
+    if not isinstance(datasets, list) or not datasets or not all(isinstance(d, str) for d in datasets):
+        raise ValueError(f"data.qa.datasets should be a non-empty list of names, got {datasets!r}")
+    if len(set(datasets)) < len(datasets):
+        raise ValueError(f"data.qa.datasets lists a dataset twice: {datasets}")
+    for key in ("seed", *SIZE_KEYS):
+        value = params.get(key)
+        if value is not None and (type(value) is not int or value < 0):
+            raise ValueError(f"data.qa.{key} should be a non-negative integer or null, got {value!r}")
+    return {"seed": 0, **{k: None for k in SIZE_KEYS}, **params}
 
 
-def check_qa_row(row: dict) -> str | None:
-    for key in QA_FIELDS:
-        if not row[key].strip():
-            return f"field {key!r} is empty"
-    options = options_of(row["problem"])
-    if not options:
-        return "problem has no 'Options:' list (expected '<question>\\nOptions:\\n<one option per line>')"
-    if row["answer"].strip().lower() not in {o.lower() for o in options}:
-        return f"answer {row['answer']!r} is not one of the options {options}"
-    return None
+def dataset_folder(resources: Path, dataset: str) -> Path:
+    """`<resources>/<dataset>` (shipped) or the release's folder name for it (e.g. OpenbookQA)."""
+    names = [dataset] + ([RELEASE_FOLDERS[dataset]] if dataset in RELEASE_FOLDERS else [])
+    for name in names:
+        if (resources / name).is_dir():
+            return resources / name
+    raise InputError(resources, None, f"no folder for dataset {dataset!r} (looked for {names})")
 
 
-def check_sft_row(row: dict) -> str | None:
-    roles = [m.get("role") if isinstance(m, dict) else None for m in row["messages"]]
-    if roles != ["user", "assistant"]:
-        return f"messages should be one user turn then one assistant turn, got roles {roles}"
-    if not all(isinstance(m.get("content"), str) and m["content"].strip() for m in row["messages"]):
-        return "a message has empty or non-string content"
-    return None
+def nonblank_line_numbers(path: Path) -> list[int]:
+    """1-based numbers of the non-blank lines (the rows `iter_jsonl` yields, in order)."""
+    with open(path, encoding="utf-8") as f:
+        return [i for i, line in enumerate(f, 1) if line.strip()]
 
 
 def load_questions(resources: Path, dataset: str, split: str) -> list[dict]:
-    folder = next((resources / f for f in FOLDERS.get(dataset, (dataset,)) if (resources / f).is_dir()), None)
-    if folder is None:
-        raise InputError(
-            resources,
-            None,
-            f"no folder for dataset {dataset} (looked for {FOLDERS.get(dataset, (dataset,))})",
-        )
-    path = folder / f"{split}.jsonl"
-    rows = []
-    for lineno, row in enumerate(iter_jsonl(path, required=QA_FIELDS, check=check_qa_row), 1):
-        line = row.get("line", lineno)  # shipped subsets keep the released line number
-        rows.append(
+    """Every row of `<dataset>/<split>.jsonl` as a validated QA question record."""
+    path = dataset_folder(resources, dataset) / f"{split}.jsonl"
+    if not path.is_file():
+        raise InputError(path, None, f"missing {split} split of {dataset}")
+    released = f"{RELEASE_FOLDERS.get(dataset, dataset)}/{split}.jsonl"
+    rows = iter_jsonl(path, required=QA_FIELDS, check=check_qa_row)
+    questions = []
+    for lineno, row in zip(nonblank_line_numbers(path), rows, strict=True):
+        line = row.get("line", lineno)  # shipped rows keep their line in the released file
+        questions.append(
             {
                 "id": f"{dataset}-{split}-{line}",
                 "task": "qa",
@@ -76,54 +82,86 @@ def load_questions(resources: Path, dataset: str, split: str) -> list[dict]:
                 "question": row["problem"],
                 "solution": row["solution"],
                 "answer": row["answer"],
-                "source": {"file": f"{folder.name}/{split}.jsonl", "line": line},
+                "source": {"file": released, "line": line},
             }
         )
-    return rows
+    _check_unique(path, [q["id"] for q in questions])
+    return questions
 
 
 def load_sft(resources: Path) -> list[dict]:
+    """SFT examples (`id`, `messages`) from the shipped `sft.jsonl` or the release's `qa_sft/*.parquet`."""
     shipped = resources / "sft.jsonl"
     if shipped.exists():
-        rows = iter_jsonl(shipped, required={"prompt_id": str, "messages": list}, check=check_sft_row)
-        return [{"id": r["prompt_id"], "messages": r["messages"]} for r in rows]
-    import pandas as pd
-
+        rows = iter_jsonl(shipped, required=SFT_FIELDS, check=check_sft_row)
+        examples = [{"id": r["prompt_id"], "messages": r["messages"]} for r in rows]
+        _check_unique(shipped, [e["id"] for e in examples])
+        return examples
     files = sorted((resources / "qa_sft").glob("*.parquet"))
     if not files:
         raise InputError(resources, None, "neither sft.jsonl nor qa_sft/*.parquet found")
-    out = []
-    for f in files:
-        frame = pd.read_parquet(f)
-        for i, (pid, messages) in enumerate(zip(frame["prompt_id"], frame["messages"], strict=True), 1):
-            row = {"messages": [dict(m) for m in messages]}
+    import pandas as pd
+
+    examples = []
+    for path in files:
+        frame = pd.read_parquet(path)
+        missing = [c for c in SFT_FIELDS if c not in frame.columns]
+        if missing:
+            raise InputError(path, None, f"missing columns {missing} (columns: {list(frame.columns)})")
+        for row_no, (pid, messages) in enumerate(zip(frame["prompt_id"], frame["messages"], strict=True), 1):
+            row = {"prompt_id": str(pid), "messages": [dict(m) for m in messages]}
             if msg := check_sft_row(row):
-                raise InputError(f, i, msg)
-            out.append({"id": str(pid), **row})
-    return out
+                raise InputError(path, row_no, msg)  # row number in the parquet table
+            examples.append({"id": row["prompt_id"], "messages": row["messages"]})
+    _check_unique(files[0].parent, [e["id"] for e in examples])
+    return examples
 
 
-def subsample(rows: list[dict], n: int | None, rng: random.Random) -> list[dict]:
-    """A seeded subset of n rows in their original order; n None/0 or >= len keeps all."""
+def subsample(rows: list, n: int | None, seed: int, name: str) -> list:
+    """A seeded subset of n rows, kept in their original order; n None/0 or >= len keeps all.
+
+    The generator is seeded by (seed, name), so a subset does not depend on the other subsets drawn.
+    """
     if not n or n >= len(rows):
-        return rows
-    keep = set(rng.sample(range(len(rows)), n))
+        return list(rows)
+    keep = set(random.Random(f"{seed}:{name}").sample(range(len(rows)), n))
     return [r for i, r in enumerate(rows) if i in keep]
 
 
+def _check_unique(path: Path, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise InputError(path, None, f"duplicate id {i!r}")
+        seen.add(i)
+
+
 def run(args: argparse.Namespace) -> None:
-    params = json.loads(args.params)
-    resources, out = Path(args.resources), Path(args.out)
-    rng = random.Random(int(params.get("seed", 0)))
-    sft = subsample(load_sft(resources), params.get("sft_n"), rng)
-    prefs, summary = [], {"sft": len(sft), "prefs": {}, "test": {}}
+    params = check_params(json.loads(args.params))
+    resources, out, seed = Path(args.resources), Path(args.out), params["seed"]
+    sft_all = load_sft(resources)
+    sft = subsample(sft_all, params["sft_n"], seed, "sft")
+    summary: dict = {
+        "seed": seed,
+        "resources": str(resources),
+        "sft": {"n": len(sft), "available": len(sft_all)},
+        "prefs": {},
+        "test": {},
+    }
+    prefs, tests = [], {}
     for dataset in params["datasets"]:
-        train = subsample(load_questions(resources, dataset, "train"), params.get("prefs_n"), rng)
-        test = subsample(load_questions(resources, dataset, "test"), params.get("test_n"), rng)
-        prefs += train
-        write_jsonl(out / "test" / f"{dataset}.jsonl", test)
-        summary["prefs"][dataset], summary["test"][dataset] = len(train), len(test)
+        for split, key, kind in (("train", "prefs_n", "prefs"), ("test", "test_n", "test")):
+            rows = load_questions(resources, dataset, split)
+            picked = subsample(rows, params[key], seed, f"{dataset}-{split}")
+            summary[kind][dataset] = {"n": len(picked), "available": len(rows)}
+            if split == "train":
+                prefs += picked
+            else:
+                tests[dataset] = picked
+    # validate everything before writing anything
+    for dataset, rows in tests.items():
+        write_jsonl(out / "test" / f"{dataset}.jsonl", rows)
     write_jsonl(out / "sft.jsonl", sft)
     write_jsonl(out / "prefs.jsonl", prefs)
     write_json(out / "summary.json", summary)
-    log.info("QA data: %s", summary)
+    log.info("QA data: %s", json.dumps(summary))

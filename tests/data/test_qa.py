@@ -1,12 +1,25 @@
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
-from bmc.data.qa import load_questions, options_of, run, subsample
+from bmc.data.qa import check_params, load_questions, load_sft, run, subsample
+from bmc.data.schemas import options_of
 from bmc.io import InputError
 
+SHIPPED = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "data" / "qa"
 GOOD = {"problem": "Sky colour?\nOptions:\nblue\nred", "solution": "The answer is blue", "answer": "blue"}
+
+
+def sft_row(i: int, answer: str = "blue") -> dict:
+    return {
+        "prompt_id": f"qa_{i}",
+        "messages": [
+            {"role": "user", "content": f"Sky colour {i}?\nOptions:\nblue\nred"},
+            {"role": "assistant", "content": f"Let's think step by step.\nThe answer is {answer}"},
+        ],
+    }
 
 
 def write(path, rows):
@@ -14,22 +27,20 @@ def write(path, rows):
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
 
 
-def make_resources(tmp_path, extra_train=()):
+def make_resources(tmp_path, extra_train=(), n_train=6, folders=("ECQA", "OBQA")):
     res = tmp_path / "res"
-    write(
-        res / "sft.jsonl",
-        [
-            {
-                "prompt_id": f"qa_{i}",
-                "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
-            }
-            for i in range(10)
-        ],
-    )
-    for ds in ("ECQA", "OBQA"):
-        write(res / ds / "train.jsonl", [GOOD] * 6 + list(extra_train))
+    write(res / "sft.jsonl", [sft_row(i) for i in range(10)])
+    for ds in folders:
+        write(res / ds / "train.jsonl", [GOOD] * n_train + list(extra_train))
         write(res / ds / "test.jsonl", [GOOD] * 5)
     return res
+
+
+def run_stage(res, out, **params):
+    params = {"seed": 0, "datasets": ["ECQA", "OBQA"], "sft_n": 4, "prefs_n": 3, "test_n": 2, **params}
+    run(argparse.Namespace(resources=str(res), out=str(out), params=json.dumps(params)))
+    names = ["sft.jsonl", "prefs.jsonl"] + [f"test/{d}.jsonl" for d in params["datasets"]]
+    return {name: [json.loads(line) for line in (out / name).read_text().splitlines()] for name in names}
 
 
 @pytest.mark.parametrize(
@@ -37,50 +48,112 @@ def make_resources(tmp_path, extra_train=()):
     [
         ("{not json", "invalid JSON"),
         ({"problem": GOOD["problem"], "answer": "blue"}, "missing field 'solution'"),
-        ({**GOOD, "answer": "green"}, "not one of the options"),
+        ({**GOOD, "answer": "green"}, "'green' is not one of the options"),
         ({**GOOD, "problem": "Sky colour?"}, "no 'Options:' list"),
-        ({**GOOD, "solution": 3}, "should be str"),
+        ({**GOOD, "solution": 3}, "'solution' should be str"),
+        ({**GOOD, "solution": "  "}, "'solution' is empty"),
+        ({**GOOD, "line": "7"}, "'line' should be a positive integer"),
     ],
 )
 def test_malformed_row_names_file_and_line(tmp_path, bad, message):
-    res = make_resources(tmp_path, extra_train=[bad])
+    res = make_resources(tmp_path, extra_train=["", bad])  # a blank line does not shift the count
     with pytest.raises(InputError, match=message) as err:
         load_questions(res, "ECQA", "train")
-    assert err.value.line == 7 and err.value.path.endswith("ECQA/train.jsonl")
+    assert err.value.line == 8 and err.value.path.endswith("ECQA/train.jsonl")
+    assert str(err.value).startswith(f"{res / 'ECQA' / 'train.jsonl'}:8: ")
 
 
-def test_answer_matching_ignores_case(tmp_path):
-    res = make_resources(tmp_path, extra_train=[{**GOOD, "answer": "Blue"}])
-    assert len(load_questions(res, "ECQA", "train")) == 7
-    assert options_of(GOOD["problem"]) == ["blue", "red"]
-
-
-def test_subsample_is_seeded_and_keeps_order():
-    import random
-
-    rows = list(range(100))
-    a, b = subsample(rows, 10, random.Random(1)), subsample(rows, 10, random.Random(1))
-    assert a == b == sorted(a) and len(a) == 10
-    assert subsample(rows, None, random.Random(1)) == rows
-    assert subsample(rows, 1000, random.Random(1)) == rows
-
-
-def test_stage_writes_every_file(tmp_path):
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"prompt_id": "x", "messages": []}, "one user turn then one assistant turn"),
+        ({"messages": sft_row(0)["messages"]}, "missing field 'prompt_id'"),
+        (sft_row(99, answer="green"), "'green' is not one of the options"),
+        (
+            {**sft_row(99), "messages": [sft_row(0)["messages"][0], {"role": "assistant", "content": "hi"}]},
+            "end with",
+        ),
+        (sft_row(3), "duplicate id 'qa_3'"),
+    ],
+)
+def test_malformed_sft_row_is_refused(tmp_path, bad, message):
     res = make_resources(tmp_path)
-    out = tmp_path / "out"
-    params = {"seed": 0, "datasets": ["ECQA", "OBQA"], "sft_n": 4, "prefs_n": 3, "test_n": 2}
-    run(argparse.Namespace(resources=str(res), out=str(out), params=json.dumps(params)))
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary == {"sft": 4, "prefs": {"ECQA": 3, "OBQA": 3}, "test": {"ECQA": 2, "OBQA": 2}}
-    prefs = [json.loads(line) for line in (out / "prefs.jsonl").read_text().splitlines()]
-    assert prefs[0]["id"].startswith("ECQA-train-") and prefs[0]["source"]["file"] == "ECQA/train.jsonl"
-    assert len({p["id"] for p in prefs}) == 6
+    write(res / "sft.jsonl", [sft_row(i) for i in range(10)] + [bad])
+    with pytest.raises(InputError, match=message) as err:
+        load_sft(res)
+    assert err.value.path.endswith("sft.jsonl")
 
 
-def test_shipped_subsets_are_valid():
-    from pathlib import Path
+def test_answer_matching_ignores_case_and_ids_use_released_lines(tmp_path):
+    res = make_resources(tmp_path, extra_train=[{**GOOD, "answer": "Blue", "line": 4242}])
+    rows = load_questions(res, "OBQA", "train")
+    assert len(rows) == 7 and options_of(GOOD["problem"]) == ["blue", "red"]
+    assert rows[0]["id"] == "OBQA-train-1" and rows[0]["source"] == {
+        "file": "OpenbookQA/train.jsonl",
+        "line": 1,
+    }
+    assert rows[-1]["id"] == "OBQA-train-4242"
 
-    res = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "data" / "qa"
+
+def test_release_folder_names_are_accepted(tmp_path):
+    res = make_resources(tmp_path, folders=("OpenbookQA",))
+    assert len(load_questions(res, "OBQA", "test")) == 5
+    with pytest.raises(InputError, match="no folder for dataset 'ARC'"):
+        load_questions(res, "ARC", "test")
+
+
+def test_subsample_is_seeded_keeps_order_and_all_means_all():
+    rows = list(range(100))
+    a, b = subsample(rows, 10, 1, "ECQA-train"), subsample(rows, 10, 1, "ECQA-train")
+    assert a == b == sorted(a) and len(set(a)) == 10
+    assert subsample(rows, 10, 2, "ECQA-train") != a and subsample(rows, 10, 1, "QASC-train") != a
+    assert (
+        subsample(rows, None, 1, "x") == subsample(rows, 0, 1, "x") == subsample(rows, 1000, 1, "x") == rows
+    )
+
+
+def test_stage_writes_every_file_and_is_deterministic(tmp_path):
+    res = make_resources(tmp_path, n_train=40)
+    first = run_stage(res, tmp_path / "a")
+    assert first == run_stage(res, tmp_path / "b")
+    # a dataset's subset does not depend on which other datasets are listed
+    assert run_stage(res, tmp_path / "c", datasets=["ECQA"])["prefs.jsonl"] == first["prefs.jsonl"][:3]
+    assert run_stage(res, tmp_path / "d", seed=1)["prefs.jsonl"] != first["prefs.jsonl"]
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["sft"] == {"n": 4, "available": 10}
+    assert summary["prefs"]["OBQA"] == {"n": 3, "available": 40} and summary["test"]["ECQA"]["n"] == 2
+    prefs = first["prefs.jsonl"]
+    assert [p["dataset"] for p in prefs] == ["ECQA"] * 3 + ["OBQA"] * 3 and len({p["id"] for p in prefs}) == 6
+    assert set(prefs[0]) == {"id", "task", "dataset", "question", "solution", "answer", "source"}
+    assert set(first["sft.jsonl"][0]) == {"id", "messages"}
+
+
+def test_nothing_is_written_when_a_later_file_is_bad(tmp_path):
+    res = make_resources(tmp_path)
+    write(res / "OBQA" / "test.jsonl", [GOOD, {**GOOD, "answer": "green"}])
+    with pytest.raises(InputError, match=r"OBQA/test.jsonl:2: "):
+        run_stage(res, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"datasets": ["ECQA"], "sft": 3}, "unknown data.qa settings"),
+        ({"datasets": []}, "non-empty list"),
+        ({"datasets": ["ECQA", "ECQA"]}, "twice"),
+        ({"datasets": ["ECQA"], "test_n": -1}, "non-negative integer"),
+    ],
+)
+def test_bad_params_are_refused(params, message):
+    with pytest.raises(ValueError, match=message):
+        check_params(params)
+
+
+def test_shipped_subsets_are_valid_and_small():
+    assert len(load_sft(SHIPPED)) == 2000
     for ds in ("ECQA", "QASC", "OBQA", "ARC"):
-        assert len(load_questions(res, ds, "train")) == 300
-        assert len(load_questions(res, ds, "test")) == 200
+        assert len(load_questions(SHIPPED, ds, "train")) == 300
+        assert len(load_questions(SHIPPED, ds, "test")) == 200
+    assert sum(f.stat().st_size for f in SHIPPED.rglob("*") if f.is_file()) < 3_000_000
+    assert (SHIPPED / "LICENSE-bmc-repo").is_file() and "seed" in (SHIPPED / "README.md").read_text()
