@@ -10,9 +10,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SKIP = shutil.ignore_patterns(
-    ".git", ".venv", "results", "logs", "resources", ".snakemake", "__pycache__", "*.egg-info"
-)
+TOP_LEVEL_SKIP = {".git", ".venv", "results", "logs", "resources", ".snakemake"}
+
+
+def SKIP(folder, names):
+    """Outputs and caches at the top level; `workflow/resources` (shipped inputs) is copied."""
+    skip = {n for n in names if n in {"__pycache__", ".pytest_cache"} or n.endswith(".egg-info")}
+    return skip | (TOP_LEVEL_SKIP & set(names) if Path(folder) == REPO else set())
+
+
 QA_SETS = ["ECQA", "QASC", "OBQA", "ARC"]
 ROWS = ["SFT", "DPO", "DPO-BC", "DPO-MC", "DPO-BMC"]
 
