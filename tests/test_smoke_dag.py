@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,9 @@ ROWS = ["SFT", "DPO", "DPO-BC", "DPO-MC", "DPO-BMC"]
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    # the rules run `python`: make it this interpreter, whether or not its environment is activated
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
 
 
 @pytest.fixture(scope="module")
