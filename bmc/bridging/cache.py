@@ -6,22 +6,23 @@ import hashlib
 import json
 from pathlib import Path
 
-from bmc.io import write_json
+from bmc.bridging.prompts import Template
+from bmc.io import read_json, write_json
 
 
-def cache_key(template, editor_identity: dict, messages: list[dict]) -> str:
-    """sha256 over the strategy, the template (name, version, hash), the editor and the request."""
+def cache_key(template: Template, editor_identity: dict, messages: list[dict]) -> str:
+    """sha256 over the strategy, the template (name, version, hash), the editor and the request messages."""
     payload = {
         "strategy": template.strategy,
         "template": [template.name, template.version, template.sha256],
         "editor": editor_identity,
         "messages": messages,
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 class EditCache:
-    """One JSON file per key under `folder/<key[:2]>/<key>.json`, written atomically."""
+    """One JSON file per key under `folder/<key[:2]>/<key>.json`, each written atomically."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
@@ -31,7 +32,22 @@ class EditCache:
 
     def get(self, key: str) -> str | None:
         path = self._path(key)
-        return json.loads(path.read_text(encoding="utf-8"))["output"] if path.exists() else None
+        if not path.exists():
+            return None
+        entry = read_json(path)
+        if not isinstance(entry, dict) or not isinstance(entry.get("output"), str):
+            raise ValueError(
+                f"{path}: a cache entry must be an object with a string 'output'; delete the file"
+            )
+        return entry["output"]
 
-    def put(self, key: str, output: str) -> None:
-        write_json(self._path(key), {"output": output})
+    def put(self, key: str, output: str, template: Template, editor: dict) -> None:
+        """Store `output` with what produced it (for auditing the cache by hand)."""
+        write_json(
+            self._path(key),
+            {
+                "output": output,
+                "template": template.name,
+                "editor": {k: editor[k] for k in ("kind", "model")},
+            },
+        )

@@ -1,66 +1,150 @@
 """Editors: one interface for every LLM call of the bridging phase (chat messages in, text out).
 
-- `hf`:     a local transformers model (its chat template, batched generation)
+- `hf`:     a local transformers model (its chat template, batched generation via bmc.generation)
 - `vllm`:   the same through vLLM (offline batch)
-- `openai`: any OpenAI-compatible endpoint (OpenAI, a vLLM server, ...); key from an environment variable,
-            retries with exponential backoff on 429/5xx/timeouts (the client's), bounded concurrency.
-Each editor counts requests and prompt/completion tokens (for the cost of the bridging phase).
+- `openai`: any OpenAI-compatible endpoint (OpenAI, a vLLM server, ...); the key comes from the environment
+            variable named by `api_key_env`; the client retries 408/409/429/5xx, connection errors and
+            timeouts with exponential backoff (`max_retries`); requests run in a bounded thread pool.
+Each editor counts requests and prompt/completion tokens (the cost of the bridging phase).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from bmc.generation.backends import GenerationParams, load_generator
 
-GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "seed", "batch_size"}
+LOCAL_KINDS = {"hf": "transformers", "vllm": "vllm"}
+GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed")
+EDITOR_KEYS = {
+    "hf": {"kind", "model", "batch_size", *GENERATION_KEYS},
+    "vllm": {"kind", "model", "batch_size", *GENERATION_KEYS},
+    "openai": {
+        "kind",
+        "model",
+        "base_url",
+        "api_key_env",
+        "max_new_tokens",
+        "temperature",
+        "top_p",
+        "seed",
+        "max_concurrency",
+        "max_retries",
+        "timeout_s",
+    },
+}
 
 
 class Editor:
-    def __init__(self):
+    """`complete(requests)`: one text per chat request, in order; `usage` counts the work done."""
+
+    def __init__(self) -> None:
         self.usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
 
     def complete(self, requests: list[list[dict]]) -> list[str]:
         raise NotImplementedError
 
 
+def check_editor_config(config: dict) -> None:
+    """Fail early on an unknown editor kind, a missing model or a misspelt option."""
+    kind = config.get("kind")
+    if kind not in EDITOR_KEYS:
+        raise ValueError(f"bridge.editor.kind must be one of {sorted(EDITOR_KEYS)}, got {kind!r}")
+    if not config.get("model"):
+        raise ValueError(
+            "bridge.editor.model is required ('base', a model folder, or the endpoint's model id)"
+        )
+    unknown = sorted(set(config) - EDITOR_KEYS[kind])
+    if unknown:
+        raise ValueError(
+            f"unknown bridge.editor option(s) {unknown} for kind {kind}; expected some of {sorted(EDITOR_KEYS[kind])}"
+        )
+
+
 def generation_settings(config: dict) -> dict:
-    gen = {k: config[k] for k in GENERATION_KEYS if k in config and k != "batch_size"}
+    """Decoding options of a local editor (greedy when temperature is 0 or absent)."""
+    gen = {k: config[k] for k in GENERATION_KEYS if k in config}
     gen["do_sample"] = float(config.get("temperature", 0.0)) > 0
     if not gen["do_sample"]:
         gen.pop("temperature", None)
+        gen.pop("top_p", None)
     return gen
 
 
-def editor_identity(config: dict, base_model: str | None) -> dict:
-    """What determines an editor's output (for the cache key): kind, model and decoding settings."""
-    kind = config["kind"]
-    if kind == "openai":
-        settings = {
-            "max_new_tokens": int(config.get("max_new_tokens", 1024)),
-            "temperature": float(config.get("temperature", 0.0)),
-        }
-        return {
-            "kind": kind,
-            "model": config["model"],
-            "base_url": config.get("base_url"),
-            "params": sorted(settings.items()),
-        }
-    return {
-        "kind": kind,
-        "model": resolve_model(config, base_model),
-        "params": sorted(generation_settings(config).items()),
+def openai_settings(config: dict) -> dict:
+    """Sampling options sent with every chat request."""
+    out = {
+        "max_tokens": int(config.get("max_new_tokens", 1024)),
+        "temperature": float(config.get("temperature", 0.0)),
     }
+    out.update({k: config[k] for k in ("top_p", "seed") if k in config})
+    return out
 
 
 def resolve_model(config: dict, base_model: str | None) -> str:
+    """The editor's model: `base` means the --base-model folder."""
     model = config.get("model")
-    if model in (None, "base"):
+    if model == "base":
         if not base_model:
             raise ValueError("bridge.editor.model is 'base' but no --base-model was given")
         return str(base_model)
     return str(model)
+
+
+def model_fingerprint(path: str | Path, samples: int = 64, chunk: int = 1 << 16) -> str | None:
+    """sha256 over a local model's config and evenly spaced slices of its weight files; None for a hub id.
+
+    Cheap even for 70B models, and a rebuilt or retrained model at the same path gets a new fingerprint.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if f.suffix in (".json", ".jinja", ".model"):  # config, tokenizer, chat template
+            h.update(f.name.encode() + f.read_bytes())
+        elif f.suffix in (".safetensors", ".bin", ".pt"):
+            size = f.stat().st_size
+            h.update(f"{f.name}:{size}".encode())
+            with open(f, "rb") as fh:
+                for i in range(samples):
+                    fh.seek(size * i // samples)
+                    h.update(fh.read(chunk))
+    return h.hexdigest()
+
+
+def editor_identity(config: dict, base_model: str | None) -> dict:
+    """What determines an editor's output (part of the cache key): kind, model and decoding settings."""
+    kind = config["kind"]
+    if kind == "openai":
+        return {
+            "kind": kind,
+            "model": config["model"],
+            "base_url": config.get("base_url"),
+            "params": sorted(openai_settings(config).items()),
+        }
+    model = resolve_model(config, base_model)
+    return {
+        "kind": kind,
+        "model": model,
+        "fingerprint": model_fingerprint(model),
+        "params": sorted(generation_settings(config).items()),
+    }
+
+
+def render_chat(tokenizer, messages: list[dict]) -> str:
+    """The chat-template text ending with the assistant cue; a leading BOS is dropped when the tokenizer
+    adds one itself on encoding (otherwise e.g. Llama-3 prompts would start with two BOS tokens)."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    bos = tokenizer.bos_token
+    if bos and text.startswith(bos):
+        ids = tokenizer("x")["input_ids"]
+        if ids and ids[0] == tokenizer.bos_token_id:
+            text = text[len(bos) :]
+    return text
 
 
 class LocalEditor(Editor):
@@ -72,20 +156,20 @@ class LocalEditor(Editor):
         self.params = GenerationParams.from_dict({**gen, "backend": backend})
         self.generator = load_generator(model_path, self.params)
         self.tokenizer = self.generator.tokenizer
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise ValueError(
+                f"editor model {model_path} has no chat template; use an instruction-tuned model"
+            )
 
-    def complete(self, requests):
-        prompts = [
-            self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True)
-            for m in requests
-        ]
+    def _count(self, texts: list[str]) -> int:
+        return sum(len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"])
+
+    def complete(self, requests: list[list[dict]]) -> list[str]:
+        prompts = [render_chat(self.tokenizer, m) for m in requests]
         outputs = self.generator.generate(prompts)
         self.usage["requests"] += len(prompts)
-        self.usage["prompt_tokens"] += sum(
-            len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts
-        )
-        self.usage["completion_tokens"] += sum(
-            len(self.tokenizer(o, add_special_tokens=False)["input_ids"]) for o in outputs
-        )
+        self.usage["prompt_tokens"] += self._count(prompts)
+        self.usage["completion_tokens"] += self._count(outputs) if outputs else 0
         return outputs
 
 
@@ -102,30 +186,44 @@ class OpenAIEditor(Editor):
             raise RuntimeError(
                 f"bridge.editor.kind is openai but the environment variable {key_env} is not set"
             )
+        self._key = key
         self.model = config["model"]
-        self.max_tokens = int(config.get("max_new_tokens", 1024))
-        self.temperature = float(config.get("temperature", 0.0))
+        self.settings = openai_settings(config)
         self.concurrency = int(config.get("max_concurrency", 8))
+        if self.concurrency < 1:
+            raise ValueError(f"bridge.editor.max_concurrency must be >= 1, got {self.concurrency}")
         self.client = OpenAI(
             base_url=config.get("base_url"),
             api_key=key,
             max_retries=int(config.get("max_retries", 6)),
             timeout=float(config.get("timeout_s", 120)),
         )
+        self._preflight(config.get("base_url") or "https://api.openai.com/v1")
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***")
+
+    def _preflight(self, where: str) -> None:
+        """One cheap request (list models): a refused key or an unreachable endpoint stops the stage here.
+        An endpoint without a /models route (any other HTTP error) still counts as reachable."""
+        import openai
+
         try:
             self.client.with_options(max_retries=1).models.list()
-        except Exception as e:  # noqa: BLE001 - any failure here means no work can be done
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
+            raise RuntimeError(f"editor endpoint {where} refused the key: {self._redact(str(e))}") from None
+        except openai.APIStatusError:
+            pass
+        except Exception as e:  # noqa: BLE001 - connection refused, DNS, timeout: no work can be done
             raise RuntimeError(
-                f"editor endpoint {config.get('base_url') or 'api.openai.com'} is not usable: {type(e).__name__}: {e}"
+                f"editor endpoint {where} is not reachable: {type(e).__name__}: {self._redact(str(e))}"
             ) from None
 
-    def _one(self, messages):
-        reply = self.client.chat.completions.create(
-            model=self.model, messages=messages, max_tokens=self.max_tokens, temperature=self.temperature
-        )
+    def _one(self, messages: list[dict]):
+        reply = self.client.chat.completions.create(model=self.model, messages=messages, **self.settings)
         return reply.choices[0].message.content or "", reply.usage
 
-    def complete(self, requests):
+    def complete(self, requests: list[list[dict]]) -> list[str]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             results = list(pool.map(self._one, requests))
         for _, usage in results:
@@ -137,11 +235,8 @@ class OpenAIEditor(Editor):
 
 
 def make_editor(config: dict, base_model: str | None) -> Editor:
-    kind = config["kind"]
-    if kind == "openai":
+    """The editor named by `config["kind"]` (checked with `check_editor_config`)."""
+    check_editor_config(config)
+    if config["kind"] == "openai":
         return OpenAIEditor(config)
-    if kind in ("hf", "vllm"):
-        return LocalEditor(
-            resolve_model(config, base_model), config, backend="transformers" if kind == "hf" else "vllm"
-        )
-    raise ValueError(f"unknown editor kind {kind!r}; expected hf, vllm or openai")
+    return LocalEditor(resolve_model(config, base_model), config, backend=LOCAL_KINDS[config["kind"]])

@@ -1,18 +1,31 @@
 """Bridging prompts (Table 3's synthesis strategies), one versioned template file each.
 
-- targeted:        y_l → ỹ_w with y_w as reference (BMC)      edits `chosen`
-- targeted_no_ref: y_l → ỹ_w without y_w                         edits `chosen`
-- inverse:         y_w → ỹ_l (degrade the winner)                edits `rejected`
-- free:            a freshly written winner, y_w as reference    edits `chosen`
+| strategy          | what the editor does                              | placeholders                | replaces   |
+| ----------------- | ------------------------------------------------- | --------------------------- | ---------- |
+| `targeted`        | y_l → ỹ_w, minimal edits, y_w as reference (BMC)  | question, chosen, rejected  | `chosen`   |
+| `targeted_no_ref` | y_l → ỹ_w, minimal edits, without y_w             | question, rejected          | `chosen`   |
+| `inverse`         | y_w → ỹ_l, degrade the winner                     | question, chosen            | `rejected` |
+| `free`            | a freshly written winner, y_w for the facts       | question, chosen            | `chosen`   |
+
+Templates live in `templates/<strategy>_<version>.txt`; a template must use exactly its strategy's
+placeholders (so that, e.g., `targeted_no_ref` can never show y_w). Its name, version and sha256 are
+part of the cache key, so editing a template never serves stale outputs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import string
 from dataclasses import dataclass
 from importlib import resources
 
-STRATEGIES = {"targeted": "chosen", "targeted_no_ref": "chosen", "inverse": "rejected", "free": "chosen"}
+# strategy -> (side of the pair the output replaces, placeholders of its template)
+STRATEGIES: dict[str, tuple[str, frozenset[str]]] = {
+    "targeted": ("chosen", frozenset({"question", "chosen", "rejected"})),
+    "targeted_no_ref": ("chosen", frozenset({"question", "rejected"})),
+    "inverse": ("rejected", frozenset({"question", "chosen"})),
+    "free": ("chosen", frozenset({"question", "chosen"})),
+}
 
 
 @dataclass(frozen=True)
@@ -31,20 +44,33 @@ class Template:
 
     @property
     def replaces(self) -> str:
-        """Which side of the pair the editor's output replaces."""
-        return STRATEGIES[self.strategy]
+        """Which side of the pair the editor's output replaces ("chosen" or "rejected")."""
+        return STRATEGIES[self.strategy][0]
 
     def render(self, pair: dict) -> list[dict]:
         """Chat messages (one user turn) asking the editor for this pair's new response."""
-        question = next(m["content"] for m in pair["prompt"] if m["role"] == "user")
-        text = self.text.format(question=question, chosen=pair["chosen"], rejected=pair["rejected"])
+        users = [m["content"] for m in pair["prompt"] if m.get("role") == "user"]
+        if not users:
+            raise ValueError(f"pair {pair.get('id')!r} has no user turn in its prompt")
+        text = self.text.format(question=users[-1], chosen=pair["chosen"], rejected=pair["rejected"])
         return [{"role": "user", "content": text}]
 
 
+def placeholders(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+
+
 def load_template(strategy: str, version: str = "v1") -> Template:
+    """The packaged template `<strategy>_<version>.txt`, checked against its strategy's placeholders."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown bridging strategy {strategy!r}; expected one of {sorted(STRATEGIES)}")
     path = resources.files("bmc.bridging").joinpath("templates", f"{strategy}_{version}.txt")
     if not path.is_file():
         raise FileNotFoundError(f"no template {strategy}_{version}.txt in bmc/bridging/templates")
-    return Template(strategy, version, path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    expected = STRATEGIES[strategy][1]
+    if (found := placeholders(text)) != expected:
+        raise ValueError(
+            f"template {path.name} uses placeholders {sorted(found)}; expected {sorted(expected)}"
+        )
+    return Template(strategy, version, text)

@@ -1,8 +1,11 @@
 """Stage `bridge`: pseudo-winning (or, for `inverse`, pseudo-losing) responses by targeted modification.
 
-Every input pair appears in the output, in order, with `bridge.status`:
-`edited` (the editor's valid output replaces the response), `fallback` (invalid output; the original pair is
-kept and `reason` says why) or `kept` (not selected, when `proportion` < 1).
+Every input pair appears in the output, in input order, with `bridge.status`:
+- `edited`:   the editor's valid output replaces `chosen` (`rejected` for the inverse strategy);
+- `fallback`: the output was invalid (`reason` says why), the pair keeps its original responses;
+- `kept`:     not selected for bridging (`proportion` < 1), the pair keeps its original responses.
+`chosen_original` always holds y_w; the inverse strategy also keeps `rejected_original` (y_l).
+Editor outputs are cached chunk by chunk (`bmc.bridging.cache`), so a killed run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -13,16 +16,22 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
+from statistics import mean
 
+from rapidfuzz import fuzz
 from tqdm import tqdm
 
 from bmc.bridging.cache import EditCache, cache_key
-from bmc.bridging.prompts import load_template
+from bmc.bridging.editors import Editor, check_editor_config, editor_identity
+from bmc.bridging.prompts import Template, load_template
 from bmc.bridging.validate import check_edit
 from bmc.io import read_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
-PAIR_FIELDS = {"id": str, "prompt": list, "chosen": str, "rejected": str, "answer": str}
+PAIR_FIELDS = {"id": str, "prompt": list, "chosen": str, "rejected": str}
+BRIDGE_KEYS = {"strategy", "template_version", "proportion", "seed", "editor"}
+DEFAULTS = {"strategy": "targeted", "template_version": "v1", "proportion": 1.0, "seed": 0}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,86 +43,142 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", required=True, help="JSON: the config's `bridge` section")
 
 
+def check_params(params: dict) -> dict:
+    """The `bridge` section with defaults filled in; unknown or bad keys fail with a clear message."""
+    unknown = sorted(set(params) - BRIDGE_KEYS)
+    if unknown:
+        raise ValueError(f"unknown bridge option(s) {unknown}; expected some of {sorted(BRIDGE_KEYS)}")
+    if not isinstance(params.get("editor"), dict):
+        raise ValueError("bridge.editor is required (an object with kind and model)")
+    check_editor_config(params["editor"])
+    return {**DEFAULTS, **params}
+
+
+def read_pairs(path: str) -> list[dict]:
+    """Pairs with their required fields; a QA pair needs its gold `answer`; a duplicate id fails."""
+    seen: set[str] = set()
+
+    def check(row: dict) -> str | None:
+        if row["id"] in seen:
+            return f"duplicate pair id {row['id']!r}: every id must map to exactly one output row"
+        seen.add(row["id"])
+        if row.get("task") == "qa" and not isinstance(row.get("answer"), str):
+            return "a QA pair needs a string 'answer' (the gold option) to validate edits"
+        return None
+
+    return read_jsonl(path, required=PAIR_FIELDS, check=check)
+
+
 def select(ids: list[str], proportion: float, seed: int) -> set[str]:
-    """The seeded subset of ids (a `proportion` of them) that is bridged."""
+    """The seeded subset of ids (round(proportion · n) of them) that is bridged."""
     if not 0 <= proportion <= 1:
         raise ValueError(f"bridge.proportion must be in [0, 1], got {proportion}")
     k = round(proportion * len(ids))
-    return set(random.Random(seed).sample(ids, k))
+    return set(random.Random(seed).sample(sorted(ids), k))
 
 
 def bridge_pairs(
-    pairs, template, identity: dict, editor_factory, cache: EditCache, selected: set[str], chunk: int = 16
-):
-    """(bridged rows, editor usage). The editor is built only when some request is not in the cache;
-    its outputs are cached chunk by chunk, so a killed run resumes where it stopped."""
-    requests = [(p["id"], template.render(p)) for p in pairs if p["id"] in selected]
-    keys = {pid: cache_key(template, identity, messages) for pid, messages in requests}
-    missing = [(pid, messages) for pid, messages in requests if cache.get(keys[pid]) is None]
+    pairs: list[dict],
+    template: Template,
+    identity: dict,
+    editor_factory: Callable[[], Editor],
+    cache: EditCache,
+    selected: set[str],
+    chunk: int = 16,
+) -> tuple[list[dict], dict]:
+    """(bridged rows in input order, editor usage with `cache_hits`).
+
+    The editor is built only when some request is not cached yet; outputs are cached after each chunk.
+    """
+    keys = {p["id"]: cache_key(template, identity, template.render(p)) for p in pairs if p["id"] in selected}
+    missing = [p for p in pairs if p["id"] in keys and cache.get(keys[p["id"]]) is None]
     editor = editor_factory() if missing else None
     for start in tqdm(range(0, len(missing), chunk), desc=f"bridging ({template.name})", disable=not missing):
         batch = missing[start : start + chunk]
-        for (pid, _), text in zip(batch, editor.complete([m for _, m in batch]), strict=True):
-            cache.put(keys[pid], text)
-    rows = []
-    for pair in pairs:
-        row = {**pair, "chosen_original": pair["chosen"]}
-        if template.replaces == "rejected":
-            row["rejected_original"] = pair["rejected"]
-        info = {
-            "strategy": template.strategy,
-            "editor": identity["kind"],
-            "status": "kept",
-            "reason": None,
-            "cache_key": None,
-        }
-        if pair["id"] in keys:
-            text = cache.get(keys[pair["id"]]).strip()
-            reason = check_edit(text, pair, template.replaces)
-            info.update(cache_key=keys[pair["id"]], status="fallback" if reason else "edited", reason=reason)
-            if not reason:
-                row[template.replaces] = text
-        else:
-            info["reason"] = "not selected (proportion)"
-        rows.append({**row, "bridge": info})
-    usage = editor.usage if editor else {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        outputs = editor.complete([template.render(p) for p in batch])
+        if len(outputs) != len(batch):
+            raise RuntimeError(f"editor returned {len(outputs)} outputs for {len(batch)} requests")
+        for pair, text in zip(batch, outputs, strict=True):
+            cache.put(keys[pair["id"]], text, template, identity)
+    rows = [bridge_row(pair, template, identity, keys.get(pair["id"]), cache) for pair in pairs]
+    usage = dict(editor.usage) if editor else {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    usage["cache_hits"] = len(keys) - len(missing)
     return rows, usage
 
 
-def run(args: argparse.Namespace) -> None:
-    from bmc.bridging.editors import editor_identity, make_editor
+def bridge_row(pair: dict, template: Template, identity: dict, key: str | None, cache: EditCache) -> dict:
+    """The output row of one pair: edited, fallback (with the reason) or kept."""
+    row = {**pair, "chosen_original": pair["chosen"]}
+    if template.replaces == "rejected":
+        row["rejected_original"] = pair["rejected"]
+    info = {"strategy": template.strategy, "editor": identity["kind"], "status": "kept", "reason": None}
+    if key is None:
+        info["reason"] = "not selected (proportion)"
+    else:
+        text = cache.get(key).strip()
+        reason = check_edit(text, pair, template.replaces)
+        info.update(status="fallback" if reason else "edited", reason=reason)
+        if not reason:
+            row[template.replaces] = text
+    return {**row, "bridge": {**info, "cache_key": key}}
 
-    params = json.loads(args.params)
+
+def summarize(rows: list[dict], template: Template, editor: dict, usage: dict, wall_s: float) -> dict:
+    """Counts per status, the fallback reasons, the editor's cost and how close the edits stay to y_l / y_w."""
+    edited = [r for r in rows if r["bridge"]["status"] == "edited"]
+    new = "rejected" if template.replaces == "rejected" else "chosen"
+
+    def similarity(other: str) -> float | None:
+        return round(mean(fuzz.ratio(r[new], r[other]) for r in edited), 2) if edited else None
+
+    return {
+        "pairs": len(rows),
+        "strategy": template.strategy,
+        "template": template.name,
+        "template_sha256": template.sha256,
+        "editor": editor,
+        "status": dict(Counter(r["bridge"]["status"] for r in rows)),
+        "fallback_reasons": dict(
+            Counter(r["bridge"]["reason"] for r in rows if r["bridge"]["status"] == "fallback")
+        ),
+        "editor_usage": usage,
+        # mean rapidfuzz ratio (0-100) of each edited response to the originals
+        "similarity_to_chosen_original": similarity("chosen_original"),
+        "similarity_to_rejected_original": similarity(
+            "rejected_original" if new == "rejected" else "rejected"
+        ),
+        "wall_s": round(wall_s, 1),
+    }
+
+
+def run(args: argparse.Namespace) -> None:
+    from bmc.bridging.editors import make_editor
+
     start = time.time()
-    pairs = read_jsonl(args.pairs, required=PAIR_FIELDS)
-    template = load_template(params.get("strategy", "targeted"), params.get("template_version", "v1"))
-    chosen_ids = select(
-        [p["id"] for p in pairs], float(params.get("proportion", 1.0)), int(params.get("seed", 0))
-    )
+    params = check_params(json.loads(args.params))
+    pairs = read_pairs(args.pairs)
+    template = load_template(params["strategy"], params["template_version"])
+    selected = select([p["id"] for p in pairs], float(params["proportion"]), int(params["seed"]))
     editor_config = params["editor"]
     identity = editor_identity(editor_config, args.base_model)
+    local = editor_config["kind"] != "openai"
+    chunk = (
+        int(editor_config.get("batch_size", 16))
+        if local
+        else 4 * int(editor_config.get("max_concurrency", 8))
+    )
     rows, usage = bridge_pairs(
         pairs,
         template,
         identity,
         lambda: make_editor(editor_config, args.base_model),
         EditCache(args.cache),
-        chosen_ids,
+        selected,
+        chunk=chunk,
     )
-    assert [r["id"] for r in rows] == [p["id"] for p in pairs], "every input pair must appear in order"
+    missing = {p["id"] for p in pairs} - {r["id"] for r in rows}
+    assert not missing and len(rows) == len(pairs), f"pairs lost in bridging: {sorted(missing)[:5]}"
     write_jsonl(args.out, rows)
-    statuses = Counter(r["bridge"]["status"] for r in rows)
-    reasons = Counter(r["bridge"]["reason"] for r in rows if r["bridge"]["status"] == "fallback")
-    summary = {
-        "pairs": len(rows),
-        "strategy": template.strategy,
-        "template": template.name,
-        "template_sha256": template.sha256,
-        "editor": {k: v for k, v in params["editor"].items() if "key" not in k},
-        "status": dict(statuses),
-        "fallback_reasons": dict(reasons),
-        "editor_usage": usage,
-        "wall_s": round(time.time() - start, 1),
-    }
+    summary = summarize(rows, template, {**editor_config, **identity}, usage, time.time() - start)
     write_json(args.summary, summary)
-    log.info("bridging: %s", dict(statuses))
+    log.info("bridging %s: %s, editor %s", template.name, summary["status"], usage)
