@@ -2,6 +2,8 @@ rule bridge_qa:
     input:
         pairs=rules.build_pairs_qa.output.pairs,
         editor_base=rules.base_model.output[0],
+        # the prompt template is an input, so rewording it re-runs bridging (the cache keys on its hash)
+        template=lambda wc: f"bmc/bridging/templates/{wc.strategy}_{config['bridge'].get('template_version', 'v1')}.txt",
     output:
         pairs=f"{R}/bridged/qa/{{strategy}}/pairs.jsonl",
         summary=f"{R}/bridged/qa/{{strategy}}/summary.json",
