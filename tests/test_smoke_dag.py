@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TOP_LEVEL_SKIP = {".git", ".venv", "results", "logs", "resources", ".snakemake"}
@@ -21,7 +22,8 @@ def SKIP(folder, names):
 
 
 QA_SETS = ["ECQA", "QASC", "OBQA", "ARC"]
-ROWS = ["SFT", "DPO", "DPO-BC", "DPO-MC", "DPO-BMC"]
+SMOKE = yaml.safe_load((REPO / "workflow/config/smoke.yaml").read_text())
+ROWS = ["SFT", *SMOKE["train"]["methods"]]  # every method of the paper, TDPO and FIGA included
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -67,7 +69,9 @@ def test_smoke_dag_writes_every_target(smoke_run):
             assert scores["n"] > 0 and 0 <= scores["score"] <= 100
     report = (r / "report/index.html").read_text()
     assert "SMOKE SCALE" in report and "Table 1" in report and "Table 5" in report
-    assert "| IPO |" in (r / "tables/table5_qa.md").read_text()
+    table5 = (r / "tables/table5_qa.md").read_text()
+    for variant in ("DPO", "IPO", "ORPO", "R-DPO", "SimPO"):
+        assert f"| {variant} |" in table5, variant
     bridged = [json.loads(line) for line in open(r / "bridged/qa/targeted/pairs.jsonl")]
     pairs = [json.loads(line) for line in open(r / "pairs/qa/pairs.jsonl")]
     assert [b["id"] for b in bridged] == [p["id"] for p in pairs]

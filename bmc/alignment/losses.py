@@ -69,6 +69,32 @@ def figa_loss(policy_chosen, policy_rejected) -> Tensor:
     return -policy_chosen + policy_rejected
 
 
+def sequential_kl(ref_logprobs: Tensor, policy_logprobs: Tensor, loss_mask: Tensor) -> Tensor:
+    """(rows,) Σ_t KL(π_ref(·|x, y_<t) ‖ π_θ(·|x, y_<t)) over the positions where loss_mask is 1.
+
+    `*_logprobs` are (rows, seq, vocab) next-token log-distributions; the KL is differentiated through
+    the policy only (the reference carries no gradient).
+    """
+    ref_logprobs = ref_logprobs.detach()
+    per_position = (ref_logprobs.exp() * (ref_logprobs - policy_logprobs)).sum(dim=-1)  # (rows, seq)
+    return (per_position * loss_mask.to(per_position.dtype)).sum(dim=-1)
+
+
+def tdpo_loss(
+    policy_chosen,
+    policy_rejected,
+    ref_chosen,
+    ref_rejected,
+    kl_chosen,
+    kl_rejected,
+    beta: float,
+    alpha: float,
+) -> Tensor:
+    """TDPO2: -log σ(β[Δ_w - Δ_l] - α·β[D_l - sg(D_w)]), D = sequential KL(π_ref ‖ π_θ) (Zeng et al. 2024)."""
+    u = beta * ((policy_chosen - ref_chosen) - (policy_rejected - ref_rejected))
+    return -F.logsigmoid(u - alpha * beta * (kl_rejected - kl_chosen.detach()))
+
+
 def preference_loss(
     loss: str,
     policy_chosen: Tensor,
@@ -79,8 +105,10 @@ def preference_loss(
     rejected_len: Tensor,
     hp: dict,
     chosen_nll: Tensor | None = None,
+    seq_kl: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
-    """(batch,) loss of objective `loss` with hyperparameters hp (beta; alpha / gamma / lam where used)."""
+    """(batch,) loss of objective `loss` with hyperparameters hp (beta; alpha / gamma / lam / tdpo_alpha where
+    used); ORPO needs `chosen_nll`, TDPO `seq_kl` = (D_w, D_l)."""
     args = (policy_chosen, policy_rejected, ref_chosen, ref_rejected)
     if loss == "dpo":
         return dpo_loss(*args, hp["beta"])
@@ -96,6 +124,10 @@ def preference_loss(
         return orpo_loss(policy_chosen, policy_rejected, chosen_len, rejected_len, chosen_nll, hp["lam"])
     if loss == "figa":
         return figa_loss(policy_chosen, policy_rejected)
+    if loss == "tdpo":
+        if seq_kl is None:
+            raise ValueError("tdpo needs seq_kl, the sequential KL of the chosen and rejected responses")
+        return tdpo_loss(*args, *seq_kl, hp["beta"], hp["tdpo_alpha"])
     raise ValueError(f"unknown objective {loss!r}")
 
 

@@ -12,9 +12,10 @@ confidence, "-BMC" does both. Objectives (Δ = log π - log π_ref, |y| = respon
          averages, no reference                                                   (Hong et al. 2024)
 - figa:  -Σ_t m_t log p_t(ỹ_w) + ½ Σ_t m_t log p_t(y_l) over varied tokens only, no
          reference; the released BMC code's form of FIGA                          (Guo et al. 2024)
+- tdpo:  -log σ(β[Δ_w - Δ_l] - α·β[D_l - sg(D_w)]), D(y) = Σ_t KL(π_ref(·|x,y_<t) ‖ π_θ(·|x,y_<t)),
+         TDPO2 with α = 0.5; needs both models' full next-token distributions at every step, so its
+         reference cannot be precomputed                                          (Zeng et al. 2024)
 With BMC weights, every log π above is the weighted sum Σ_t λ_t log p_t (the reference's with its own p_t).
-TDPO is not offered: its token-level KL needs the full-vocabulary distributions of both models at every
-position, which TRL's fused LM head never materialises.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DATA_KINDS = ("original", "bridged")
-LOSSES = ("dpo", "ipo", "rdpo", "simpo", "orpo", "figa")
+LOSSES = ("dpo", "ipo", "rdpo", "simpo", "orpo", "figa", "tdpo")
 REFERENCE_FREE = frozenset({"simpo", "orpo", "figa"})
 
 
@@ -36,6 +37,11 @@ class Method:
     @property
     def needs_reference(self) -> bool:
         return self.loss not in REFERENCE_FREE
+
+    @property
+    def needs_distributions(self) -> bool:
+        """TDPO's KL term reads the full next-token distributions of the policy and the reference."""
+        return self.loss == "tdpo"
 
     @property
     def needs_masks(self) -> bool:
@@ -55,6 +61,7 @@ def _registry() -> dict[str, Method]:
     methods["DPO-MC"] = Method("DPO-MC", "original", "dpo", bmc_weights=True)
     # FIGA learns from an LLM-revised response against the original one, i.e. bridged pairs.
     methods["FIGA"] = Method("FIGA", "bridged", "figa", bmc_weights=False)
+    methods["TDPO"] = Method("TDPO", "original", "tdpo", bmc_weights=False)
     return methods
 
 

@@ -87,7 +87,10 @@ def build_trainer(
     spec = get_method(method)
     overrides = (params.get("method_params") or {}).get(method, {})
     # Reference-free objectives never need a reference: "precompute" then just skips loading one.
+    # TDPO reads the reference's full distributions at every step, which cannot be precomputed.
     precompute = bool(params.get("precompute_ref_logps", True)) or not spec.needs_reference
+    if spec.needs_distributions:
+        precompute = False
     config = build_args(
         BMCConfig,
         {**params, **overrides},

@@ -18,13 +18,14 @@ reference precomputation. This subclass adds:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 from datasets.fingerprint import Hasher
 from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
-from bmc.alignment.losses import implicit_rewards, preference_loss
+from bmc.alignment.losses import implicit_rewards, preference_loss, sequential_kl
 from bmc.alignment.masks import ALGORITHMS, diff_masks
 from bmc.alignment.methods import Method, get_method
 from bmc.alignment.stopwords import stopword_ids
@@ -50,6 +51,7 @@ class BMCConfig(DPOConfig):
     rdpo_alpha: float = field(default=0.2, metadata={"help": "R-DPO length coefficient α"})
     simpo_gamma: float = field(default=0.5, metadata={"help": "SimPO target margin γ"})
     orpo_lambda: float = field(default=0.1, metadata={"help": "ORPO weight λ of the odds-ratio term"})
+    tdpo_alpha: float = field(default=0.5, metadata={"help": "TDPO2 weight α of the sequential KL term"})
 
     def __post_init__(self):
         super().__post_init__()
@@ -67,6 +69,11 @@ class BMCConfig(DPOConfig):
         ):
             raise ValueError(
                 "set the objective with `method`, not TRL's loss_type / ld_alpha / f_divergence_type"
+            )
+        if get_method(self.method).needs_distributions and self.precompute_ref_log_probs:
+            raise ValueError(
+                f"{self.method} needs the reference's full next-token distributions at every step, "
+                "which cannot be precomputed; set precompute_ref_log_probs=False"
             )
 
     @property
@@ -105,6 +112,17 @@ def response_masks(
     )
     n = len(prompt_ids)
     return chosen_mask[n:], rejected_mask[n:]
+
+
+class Scores(NamedTuple):
+    """A model's scores of the [chosen; rejected] rows (2·batch leading dimension)."""
+
+    weighted: torch.Tensor  # Σ_t λ_t log p_t over response tokens
+    plain: torch.Tensor  # Σ_t log p_t over response tokens
+    counts: torch.Tensor  # response token counts
+    outputs: object  # the model outputs
+    # (2·batch, seq-1, vocab) next-token log-distributions, only for objectives that need them (TDPO)
+    distributions: torch.Tensor | None = None
 
 
 class BMCTrainer(DPOTrainer):
@@ -173,48 +191,71 @@ class BMCTrainer(DPOTrainer):
             return confidence_weights(token_logps, diff_mask, self.args.delta)
         return torch.ones_like(token_logps)
 
-    def sequence_logps(self, model, inputs, grad: bool):
-        """Score [chosen; rejected] rows with `model`.
-
-        Returns (weighted, plain, counts, outputs): (2·batch,) Σ_t λ_t log p_t and Σ_t log p_t over response
-        tokens, (2·batch,) response token counts, and the model outputs.
-        """
+    def sequence_logps(self, model, inputs, grad: bool) -> Scores:
+        """Score the [chosen; rejected] rows of `inputs` with `model` (the policy's or the reference's own λ_t)."""
         completion_mask = inputs["completion_mask"]  # (2·batch, seq)
-        labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
-        with torch.set_grad_enabled(grad):
-            outputs = model(
-                input_ids=inputs["input_ids"],
-                attention_mask=inputs["attention_mask"],
-                labels=labels,
-                use_cache=False,
-                fused_lm_head=True,
-            )
         loss_mask = completion_mask[:, 1:]  # position t scores token t+1
-        token_logps = outputs.log_probs[:, -loss_mask.size(1) :]  # (2·batch, seq-1)
+        distributions = None
+        with torch.set_grad_enabled(grad):
+            if (
+                self.method.needs_distributions
+            ):  # full logits: TRL's fused head returns the label's log-prob only
+                outputs = model(
+                    input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False
+                )
+                logits = outputs.logits[:, :-1]  # at least float32 for the softmax
+                distributions = logits.to(torch.promote_types(logits.dtype, torch.float32)).log_softmax(
+                    dim=-1
+                )
+                labels = inputs["input_ids"][:, 1:].unsqueeze(-1)
+                token_logps = distributions.gather(-1, labels).squeeze(-1) * loss_mask
+            else:
+                labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
+                outputs = model(
+                    input_ids=inputs["input_ids"],
+                    attention_mask=inputs["attention_mask"],
+                    labels=labels,
+                    use_cache=False,
+                    fused_lm_head=True,
+                )
+                token_logps = outputs.log_probs[:, -loss_mask.size(1) :]  # (2·batch, seq-1)
         weights = self.token_weights(token_logps, inputs["diff_mask"][:, 1:])
         plain = weighted_logps(token_logps, torch.ones_like(token_logps), loss_mask)
-        return weighted_logps(token_logps, weights, loss_mask), plain, token_counts(loss_mask), outputs
+        weighted = weighted_logps(token_logps, weights, loss_mask)
+        return Scores(weighted, plain, token_counts(loss_mask), outputs, distributions)
 
     def compute_ref_log_probs(self, model, inputs):
         """Reference's weighted sums (batch,) ×2, λ from the reference's own probabilities (also for precompute)."""
         with torch.no_grad(), self.accelerator.autocast():
-            logps, _, _, _ = self.sequence_logps(model, inputs, grad=False)
-        return logps.chunk(2, dim=0)
+            return self.sequence_logps(model, inputs, grad=False).weighted.chunk(2, dim=0)
+
+    def _reference_scores(self, inputs) -> Scores:
+        if self.ref_model is None:
+            raise RuntimeError("no reference model to score the batch with")
+        with torch.no_grad(), self.accelerator.autocast():
+            return self.sequence_logps(self.ref_model, inputs, grad=False)
 
     def _reference_logps(self, inputs):
         if "ref_chosen_logps" in inputs:
             return inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
-        if self.ref_model is None:
-            raise RuntimeError("no reference model and no precomputed reference log-probs in the batch")
-        return self.compute_ref_log_probs(self.ref_model, inputs)
+        return self._reference_scores(inputs).weighted.chunk(2, dim=0)
 
     # ---- loss -----------------------------------------------------------------------------------------
     def _compute_loss(self, model, inputs, return_outputs):
         mode = "train" if self.model.training else "eval"
-        weighted, plain, counts, outputs = self.sequence_logps(model, inputs, grad=True)
+        policy = self.sequence_logps(model, inputs, grad=True)
+        weighted, plain, counts, outputs = policy.weighted, policy.plain, policy.counts, policy.outputs
         chosen, rejected = weighted.chunk(2, dim=0)  # (batch,) each
         chosen_len, rejected_len = counts.to(weighted.dtype).chunk(2, dim=0)
-        if self.method.needs_reference:
+        seq_kl = None
+        if self.method.needs_distributions:
+            reference = self._reference_scores(inputs)
+            ref_chosen, ref_rejected = reference.weighted.chunk(2, dim=0)
+            kl = sequential_kl(
+                reference.distributions, policy.distributions, inputs["completion_mask"][:, 1:]
+            )
+            seq_kl = kl.chunk(2, dim=0)
+        elif self.method.needs_reference:
             ref_chosen, ref_rejected = (
                 r.to(weighted.device, weighted.dtype) for r in self._reference_logps(inputs)
             )
@@ -225,6 +266,7 @@ class BMCTrainer(DPOTrainer):
             "alpha": self.args.rdpo_alpha,
             "gamma": self.args.simpo_gamma,
             "lam": self.args.orpo_lambda,
+            "tdpo_alpha": self.args.tdpo_alpha,
         }
         chosen_nll = -plain.chunk(2, dim=0)[0] / chosen_len
         losses = preference_loss(
@@ -237,6 +279,7 @@ class BMCTrainer(DPOTrainer):
             rejected_len,
             hp,
             chosen_nll,
+            seq_kl,
         )
         self._log_metrics(mode, chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len)
         loss = losses.mean()

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from bmc.alignment.losses import implicit_rewards, preference_loss
+from bmc.alignment.losses import implicit_rewards, preference_loss, sequential_kl
 
 # one pair: policy log-probs, reference log-probs, token counts, plain per-token NLL of the chosen response
 C, R, RC, RR, LC, LR, NLL = -10.0, -14.0, -11.0, -13.0, 5.0, 8.0, 1.5
@@ -57,6 +57,39 @@ def test_orpo_needs_the_chosen_nll():
 
 def test_figa():  # -chosen + rejected on the (varied-token) sums
     assert loss("figa") == pytest.approx(10.0 - 14.0)
+
+
+def test_tdpo():  # TDPO2: -log σ(β·2 - α·β·(D_l - D_w)) with D_w = 0.3, D_l = 0.8, α = 0.5
+    kl = (t(0.3), t(0.8))
+    hp = {"beta": 0.1, "tdpo_alpha": 0.5}
+    got = preference_loss("tdpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), hp, seq_kl=kl).item()
+    assert got == pytest.approx(-math.log(sigmoid(0.2 - 0.5 * 0.1 * 0.5)))
+    with pytest.raises(ValueError, match="needs seq_kl"):
+        preference_loss("tdpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), hp)
+
+
+def test_tdpo_stops_the_gradient_of_the_chosen_kl():
+    kl_w, kl_l = t(0.3).requires_grad_(), t(0.8).requires_grad_()
+    hp = {"beta": 0.1, "tdpo_alpha": 0.5}
+    preference_loss("tdpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), hp, seq_kl=(kl_w, kl_l)).sum().backward()
+    assert kl_w.grad is None
+    assert kl_l.grad.item() == pytest.approx(0.5 * 0.1 * sigmoid(-(0.2 - 0.025)))
+
+
+def test_sequential_kl_against_a_loop():
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(3, 5, 7, generator=g, dtype=torch.float64).log_softmax(-1)
+    pol = torch.randn(3, 5, 7, generator=g, dtype=torch.float64).log_softmax(-1)
+    mask = torch.randint(0, 2, (3, 5), generator=g)
+    want = [
+        sum(
+            sum(math.exp(ref[r, s, v].item()) * (ref[r, s, v] - pol[r, s, v]).item() for v in range(7))
+            for s in range(5)
+            if mask[r, s]
+        )
+        for r in range(3)
+    ]
+    assert sequential_kl(ref, pol, mask).tolist() == pytest.approx(want, rel=1e-12)
 
 
 def test_unknown_objective():

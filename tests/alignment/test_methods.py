@@ -36,6 +36,11 @@ def test_reference_use_and_masks():
     assert get_method("DPO-BMC").needs_reference and get_method("IPO").needs_reference
     assert not any(get_method(n).needs_reference for n in ("SimPO", "ORPO-BMC", "FIGA"))
     assert get_method("FIGA").needs_masks and not get_method("DPO-BC").needs_masks
+    tdpo = get_method("TDPO")
+    assert (
+        tdpo.needs_reference and tdpo.needs_distributions and (tdpo.loss, tdpo.data) == ("tdpo", "original")
+    )
+    assert not any(get_method(n).needs_distributions for n in METHODS if n != "TDPO")
 
 
 def test_registry_is_consistent():
@@ -47,7 +52,7 @@ def test_unknown_method_lists_the_valid_names():
     with pytest.raises(ValueError, match=r"unknown method 'dpo'; valid methods: .*DPO-BMC"):
         get_method("dpo")
     with pytest.raises(ValueError, match="unknown method"):
-        uses_bridged_data("TDPO")
+        uses_bridged_data("TDPO-BMC")
 
 
 def test_importing_the_registry_loads_no_heavy_module():

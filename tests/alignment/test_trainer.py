@@ -138,8 +138,7 @@ def test_bmc_loss_matches_the_equations(tiny_model_dir, tmp_path):
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     policy = independent_weighted_sums(trainer.model, tok, delta)
     ref = independent_weighted_sums(model(tiny_model_dir), tok, delta)
-    logps, _, _, _ = trainer.sequence_logps(trainer.model, batch, grad=False)
-    chosen, rejected = logps.chunk(2)
+    chosen, rejected = trainer.sequence_logps(trainer.model, batch, grad=False).weighted.chunk(2)
     # TRL's fused LM head returns float32 log-probs: agreement to float32 precision
     assert chosen.tolist() == pytest.approx([s["chosen"] for s in policy], rel=1e-6)
     assert rejected.tolist() == pytest.approx([s["rejected"] for s in policy], rel=1e-6)
@@ -161,7 +160,7 @@ def test_each_model_weights_with_its_own_probabilities(tiny_model_dir, tmp_path)
     trainer = make("bmc", tiny_model_dir, tmp_path, method="DPO-BMC", delta=3.0)
     batch = full_batch(trainer)
     perturb(trainer.model)
-    policy, _, _, _ = trainer.sequence_logps(trainer.model, batch, grad=False)
+    policy = trainer.sequence_logps(trainer.model, batch, grad=False).weighted
     reference = torch.cat(trainer.compute_ref_log_probs(trainer.ref_model, batch))
     assert not torch.allclose(policy, reference)
     unweighted = make("bc", tiny_model_dir, tmp_path, method="DPO-BC")
@@ -226,6 +225,64 @@ def test_every_objective_trains_through_the_trainer(tiny_model_dir, tmp_path, me
     perturb(trainer.model)
     loss, grads = loss_and_grads(trainer)
     assert torch.isfinite(loss) and grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def independent_tdpo_terms(policy, reference, tok):
+    """Per pair (Δ_w, Δ_l, D_w, D_l) from Zeng et al. 2024, one sequence and one position at a time:
+    Δ = Σ_t log π(y_t) - log π_ref(y_t), D = Σ_t Σ_v π_ref(v) (log π_ref(v) - log π(v))."""
+    terms = []
+    with torch.no_grad():
+        for row in ROWS:
+            n_prompt = len(tok(row["prompt"])["input_ids"])
+            out = []
+            for k in ("chosen", "rejected"):
+                ids = tok(row["prompt"] + row[k] + tok.eos_token)["input_ids"]
+                lp = torch.log_softmax(policy(torch.tensor([ids])).logits[0], dim=-1)
+                lr = torch.log_softmax(reference(torch.tensor([ids])).logits[0], dim=-1)
+                ratio = kl = 0.0
+                for t in range(n_prompt, len(ids)):
+                    ratio += (lp[t - 1, ids[t]] - lr[t - 1, ids[t]]).item()
+                    kl += (lr[t - 1].exp() * (lr[t - 1] - lp[t - 1])).sum().item()
+                out += [ratio, float(kl)]
+            terms.append(out)
+    return terms
+
+
+def test_tdpo_loss_matches_its_equation(tiny_model_dir, tmp_path):
+    beta, alpha = 0.1, 0.5
+    trainer = make("tdpo", tiny_model_dir, tmp_path, method="TDPO")
+    perturb(trainer.model)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    want = [
+        -math.log(sigmoid(beta * (dw - dl) - alpha * beta * (kl_l - kl_w)))
+        for dw, kl_w, dl, kl_l in independent_tdpo_terms(trainer.model, model(tiny_model_dir), tok)
+    ]
+    loss, grads = loss_and_grads(trainer)
+    assert loss.item() == pytest.approx(sum(want) / len(want), rel=1e-6)
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_tdpo_kl_term_vanishes_while_the_policy_is_the_reference(tiny_model_dir, tmp_path):
+    """At π = π_ref both sequential KLs and the gradient of D_l are zero: TDPO's loss is log 2 and its
+    gradients equal those without the KL term (α = 0)."""
+    with_kl = make("tdpo", tiny_model_dir, tmp_path, method="TDPO")
+    without_kl = make("tdpo0", tiny_model_dir, tmp_path, method="TDPO", tdpo_alpha=0.0)
+    (l1, g1), (l2, g2) = loss_and_grads(with_kl), loss_and_grads(without_kl)
+    assert l1.item() == pytest.approx(math.log(2), rel=1e-12) and l2.item() == pytest.approx(
+        math.log(2), rel=1e-12
+    )
+    assert g1 and all(g.abs().max() > 0 for g in g1)
+    for a, b in zip(g1, g2, strict=True):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_tdpo_refuses_a_precomputed_reference(tmp_path):
+    with pytest.raises(ValueError, match="cannot be precomputed"):
+        BMCConfig(output_dir=str(tmp_path), use_cpu=True, method="TDPO", precompute_ref_log_probs=True)
+
+
+def sigmoid(x):
+    return 1 / (1 + math.exp(-x))
 
 
 def test_bad_settings_fail_before_training(tiny_model_dir, tmp_path):
