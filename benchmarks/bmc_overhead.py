@@ -57,16 +57,18 @@ def make_rows(n: int) -> list[dict]:
     ]
 
 
-def step_seconds(trainer, batch, repeats: int) -> float:
-    """Median wall time of compute_loss + backward on `batch`."""
-    times = []
+def step_seconds(runs: list[tuple], repeats: int) -> list[float]:
+    """Median wall time of compute_loss + backward for each (trainer, batch), the runs interleaved step by
+    step so that drift in machine load affects them alike; the first round warms up."""
+    times = [[] for _ in runs]
     for i in range(repeats + 1):
-        trainer.model.zero_grad()
-        start = time.perf_counter()
-        trainer.compute_loss(trainer.model, batch).backward()
-        if i:  # the first call warms up
-            times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+        for (trainer, batch), bucket in zip(runs, times, strict=True):
+            trainer.model.zero_grad()
+            start = time.perf_counter()
+            trainer.compute_loss(trainer.model, batch).backward()
+            if i:
+                bucket.append(time.perf_counter() - start)
+    return [sorted(t)[len(t) // 2] for t in times]
 
 
 def build(kind: str, model_dir: str, rows: list[dict], out: Path, precompute: bool = False):
@@ -154,9 +156,7 @@ def main() -> None:
         dpo, dpo_batch = build("dpo", model_dir, rows, tmp)
         bmc, bmc_batch = build("bmc", model_dir, rows, tmp)
         pre, pre_batch = build("pre", model_dir, rows, tmp, precompute=True)
-        dpo_s = step_seconds(dpo, dpo_batch, a.repeats)
-        bmc_s = step_seconds(bmc, bmc_batch, a.repeats)
-        pre_s = step_seconds(pre, pre_batch, a.repeats)
+        dpo_s, bmc_s, pre_s = step_seconds([(dpo, dpo_batch), (bmc, bmc_batch), (pre, pre_batch)], a.repeats)
         tok = bmc.processing_class
         extra = 2 * released_code_extra_seconds(tok, bmc_batch, "difflib", a.repeats)  # policy + reference
         stops = stopwords.stopword_ids(tok)
