@@ -8,7 +8,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "workflow/config/mini.yaml"
+# mini is the default scale. A --configfile names a whole scale: mini is then not read, so none of its
+# keys leak into the other scale's config (overlays such as all_methods.yaml follow the scale's file).
+if not workflow.config_settings.configfiles:
+
+    configfile: "workflow/config/mini.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -11,6 +11,7 @@ import sys
 STAGES = {
     "model": "bmc.models.prepare",
     "data": "bmc.data.qa",
+    "data-math": "bmc.data.math",
     "sft": "bmc.sft",
     "sample": "bmc.pairs:sample",
     "pairs": "bmc.pairs:build",

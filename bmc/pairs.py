@@ -1,8 +1,9 @@
-"""Stages `sample` and `pairs`: QA preference pairs from the SFT model's wrong answers.
+"""Stages `sample` and `pairs`: QA and math preference pairs from the SFT model's wrong answers.
 
-`sample`: the SFT model answers each training question (training template, so it starts with the
-step-by-step cue it learned) `num_samples` times; each answer is graded by exact match.
-`pairs`: y_w = the cue + the ground-truth rationale, y_l = the first wrong, non-empty sample.
+`sample`: the SFT model answers each training question (training template, so it answers the way it
+learned) `num_samples` times; each answer is graded with the task's evaluation grader (`bmc.tasks`).
+`pairs`: y_w = the ground-truth solution (`bmc.tasks.winning_response`), y_l = the first wrong,
+non-empty sample.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import json
 import logging
 from collections import Counter, defaultdict
 
-from bmc.chat import EVAL_RESPONSE_PREFIX, prompt_messages, training_prompt
-from bmc.evaluation.qa import extract_prediction, is_correct
+from bmc.chat import prompt_messages, training_prompt
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
+from bmc.tasks import grade, winning_response
 
 log = logging.getLogger(__name__)
 
-QUESTION_FIELDS = {"id": str, "dataset": str, "question": str, "solution": str, "answer": str}
+QUESTION_FIELDS = {"id": str, "task": str, "dataset": str, "question": str, "solution": str, "answer": str}
 SAMPLE_FIELDS = {**QUESTION_FIELDS, "response": str, "correct": bool}
 
 
@@ -60,9 +61,9 @@ def sample_run(args: argparse.Namespace) -> None:
 
 
 def grade_row(row: dict) -> dict:
-    """Add `prediction` and `correct` (exact match against `answer`) to a row with a `response`."""
-    prediction = extract_prediction(row["response"])
-    return {**row, "prediction": prediction, "correct": is_correct(prediction, row["answer"])}
+    """Add `prediction` and `correct` (the row's task's grader against `answer`) to a row with a `response`."""
+    prediction, correct = grade(row["task"], row["response"], row["answer"])
+    return {**row, "prediction": prediction, "correct": correct}
 
 
 def build_add_arguments(p: argparse.ArgumentParser) -> None:
@@ -109,10 +110,10 @@ def build_pairs(samples: list[dict]) -> tuple[list[dict], dict]:
             c["kept"] += 1
             pairs[qid] = {
                 "id": qid,
-                "task": "qa",
+                "task": s["task"],
                 "dataset": s["dataset"],
                 "prompt": prompt_messages(s["question"]),
-                "chosen": EVAL_RESPONSE_PREFIX + s["solution"],
+                "chosen": winning_response(s["task"], s["solution"]),
                 "rejected": s["response"],
                 "answer": s["answer"],
                 "source": s.get("source"),

@@ -21,8 +21,8 @@ def SKIP(folder, names):
     return skip | (TOP_LEVEL_SKIP & set(names) if Path(folder) == REPO else set())
 
 
-QA_SETS = ["ECQA", "QASC", "OBQA", "ARC"]
 SMOKE = yaml.safe_load((REPO / "workflow/config/smoke.yaml").read_text())
+SETS = {task: SMOKE["data"][task]["datasets"] for task in ("qa", "math")}
 ROWS = ["SFT", *SMOKE["train"]["methods"]]  # every method of the paper, TDPO and FIGA included
 
 
@@ -45,37 +45,39 @@ def smoke_run(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_smoke_dag_writes_every_target(smoke_run):
+@pytest.mark.parametrize("task", ["qa", "math"])
+def test_smoke_dag_writes_every_target(smoke_run, task):
     r = smoke_run / "results" / "smoke"
-    targets = [
-        "tables/table1_qa.csv",
-        "tables/table1_qa.md",
-        "tables/table5_qa.md",
-        "report/index.md",
-        "report/index.html",
-    ]
-    for target in targets:
+    for target in [f"tables/table1_{task}.csv", f"tables/table1_{task}.md", f"tables/table5_{task}.md"]:
         assert (r / target).stat().st_size > 0, target
-    md = (r / "tables/table1_qa.md").read_text()
+    md = (r / f"tables/table1_{task}.md").read_text()
     assert "SMOKE SCALE" in md
     for row in ROWS:
         assert f"| {row} " in md, row
-    with open(r / "tables/table1_qa.csv") as f:
+    with open(r / f"tables/table1_{task}.csv") as f:
         table = list(csv.DictReader(f))
-    assert table, "empty Table 1 CSV"
+    assert [row["method"] for row in table] and len(table) == len(ROWS)
     for method in ROWS:
-        for dataset in QA_SETS:
-            scores = json.loads((r / f"scores/qa/{method}/seed0/{dataset}/scores.json").read_text())
-            assert scores["n"] > 0 and 0 <= scores["score"] <= 100
-    report = (r / "report/index.html").read_text()
-    assert "SMOKE SCALE" in report and "Table 1" in report and "Table 5" in report
-    table5 = (r / "tables/table5_qa.md").read_text()
+        for dataset in SETS[task]:
+            scores = json.loads((r / f"scores/{task}/{method}/seed0/{dataset}/scores.json").read_text())
+            assert scores["task"] == task and scores["n"] > 0 and 0 <= scores["score"] <= 100
+    table5 = (r / f"tables/table5_{task}.md").read_text()
     for variant in ("DPO", "IPO", "ORPO", "R-DPO", "SimPO"):
         assert f"| {variant} |" in table5, variant
-    bridged = [json.loads(line) for line in open(r / "bridged/qa/targeted/pairs.jsonl")]
-    pairs = [json.loads(line) for line in open(r / "pairs/qa/pairs.jsonl")]
-    assert [b["id"] for b in bridged] == [p["id"] for p in pairs]
-    assert all(b["bridge"]["status"] in {"edited", "kept", "fallback"} for b in bridged)
+    bridged = [json.loads(line) for line in open(r / f"bridged/{task}/targeted/pairs.jsonl")]
+    pairs = [json.loads(line) for line in open(r / f"pairs/{task}/pairs.jsonl")]
+    assert pairs and [b["id"] for b in bridged] == [p["id"] for p in pairs]
+    assert all(b["task"] == task and b["bridge"]["status"] in {"edited", "kept", "fallback"} for b in bridged)
+
+
+@pytest.mark.slow
+def test_smoke_report_covers_both_tasks(smoke_run):
+    report = (smoke_run / "results/smoke/report/index.html").read_text()
+    assert "SMOKE SCALE" in report
+    for title in ("Table 1 (QA block)", "Table 1 (math block)", "Table 5 (QA)", "Table 5 (math)"):
+        assert title in report, title
+    for summary in ("data/math", "pairs/math", "bridged/math/targeted"):
+        assert summary in report, summary
 
 
 @pytest.mark.slow
@@ -102,4 +104,14 @@ def test_paper_dry_run_lists_the_same_rules(tmp_path):
     paper = _dry_run_rules(work, "--configfile", "workflow/config/paper.yaml")
     smoke = _dry_run_rules(work, "--configfile", "workflow/config/smoke.yaml")
     assert paper == smoke
-    assert {"base_model", "data_qa", "sft_qa", "sample_losing_qa", "bridge_qa", "train_qa", "report"} <= paper
+    expected = {
+        "base_model",
+        "data_qa",
+        "data_math",
+        "sft",
+        "sample_losing",
+        "build_pairs",
+        "bridge",
+        "train",
+    }
+    assert expected | {"generate_qa", "generate_math", "evaluate", "table1", "table5", "report"} <= paper

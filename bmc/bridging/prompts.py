@@ -7,9 +7,10 @@
 | `inverse`         | y_w → ỹ_l, degrade the winner                     | question, chosen            | `rejected` |
 | `free`            | a freshly written winner, y_w for the facts       | question, chosen            | `chosen`   |
 
-Templates live in `templates/<strategy>_<version>.txt`; a template must use exactly its strategy's
-placeholders (so that, e.g., `targeted_no_ref` can never show y_w). Its name, version and sha256 are
-part of the cache key, so editing a template never serves stale outputs.
+Templates live in `templates/<task>/<strategy>_<version>.txt` (task `qa` or `math`: the final-answer line
+differs); a template must use exactly its strategy's placeholders (so that, e.g., `targeted_no_ref` can
+never show y_w). Its name (task included), version and sha256 are part of the cache key, so editing a
+template never serves stale outputs.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ class Template:
     strategy: str
     version: str
     text: str
+    task: str = "qa"
 
     @property
     def name(self) -> str:
-        return f"{self.strategy}_{self.version}"
+        return f"{self.task}/{self.strategy}_{self.version}"
 
     @property
     def sha256(self) -> str:
@@ -60,17 +62,22 @@ def placeholders(text: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
 
 
-def load_template(strategy: str, version: str = "v1") -> Template:
-    """The packaged template `<strategy>_<version>.txt`, checked against its strategy's placeholders."""
+def template_path(strategy: str, version: str = "v1", task: str = "qa") -> str:
+    """The template's path relative to the repository root (the workflow makes it a rule input)."""
+    return f"bmc/bridging/templates/{task}/{strategy}_{version}.txt"
+
+
+def load_template(strategy: str, version: str = "v1", task: str = "qa") -> Template:
+    """The packaged template `<task>/<strategy>_<version>.txt`, checked against its strategy's placeholders."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown bridging strategy {strategy!r}; expected one of {sorted(STRATEGIES)}")
-    path = resources.files("bmc.bridging").joinpath("templates", f"{strategy}_{version}.txt")
+    path = resources.files("bmc.bridging").joinpath("templates", task, f"{strategy}_{version}.txt")
     if not path.is_file():
-        raise FileNotFoundError(f"no template {strategy}_{version}.txt in bmc/bridging/templates")
+        raise FileNotFoundError(f"no template {task}/{strategy}_{version}.txt in bmc/bridging/templates")
     text = path.read_text(encoding="utf-8")
     expected = STRATEGIES[strategy][1]
     if (found := placeholders(text)) != expected:
         raise ValueError(
             f"template {path.name} uses placeholders {sorted(found)}; expected {sorted(expected)}"
         )
-    return Template(strategy, version, text)
+    return Template(strategy, version, text, task)

@@ -27,6 +27,7 @@ from bmc.bridging.editors import Editor, check_editor_config, editor_identity
 from bmc.bridging.prompts import Template, load_template
 from bmc.bridging.validate import check_edit
 from bmc.io import read_jsonl, write_json, write_jsonl
+from bmc.tasks import TASKS
 
 log = logging.getLogger(__name__)
 PAIR_FIELDS = {"id": str, "prompt": list, "chosen": str, "rejected": str}
@@ -41,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", required=True, help="editor cache folder (kept across runs)")
     p.add_argument("--base-model", default=None, help="model folder used when editor.model is 'base'")
     p.add_argument("--params", required=True, help="JSON: the config's `bridge` section")
+    p.add_argument("--task", default="qa", choices=list(TASKS), help="task of the pairs (picks the template)")
 
 
 def check_params(params: dict) -> dict:
@@ -62,8 +64,8 @@ def read_pairs(path: str) -> list[dict]:
         if row["id"] in seen:
             return f"duplicate pair id {row['id']!r}: every id must map to exactly one output row"
         seen.add(row["id"])
-        if row.get("task") == "qa" and not isinstance(row.get("answer"), str):
-            return "a QA pair needs a string 'answer' (the gold option) to validate edits"
+        if row.get("task") in ("qa", "math") and not isinstance(row.get("answer"), str):
+            return f"a {row['task']} pair needs a string 'answer' (the gold answer) to validate edits"
         return None
 
     return read_jsonl(path, required=PAIR_FIELDS, check=check)
@@ -157,7 +159,11 @@ def run(args: argparse.Namespace) -> None:
     start = time.time()
     params = check_params(json.loads(args.params))
     pairs = read_pairs(args.pairs)
-    template = load_template(params["strategy"], params["template_version"])
+    if other := next((p for p in pairs if p.get("task", "qa") != args.task), None):
+        raise ValueError(
+            f"{args.pairs}: pair {other['id']!r} is a {other.get('task')!r} pair, not {args.task!r}"
+        )
+    template = load_template(params["strategy"], params["template_version"], args.task)
     selected = select([p["id"] for p in pairs], float(params["proportion"]), int(params["seed"]))
     editor_config = params["editor"]
     identity = editor_identity(editor_config, args.base_model)

@@ -2,15 +2,17 @@
 
 Reasons are fixed strings so that the summary can count them. Rules:
 - every output: not empty, not identical to the response it replaces;
-- a new winner (`chosen`): not identical to y_l either (y_l is wrong); for QA, the final
-  "The answer is <answer>" must grade as correct with the evaluation's own grader;
-- a new loser (`rejected`, the inverse strategy): for QA, it must end with a *wrong* final answer.
+- a new winner (`chosen`): not identical to y_l either (y_l is wrong); for QA and math, the final
+  "The answer is ..." must grade as correct with the evaluation's own grader (`bmc.tasks.grade`);
+  for QA nothing may follow that final line;
+- a new loser (`rejected`, the inverse strategy): for QA and math, its final answer must be *wrong*.
 Pairs without an `answer` (instruction following) get the generic checks only.
 """
 
 from __future__ import annotations
 
-from bmc.evaluation.qa import ANSWER_CUE, extract_prediction, is_correct
+from bmc.evaluation.qa import ANSWER_CUE
+from bmc.tasks import grade
 
 EMPTY = "empty output"
 NO_CUE = f"no '{ANSWER_CUE}' line"
@@ -37,10 +39,10 @@ def check_edit(text: str, pair: dict, replaces: str) -> str | None:
         return None
     if ANSWER_CUE not in text:
         return NO_CUE
-    prediction = extract_prediction(text)
-    if "\n" in prediction:
+    task = pair.get("task", "qa")
+    prediction, correct = grade(task, text, answer)
+    if task == "qa" and "\n" in prediction:
         return TRAILING
-    correct = is_correct(prediction, answer)
     if replaces == "chosen" and not correct:
         return WRONG
     if replaces == "rejected" and correct:

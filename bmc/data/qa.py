@@ -32,20 +32,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", required=True, help="JSON: the config's `data.qa` section")
 
 
-def check_params(params: dict) -> dict:
-    """Validate the `data.qa` section; returns it with defaults (seed 0, sizes None = all)."""
+def check_params(params: dict, section: str = "data.qa") -> dict:
+    """Validate the `data.qa` section; returns it with defaults (seed 0, sizes None = all).
+
+    `section` names the config section in messages (the math stage takes the same settings).
+    """
     unknown = sorted(set(params) - PARAM_KEYS)
     if unknown:
-        raise ValueError(f"unknown data.qa settings {unknown}; valid: {sorted(PARAM_KEYS)}")
+        raise ValueError(f"unknown {section} settings {unknown}; valid: {sorted(PARAM_KEYS)}")
     datasets = params.get("datasets")
     if not isinstance(datasets, list) or not datasets or not all(isinstance(d, str) for d in datasets):
-        raise ValueError(f"data.qa.datasets should be a non-empty list of names, got {datasets!r}")
+        raise ValueError(f"{section}.datasets should be a non-empty list of names, got {datasets!r}")
     if len(set(datasets)) < len(datasets):
-        raise ValueError(f"data.qa.datasets lists a dataset twice: {datasets}")
+        raise ValueError(f"{section}.datasets lists a dataset twice: {datasets}")
     for key in ("seed", *SIZE_KEYS):
         value = params.get(key)
         if value is not None and (type(value) is not int or value < 0):
-            raise ValueError(f"data.qa.{key} should be a non-negative integer or null, got {value!r}")
+            raise ValueError(f"{section}.{key} should be a non-negative integer or null, got {value!r}")
     return {"seed": 0, **{k: None for k in SIZE_KEYS}, **params}
 
 

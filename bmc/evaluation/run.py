@@ -1,4 +1,4 @@
-"""Stage `evaluate`: exact-match accuracy of a generations file, with per-question records."""
+"""Stage `evaluate`: accuracy of a generations file with the task's grader (`bmc.tasks`), with per-question records."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from bmc.evaluation.qa import extract_prediction, is_correct
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
+from bmc.tasks import METRICS, TASKS, grade
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-name", required=True, help="model label for the tables")
     p.add_argument("--method", required=True, help="training method, e.g. SFT, DPO, DPO-BMC")
     p.add_argument("--seed", required=True, type=int)
-    p.add_argument("--task", required=True, choices=["qa"])
+    p.add_argument("--task", required=True, choices=list(TASKS))
     p.add_argument("--dataset", required=True, help="test set name, e.g. ECQA")
 
 
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> None:
     generations = read_jsonl(args.generations, required=GENERATION_FIELDS, check=check)
     if not generations:
         raise InputError(args.generations, None, "no generations to score")
-    records = grade_generations(generations)
+    records = grade_generations(generations, args.task)
     n_correct = sum(r["correct"] for r in records)
     scores = {
         "model": args.model_name,
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "task": args.task,
         "dataset": args.dataset,
-        "metric": "exact_match",
+        "metric": METRICS[args.task],
         "score": 100.0 * n_correct / len(records),
         "n": len(records),
         "correct": n_correct,
@@ -60,17 +60,10 @@ def run(args: argparse.Namespace) -> None:
     )
 
 
-def grade_generations(generations: list[dict]) -> list[dict]:
+def grade_generations(generations: list[dict], task: str = "qa") -> list[dict]:
     """Per-generation records: `id`, `prediction`, `answer`, `correct`."""
     records = []
     for g in generations:
-        prediction = extract_prediction(g["response"])
-        records.append(
-            {
-                "id": g["id"],
-                "prediction": prediction,
-                "answer": g["answer"],
-                "correct": is_correct(prediction, g["answer"]),
-            }
-        )
+        prediction, correct = grade(task, g["response"], g["answer"])
+        records.append({"id": g["id"], "prediction": prediction, "answer": g["answer"], "correct": correct})
     return records

@@ -42,11 +42,9 @@ def _kv_table(d: dict, prefix: str = "") -> list[str]:
 
 
 def summary_section(path: str) -> list[str]:
-    name = (
-        Path(path).parent.relative_to(Path(path).parents[2])
-        if len(Path(path).parents) > 2
-        else Path(path).parent
-    )
+    """A stage summary as a key/value table, titled by its folder under results/<scale>/ (e.g. pairs/math)."""
+    parent = Path(path).parent
+    name = Path(*parent.parts[2:]) if parent.parts[0] == "results" and len(parent.parts) > 2 else parent
     return [f"### {name}", "", "| key | value |", "| --- | --- |", *_kv_table(read_json(path)), ""]
 
 

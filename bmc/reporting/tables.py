@@ -16,6 +16,12 @@ from bmc.io import write_text
 from bmc.reporting.stats import fmt, mean_ci
 
 QA_SETS = ["ECQA", "QASC", "OBQA", "ARC"]
+MATH_SETS = ["gsm8k", "math-oai", "mawps"]  # the paper's fourth, TabMWP, is not in the released data
+# each task's test sets in the paper's column order, and their column titles
+COLUMNS = {
+    "qa": {d: d for d in QA_SETS},
+    "math": {"gsm8k": "GSM8K", "math-oai": "MATH", "mawps": "MAWPS", "svamp": "SVAMP", "asdiv": "ASDiv"},
+}
 ROW_ORDER = [
     "SFT",
     "FIGA",
@@ -39,6 +45,7 @@ VARIANTS = ["DPO", "IPO", "ORPO", "R-DPO", "SimPO"]
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", required=True, choices=sorted(TABLES))
     p.add_argument("--scores", nargs="+", required=True, help="scores.json files")
+    p.add_argument("--datasets", nargs="+", default=None, help="test sets (columns); default: the task's")
     p.add_argument("--paper-values", required=True, help="paper_values.yaml")
     p.add_argument("--label", required=True, help="the scale's label, printed above the table")
     p.add_argument("--out-csv", required=True)
@@ -69,11 +76,21 @@ def ordered(methods) -> list[str]:
     return sorted(methods, key=lambda m: (ROW_ORDER.index(m) if m in ROW_ORDER else len(ROW_ORDER), m))
 
 
-def table1_qa(scores, paper: dict) -> tuple[list[dict], list[str]]:
-    reported = paper["table1_qa"]["values"]
+def datasets_of(task: str, datasets: list[str] | None) -> list[str]:
+    """The table's test sets in the paper's column order (default: the task's standard sets)."""
+    chosen = datasets or (QA_SETS if task == "qa" else MATH_SETS)
+    unknown = sorted(set(chosen) - set(COLUMNS[task]))
+    if unknown:
+        raise ValueError(f"unknown {task} test sets {unknown}; expected some of {list(COLUMNS[task])}")
+    return [d for d in COLUMNS[task] if d in chosen]
+
+
+def table1(task: str, scores, paper: dict, sets: list[str]) -> tuple[list[dict], list[str]]:
+    """Table 1's block for `task`: every method's score per test set and their average."""
+    reported = paper[f"table1_{task}"]["values"]
     rows = []
     for method in ordered(scores):
-        r = method_row(scores[method], QA_SETS, method)
+        r = method_row(scores[method], sets, method)
         row = {"method": method, "seeds": r["seeds"]}
         for col, (mean, half) in r["cells"].items():
             row[col], row[f"{col}_ci95"] = round(mean, 2), None if half is None else round(half, 2)
@@ -81,11 +98,11 @@ def table1_qa(scores, paper: dict) -> tuple[list[dict], list[str]]:
         row["paper_Avg"] = paper_avg
         row["diff_Avg"] = None if paper_avg is None else round(row["Avg"] - paper_avg, 2)
         rows.append(row)
-    header = ["Method", *QA_SETS, "Avg", "Paper Avg", "Δ vs paper", "Seeds"]
+    header = ["Method", *(COLUMNS[task][d] for d in sets), "Avg", "Paper Avg", "Δ vs paper", "Seeds"]
     lines = [
         [
             r["method"],
-            *(fmt(r[c], r[f"{c}_ci95"]) for c in [*QA_SETS, "Avg"]),
+            *(fmt(r[c], r[f"{c}_ci95"]) for c in [*sets, "Avg"]),
             _num(r["paper_Avg"]),
             _num(r["diff_Avg"], sign=True),
             str(r["seeds"]),
@@ -95,14 +112,15 @@ def table1_qa(scores, paper: dict) -> tuple[list[dict], list[str]]:
     return rows, _markdown(header, lines)
 
 
-def table5_qa(scores, paper: dict) -> tuple[list[dict], list[str]]:
-    reported = paper["table5_qa"]["values"]
+def table5(task: str, scores, paper: dict, sets: list[str]) -> tuple[list[dict], list[str]]:
+    """Table 5's column for `task`: each variant's average without and with BMC, and the gain."""
+    reported = paper[f"table5_{task}"]["values"]
     rows, lines = [], []
     for base in VARIANTS:
         if base not in scores or f"{base}-BMC" not in scores:
             continue
-        without = method_row(scores[base], QA_SETS, base)["cells"]["Avg"]
-        with_bmc = method_row(scores[f"{base}-BMC"], QA_SETS, f"{base}-BMC")["cells"]["Avg"]
+        without = method_row(scores[base], sets, base)["cells"]["Avg"]
+        with_bmc = method_row(scores[f"{base}-BMC"], sets, f"{base}-BMC")["cells"]["Avg"]
         paper_row = reported.get(base, {})
         row = {
             "method": base,
@@ -135,9 +153,16 @@ def table5_qa(scores, paper: dict) -> tuple[list[dict], list[str]]:
     return rows, _markdown(header, lines)
 
 
+# table name -> (title, task, builder)
 TABLES = {
-    "table1_qa": ("Table 1 (QA block): exact match (%) on ECQA, QASC, OpenBookQA, ARC", table1_qa),
-    "table5_qa": ("Table 5 (QA): each variant without and with BMC, QA average (%)", table5_qa),
+    "table1_qa": ("Table 1 (QA block): exact match (%) on ECQA, QASC, OpenBookQA, ARC", "qa", table1),
+    "table1_math": (
+        "Table 1 (math block): accuracy (%); the paper's Avg also covers TabMWP, which is not released",
+        "math",
+        table1,
+    ),
+    "table5_qa": ("Table 5 (QA): each variant without and with BMC, QA average (%)", "qa", table5),
+    "table5_math": ("Table 5 (math): each variant without and with BMC, math average (%)", "math", table5),
 }
 
 
@@ -152,11 +177,13 @@ def _markdown(header: list[str], lines: list[list[str]]) -> list[str]:
     return out + ["| " + " | ".join(cells) + " |" for cells in lines]
 
 
-def build(table: str, score_paths: list[str], paper_values: str, label: str) -> tuple[list[dict], str]:
+def build(
+    table: str, score_paths: list[str], paper_values: str, label: str, datasets: list[str] | None = None
+) -> tuple[list[dict], str]:
     with open(paper_values, encoding="utf-8") as f:
         paper = yaml.safe_load(f)
-    title, builder = TABLES[table]
-    rows, lines = builder(load_scores(score_paths), paper)
+    title, task, builder = TABLES[table]
+    rows, lines = builder(task, load_scores(score_paths), paper, datasets_of(task, datasets))
     source = paper.get(table, {}).get("source", "")
     md = "\n".join(
         [
@@ -176,6 +203,6 @@ def build(table: str, score_paths: list[str], paper_values: str, label: str) -> 
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    rows, md = build(args.table, args.scores, args.paper_values, args.label)
+    rows, md = build(args.table, args.scores, args.paper_values, args.label, args.datasets)
     write_text(args.out_csv, pd.DataFrame(rows).to_csv(index=False))
     write_text(args.out_md, md)

@@ -1,19 +1,29 @@
+from pathlib import Path
+
 import pytest
 
-from bmc.bridging.prompts import STRATEGIES, load_template, placeholders
+from bmc.bridging.prompts import STRATEGIES, load_template, placeholders, template_path
 
 from .conftest import PAIR
 
+REPO = Path(__file__).resolve().parents[2]
 
+
+ANSWER_LINES = {"qa": '"The answer is <answer>"', "math": '"The answer is: $<answer>$."'}
+
+
+@pytest.mark.parametrize("task", sorted(ANSWER_LINES))
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
-def test_every_strategy_renders_one_user_turn_with_its_inputs(strategy):
-    template = load_template(strategy)
+def test_every_strategy_renders_one_user_turn_with_its_inputs(strategy, task):
+    template = load_template(strategy, task=task)
     (message,) = template.render(PAIR)
     assert message["role"] == "user" and "Where do fish live?" in message["content"]
     assert (PAIR["chosen"] in message["content"]) == ("chosen" in STRATEGIES[strategy][1])
     assert (PAIR["rejected"] in message["content"]) == ("rejected" in STRATEGIES[strategy][1])
-    assert '"The answer is <answer>"' in message["content"]
-    assert len(template.sha256) == 64 and template.name == f"{strategy}_v1"
+    assert ANSWER_LINES[task] in message["content"]
+    assert len(template.sha256) == 64 and template.name == f"{task}/{strategy}_v1"
+    assert template_path(strategy, task=task) == f"bmc/bridging/templates/{task}/{strategy}_v1.txt"
+    assert (REPO / template_path(strategy, task=task)).read_text() == template.text
 
 
 def test_targeted_no_ref_never_shows_the_winner_and_inverse_replaces_the_loser():

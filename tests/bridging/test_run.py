@@ -5,7 +5,7 @@ import pytest
 
 from bmc.bridging.cache import EditCache
 from bmc.bridging.prompts import load_template
-from bmc.bridging.run import bridge_pairs, check_params, read_pairs, select
+from bmc.bridging.run import add_arguments, bridge_pairs, check_params, read_pairs, select
 from bmc.io import InputError
 
 from .conftest import GOOD_EDIT, PAIR, CountingEditor, make_pairs
@@ -101,7 +101,10 @@ def test_bad_inputs_fail_early(tmp_path):
     with pytest.raises(InputError, match=r"pairs.jsonl:2: duplicate pair id"):
         read_pairs(str(path))
     path.write_text(json.dumps({k: v for k, v in PAIR.items() if k != "answer"}) + "\n")
-    with pytest.raises(InputError, match=r"pairs.jsonl:1: a QA pair needs a string 'answer'"):
+    with pytest.raises(InputError, match=r"pairs.jsonl:1: a qa pair needs a string 'answer'"):
+        read_pairs(str(path))
+    path.write_text(json.dumps({**PAIR, "task": "math", "answer": None}) + "\n")
+    with pytest.raises(InputError, match=r"pairs.jsonl:1: a math pair needs a string 'answer'"):
         read_pairs(str(path))
     editor = {"kind": "hf", "model": "base"}
     assert check_params({"editor": editor})["proportion"] == 1.0
@@ -116,11 +119,15 @@ def test_bad_inputs_fail_early(tmp_path):
 def stage_args(tmp_path, pairs: list[dict], params: dict, base_model=None) -> argparse.Namespace:
     path = tmp_path / "pairs.jsonl"
     path.write_text("".join(json.dumps(p) + "\n" for p in pairs))
-    return argparse.Namespace(
-        pairs=str(path),
-        out=str(tmp_path / "out.jsonl"),
-        summary=str(tmp_path / "summary.json"),
-        cache=str(tmp_path / "cache"),
-        base_model=None if base_model is None else str(base_model),
-        params=json.dumps(params),
-    )
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)  # the stage's own parser, so its defaults apply
+    argv = [
+        "--pairs",
+        str(path),
+        "--out",
+        str(tmp_path / "out.jsonl"),
+        "--summary",
+        str(tmp_path / "summary.json"),
+    ]
+    argv += ["--cache", str(tmp_path / "cache"), "--params", json.dumps(params), "--task", pairs[0]["task"]]
+    return parser.parse_args(argv + ([] if base_model is None else ["--base-model", str(base_model)]))

@@ -1,16 +1,18 @@
-rule bridge_qa:
+rule bridge:
     input:
-        pairs=rules.build_pairs_qa.output.pairs,
+        pairs=rules.build_pairs.output.pairs,
         editor_base=rules.base_model.output[0],
         # the prompt template is an input, so rewording it re-runs bridging (the cache keys on its hash)
-        template=lambda wc: f"bmc/bridging/templates/{wc.strategy}_{config['bridge'].get('template_version', 'v1')}.txt",
+        template=lambda wc: template_path(
+            wc.strategy, config["bridge"].get("template_version", "v1"), wc.task
+        ),
     output:
-        pairs=f"{R}/bridged/qa/{{strategy}}/pairs.jsonl",
-        summary=f"{R}/bridged/qa/{{strategy}}/summary.json",
+        pairs=f"{R}/bridged/{{task}}/{{strategy}}/pairs.jsonl",
+        summary=f"{R}/bridged/{{task}}/{{strategy}}/summary.json",
     log:
-        f"{LOGS}/bridge_qa/{{strategy}}.log",
+        f"{LOGS}/bridge/{{task}}/{{strategy}}.log",
     benchmark:
-        f"{BENCH}/bridge_qa/{{strategy}}.tsv"
+        f"{BENCH}/bridge/{{task}}/{{strategy}}.tsv"
     conda:
         "../../envs/bridge.yaml"
     threads: workflow.cores
@@ -21,6 +23,6 @@ rule bridge_qa:
         # the editor cache outlives the rule's outputs, so a re-run never asks the editor twice
         cache=f"{R}/cache/bridge",
     shell:
-        "python -m bmc.cli bridge --pairs {input.pairs} --out {output.pairs} --summary {output.summary}"
-        " --cache {params.cache} --base-model {input.editor_base} --params {params.bridge}"
-        " > {log} 2>&1"
+        "python -m bmc.cli bridge --task {wildcards.task} --pairs {input.pairs} --out {output.pairs}"
+        " --summary {output.summary} --cache {params.cache} --base-model {input.editor_base}"
+        " --params {params.bridge} > {log} 2>&1"

@@ -9,7 +9,8 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 from bmc.alignment.methods import (
     uses_bridged_data,
-)  # noqa: E402  (light import: no torch)
+)  # noqa: E402  (light imports: no torch)
+from bmc.bridging.prompts import template_path  # noqa: E402
 
 validate(config, "../config/schema.yaml")
 
@@ -18,10 +19,20 @@ R = f"results/{SCALE}"
 LOGS = f"logs/{SCALE}"
 BENCH = f"{R}/benchmarks"
 SEEDS = [str(s) for s in config["seeds"]]
-QA_SETS = config["data"]["qa"]["datasets"]
+# the reasoning tasks that run: `tasks` if given, else every task with a `data` section
+TASKS = config.get("tasks") or [t for t in ("qa", "math") if t in config["data"]]
+DATASETS = {task: config["data"][task]["datasets"] for task in TASKS}
 METHODS = config["train"]["methods"]
 STRATEGY = config["bridge"]["strategy"]
 RESOURCES = config.get("resources", "workflow/resources")
+
+
+wildcard_constraints:
+    task="|".join(TASKS),
+    seed=r"\d+",
+    method=r"[A-Za-z0-9-]+",
+    strategy=r"[a-z_]+",
+
 
 # Runs from the repository root with the package on the path, inside any environment (pip or conda).
 shell.prefix(
@@ -37,11 +48,22 @@ def as_json(section):
     return shlex.quote(json.dumps(section))
 
 
-def model_dir(method, seed):
-    """The model folder a (method, seed) row is evaluated from; SFT is trained once."""
+def settings(section, task):
+    """A config section with the task's overrides (`task_overrides.<task>.<section>`) on top."""
+    overrides = config.get("task_overrides", {}).get(task, {}).get(section, {})
+    return {**config[section], **overrides}
+
+
+def task_json(section):
+    """Params function: the section's settings for the job's task, as a JSON argument."""
+    return lambda wildcards: as_json(settings(section, wildcards.task))
+
+
+def model_dir(task, method, seed):
+    """The model folder a (method, seed) row is evaluated from; SFT is trained once per task."""
     if method == "SFT":
-        return f"{R}/models/sft_qa"
-    return f"{R}/models/qa/{method}/seed{seed}"
+        return f"{R}/models/sft_{task}"
+    return f"{R}/models/{task}/{method}/seed{seed}"
 
 
 def eval_runs():
@@ -49,19 +71,19 @@ def eval_runs():
     return [("SFT", SEEDS[0])] + [(m, s) for m in METHODS for s in SEEDS]
 
 
-def qa_scores():
+def task_scores(task):
     return [
-        f"{R}/scores/qa/{m}/seed{s}/{d}/scores.json"
+        f"{R}/scores/{task}/{m}/seed{s}/{d}/scores.json"
         for m, s in eval_runs()
-        for d in QA_SETS
+        for d in DATASETS[task]
     ]
 
 
 def training_pairs(wildcards):
     """Bridged pairs for -BC/-BMC methods, the original pairs otherwise."""
     if uses_bridged_data(wildcards.method):
-        return f"{R}/bridged/qa/{STRATEGY}/pairs.jsonl"
-    return f"{R}/pairs/qa/pairs.jsonl"
+        return f"{R}/bridged/{wildcards.task}/{STRATEGY}/pairs.jsonl"
+    return f"{R}/pairs/{wildcards.task}/pairs.jsonl"
 
 
 def variant_pairs():
@@ -70,8 +92,22 @@ def variant_pairs():
 
 
 def tables():
-    names = ["table1_qa"] + (["table5_qa"] if variant_pairs() else [])
+    names = [f"table1_{t}" for t in TASKS]
+    names += [f"table5_{t}" for t in TASKS] if variant_pairs() else []
     return [f"{R}/tables/{name}.{ext}" for name in names for ext in ("csv", "md")]
+
+
+def summaries():
+    """Stage summaries shown in the report, per task: data, pair building, bridging."""
+    return [
+        path
+        for t in TASKS
+        for path in (
+            f"{R}/data/{t}/summary.json",
+            f"{R}/pairs/{t}/summary.json",
+            f"{R}/bridged/{t}/{STRATEGY}/summary.json",
+        )
+    ]
 
 
 def final_outputs():

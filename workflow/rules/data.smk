@@ -4,7 +4,9 @@ rule data_qa:
     output:
         sft=f"{R}/data/qa/sft.jsonl",
         prefs=f"{R}/data/qa/prefs.jsonl",
-        tests=expand(f"{R}/data/qa/test/{{dataset}}.jsonl", dataset=QA_SETS),
+        tests=expand(
+            f"{R}/data/qa/test/{{dataset}}.jsonl", dataset=DATASETS.get("qa", [])
+        ),
         summary=f"{R}/data/qa/summary.json",
     log:
         f"{LOGS}/data_qa.log",
@@ -13,7 +15,30 @@ rule data_qa:
     conda:
         "../../envs/data.yaml"
     params:
-        qa=as_json(config["data"]["qa"]),
+        qa=as_json(config["data"].get("qa", {})),
         out=lambda wildcards, output: os.path.dirname(output.sft),
     shell:
         "python -m bmc.cli data --resources {input} --out {params.out} --params {params.qa} > {log} 2>&1"
+
+
+rule data_math:
+    input:
+        config["data"].get("math", {}).get("source", f"{RESOURCES}/data/math"),
+    output:
+        sft=f"{R}/data/math/sft.jsonl",
+        prefs=f"{R}/data/math/prefs.jsonl",
+        tests=expand(
+            f"{R}/data/math/test/{{dataset}}.jsonl", dataset=DATASETS.get("math", [])
+        ),
+        summary=f"{R}/data/math/summary.json",
+    log:
+        f"{LOGS}/data_math.log",
+    benchmark:
+        f"{BENCH}/data_math.tsv"
+    conda:
+        "../../envs/data.yaml"
+    params:
+        math=as_json(config["data"].get("math", {})),
+        out=lambda wildcards, output: os.path.dirname(output.sft),
+    shell:
+        "python -m bmc.cli data-math --resources {input} --out {params.out} --params {params.math} > {log} 2>&1"

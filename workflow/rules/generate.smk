@@ -1,11 +1,15 @@
+# All test sets of a task are answered by one job, so the model loads once. Outputs cannot depend on a
+# wildcard's value, so each task has its own rule (the math one reuses the QA one's definition).
 rule generate_qa:
     input:
-        model=lambda wc: model_dir(wc.method, wc.seed),
-        data=expand(f"{R}/data/qa/test/{{dataset}}.jsonl", dataset=QA_SETS),
+        model=lambda wc: model_dir("qa", wc.method, wc.seed),
+        data=expand(
+            f"{R}/data/qa/test/{{dataset}}.jsonl", dataset=DATASETS.get("qa", [])
+        ),
     output:
         expand(
             f"{R}/generations/qa/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl",
-            dataset=QA_SETS,
+            dataset=DATASETS.get("qa", []),
         ),
     log:
         f"{LOGS}/generate_qa/{{method}}/seed{{seed}}.log",
@@ -17,7 +21,26 @@ rule generate_qa:
     resources:
         gpu=config.get("gpus", {}).get("generate", 0),
     params:
-        eval=as_json(config["eval"]),
+        eval=as_json(settings("eval", "qa")),
     shell:
         "python -m bmc.cli generate --model {input.model} --data {input.data} --out {output}"
         " --params {params.eval} > {log} 2>&1"
+
+
+use rule generate_qa as generate_math with:
+    input:
+        model=lambda wc: model_dir("math", wc.method, wc.seed),
+        data=expand(
+            f"{R}/data/math/test/{{dataset}}.jsonl", dataset=DATASETS.get("math", [])
+        ),
+    output:
+        expand(
+            f"{R}/generations/math/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl",
+            dataset=DATASETS.get("math", []),
+        ),
+    log:
+        f"{LOGS}/generate_math/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/generate_math/{{method}}/seed{{seed}}.tsv"
+    params:
+        eval=as_json(settings("eval", "math")),

@@ -1,35 +1,35 @@
-rule sample_losing_qa:
+rule sample_losing:
     input:
-        model=rules.sft_qa.output[0],
-        data=rules.data_qa.output.prefs,
+        model=rules.sft.output[0],
+        data=f"{R}/data/{{task}}/prefs.jsonl",
     output:
-        f"{R}/pairs/qa/samples.jsonl",
+        f"{R}/pairs/{{task}}/samples.jsonl",
     log:
-        f"{LOGS}/sample_losing_qa.log",
+        f"{LOGS}/sample_losing/{{task}}.log",
     benchmark:
-        f"{BENCH}/sample_losing_qa.tsv"
+        f"{BENCH}/sample_losing/{{task}}.tsv"
     conda:
         "../../envs/generate.yaml"
     threads: workflow.cores
     resources:
         gpu=config.get("gpus", {}).get("generate", 0),
     params:
-        sample=as_json(config["sample"]),
+        sample=task_json("sample"),
     shell:
         "python -m bmc.cli sample --model {input.model} --data {input.data} --out {output}"
         " --params {params.sample} > {log} 2>&1"
 
 
-rule build_pairs_qa:
+rule build_pairs:
     input:
-        rules.sample_losing_qa.output[0],
+        rules.sample_losing.output[0],
     output:
-        pairs=f"{R}/pairs/qa/pairs.jsonl",
-        summary=f"{R}/pairs/qa/summary.json",
+        pairs=f"{R}/pairs/{{task}}/pairs.jsonl",
+        summary=f"{R}/pairs/{{task}}/summary.json",
     log:
-        f"{LOGS}/build_pairs_qa.log",
+        f"{LOGS}/build_pairs/{{task}}.log",
     benchmark:
-        f"{BENCH}/build_pairs_qa.tsv"
+        f"{BENCH}/build_pairs/{{task}}.tsv"
     conda:
         "../../envs/data.yaml"
     shell:

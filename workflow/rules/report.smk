@@ -1,55 +1,47 @@
-rule table1_qa:
+rule table1:
     input:
-        scores=qa_scores(),
+        scores=lambda wc: task_scores(wc.task),
         paper=f"{RESOURCES}/paper_values.yaml",
     output:
         csv=report(
-            f"{R}/tables/table1_qa.csv",
+            f"{R}/tables/table1_{{task}}.csv",
             category="Tables",
-            caption="../report/table1_qa.rst",
+            caption="../report/table1.rst",
         ),
-        md=f"{R}/tables/table1_qa.md",
+        md=f"{R}/tables/table1_{{task}}.md",
     log:
-        f"{LOGS}/table1_qa.log",
+        f"{LOGS}/table1_{{task}}.log",
     conda:
         "../../envs/report.yaml"
     params:
+        table="table1",
         label=shlex.quote(config["label"]),
+        datasets=lambda wc: " ".join(DATASETS[wc.task]),
     shell:
-        "python -m bmc.cli table --table table1_qa --scores {input.scores} --paper-values {input.paper}"
-        " --label {params.label} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+        "python -m bmc.cli table --table {params.table}_{wildcards.task} --scores {input.scores} --datasets {params.datasets}"
+        " --paper-values {input.paper} --label {params.label} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
-rule table5_qa:
-    input:
-        scores=qa_scores(),
-        paper=f"{RESOURCES}/paper_values.yaml",
+use rule table1 as table5 with:
     output:
         csv=report(
-            f"{R}/tables/table5_qa.csv",
+            f"{R}/tables/table5_{{task}}.csv",
             category="Tables",
-            caption="../report/table5_qa.rst",
+            caption="../report/table5.rst",
         ),
-        md=f"{R}/tables/table5_qa.md",
+        md=f"{R}/tables/table5_{{task}}.md",
     log:
-        f"{LOGS}/table5_qa.log",
-    conda:
-        "../../envs/report.yaml"
+        f"{LOGS}/table5_{{task}}.log",
     params:
+        table="table5",
         label=shlex.quote(config["label"]),
-    shell:
-        "python -m bmc.cli table --table table5_qa --scores {input.scores} --paper-values {input.paper}"
-        " --label {params.label} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+        datasets=lambda wc: " ".join(DATASETS[wc.task]),
 
 
 rule report:
     input:
         tables=[t for t in tables() if t.endswith(".md")],
-        summaries=[
-            rules.data_qa.output.summary,
-            rules.build_pairs_qa.output.summary,
-            f"{R}/bridged/qa/{STRATEGY}/summary.json",
-        ],
+        summaries=summaries(),
     output:
         md=f"{R}/report/index.md",
         html=report(f"{R}/report/index.html", category="Report"),

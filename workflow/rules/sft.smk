@@ -1,13 +1,13 @@
-rule sft_qa:
+rule sft:
     input:
         model=rules.base_model.output[0],
-        data=rules.data_qa.output.sft,
+        data=f"{R}/data/{{task}}/sft.jsonl",
     output:
-        directory(f"{R}/models/sft_qa"),
+        directory(f"{R}/models/sft_{{task}}"),
     log:
-        f"{LOGS}/sft_qa.log",
+        f"{LOGS}/sft/{{task}}.log",
     benchmark:
-        f"{BENCH}/sft_qa.tsv"
+        f"{BENCH}/sft/{{task}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: workflow.cores
@@ -15,7 +15,7 @@ rule sft_qa:
         gpu=config.get("gpus", {}).get("sft", 0),
         mem_mb=32000,
     params:
-        sft=as_json(config["sft"]),
+        sft=task_json("sft"),
         launcher=TRAIN_LAUNCHER,
     shell:
         "{params.launcher} -m bmc.cli sft --model {input.model} --data {input.data} --out {output}"

@@ -1,13 +1,13 @@
-rule train_qa:
+rule train:
     input:
-        sft=rules.sft_qa.output[0],
+        sft=rules.sft.output[0],
         pairs=training_pairs,
     output:
-        directory(f"{R}/models/qa/{{method}}/seed{{seed}}"),
+        directory(f"{R}/models/{{task}}/{{method}}/seed{{seed}}"),
     log:
-        f"{LOGS}/train_qa/{{method}}/seed{{seed}}.log",
+        f"{LOGS}/train/{{task}}/{{method}}/seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/train_qa/{{method}}/seed{{seed}}.tsv"
+        f"{BENCH}/train/{{task}}/{{method}}/seed{{seed}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: workflow.cores
@@ -15,7 +15,7 @@ rule train_qa:
         gpu=config.get("gpus", {}).get("train", 0),
         mem_mb=32000,
     params:
-        train=as_json(config["train"]),
+        train=task_json("train"),
         launcher=TRAIN_LAUNCHER,
     shell:
         "{params.launcher} -m bmc.cli train --method {wildcards.method} --seed {wildcards.seed} --model {input.sft}"

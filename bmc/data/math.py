@@ -1,0 +1,257 @@
+"""Stage `data-math`: validated, seeded math subsets for SFT, pair building and evaluation.
+
+`--resources` is either the shipped subsets (`train.jsonl`, rows carrying their released `file` and
+`line`; `<SET>/test.jsonl`, rows carrying `line`) or the release's `math/` folder
+(`finetune_data_sampled.jsonl`, `cot_pretrain_data_sampled.jsonl`, `<SET>/test.jsonl`; the release's
+root, holding `math/`, is accepted too). Training questions are the chain-of-thought rows: "## Code
+Solution" rows are skipped, and so are the released rows without a final "The answer is" (most of
+`cot_pretrain_data_sampled.jsonl`; the shipped subset holds none). The pool is split disjointly, by a
+seeded shuffle, into `sft_n` SFT examples and `prefs_n` preference questions.
+Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json`. Ids and `source` always
+point into the released files, so a question has the same id whichever folder was read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+from bmc.data.qa import _check_unique, check_params, nonblank_line_numbers, subsample
+from bmc.data.schemas import check_conversation
+from bmc.evaluation.math_answers import ANSWER_CUE, extract_answer_span, gold_answer
+from bmc.io import InputError, iter_jsonl, write_json, write_jsonl
+
+log = logging.getLogger(__name__)
+
+TEST_SETS = ("gsm8k", "math-oai", "mawps", "svamp", "asdiv")
+# released training files, relative to the release; pool order follows this order, then the line
+TRAIN_FILES = ("math/finetune_data_sampled.jsonl", "math/cot_pretrain_data_sampled.jsonl")
+SHIPPED_TRAIN = "train.jsonl"
+TRAIN_FIELDS: dict[str, type | tuple[type, ...]] = {"input": str, "output": str}
+SHIPPED_FIELDS: dict[str, type | tuple[type, ...]] = {**TRAIN_FIELDS, "file": str, "line": int}
+NUMBER = (int, float)
+TEST_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "gsm8k": {"question": str, "answer": str},
+    "math-oai": {"problem": str, "answer": str},
+    "mawps": {"input": str, "target": NUMBER},
+    "svamp": {"Body": str, "Question": str, "Answer": NUMBER},
+    "asdiv": {"body": str, "question": str, "answer": str},
+}
+QUESTION_HEADER = "## Question\n"
+SOLUTION_HEADERS = ("\n\n## Solution\n", "\n\n## Step-by-Step Solution\n")
+CODE_HEADER = "## Code Solution"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resources", required=True, help="folder with the math files (shipped or released)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--params", required=True, help="JSON: the config's `data.math` section")
+
+
+def check_math_params(params: dict) -> dict:
+    """Validate the `data.math` section (same keys as `data.qa`); returns it with defaults."""
+    params = check_params(params, "data.math")
+    unknown = [d for d in params["datasets"] if d not in TEST_SETS]
+    if unknown:
+        raise ValueError(f"data.math.datasets: unknown test sets {unknown}; valid: {list(TEST_SETS)}")
+    return params
+
+
+def math_folder(resources: Path) -> tuple[Path, bool]:
+    """(folder holding the math files, whether it is the shipped subset)."""
+    if (resources / SHIPPED_TRAIN).is_file():
+        return resources, True
+    names = [Path(f).name for f in TRAIN_FILES]
+    for folder in (resources, resources / "math"):
+        if all((folder / name).is_file() for name in names):
+            return folder, False
+    raise InputError(resources, None, f"neither {SHIPPED_TRAIN} (shipped) nor {names} (released) found")
+
+
+def strip_dollars(span: str) -> str:
+    """`span` without one pair of surrounding `$` ("$905$" -> "905")."""
+    if len(span) >= 2 and span.startswith("$") and span.endswith("$"):
+        return span[1:-1].strip()
+    return span
+
+
+def parse_cot(row: dict) -> dict | str:
+    """question, solution and answer of a chain-of-thought row, or an error message."""
+    text = row["input"]
+    start = text.find(QUESTION_HEADER)
+    if start < 0:
+        return "input should contain '## Question\\n' followed by the question"
+    end = max(text.rfind(header) for header in SOLUTION_HEADERS)
+    if end < start:
+        return (
+            "input should end with '\\n\\n## Solution\\n' (or '## Step-by-Step Solution') after the question"
+        )
+    question = text[start + len(QUESTION_HEADER) : end].strip()
+    if not question:
+        return "the question between '## Question' and '## Solution' is empty"
+    answer = strip_dollars(extract_answer_span(row["output"]))
+    if not answer:
+        return "output should end with a final answer 'The answer is: $X$.' with a non-empty X"
+    return {"question": question, "solution": row["output"], "answer": answer}
+
+
+def _check_shipped_source(row: dict) -> str | None:
+    if row["file"] not in TRAIN_FILES:
+        return f"field 'file' should be one of {list(TRAIN_FILES)}, got {row['file']!r}"
+    if row["line"] < 1:
+        return f"field 'line' should be a positive integer, got {row['line']!r}"
+    return None
+
+
+def _training_rows(folder: Path, shipped: bool) -> Iterator[tuple[Path, int, str, int, dict]]:
+    """(path read, its line, released file, line in it, row) for every training row."""
+    if shipped:
+        path = folder / SHIPPED_TRAIN
+        rows = iter_jsonl(path, required=SHIPPED_FIELDS, check=_check_shipped_source)
+        for lineno, row in zip(nonblank_line_numbers(path), rows, strict=True):
+            yield path, lineno, row["file"], row["line"], row
+        return
+    for file in TRAIN_FILES:
+        path = folder / Path(file).name
+        rows = iter_jsonl(path, required=TRAIN_FIELDS)
+        for lineno, row in zip(nonblank_line_numbers(path), rows, strict=True):
+            yield path, lineno, file, lineno, row
+
+
+def load_training(resources: Path) -> tuple[list[dict], dict[str, int]]:
+    """The pooled chain-of-thought questions (in released file and line order) and skip counts.
+
+    Code-solution rows are skipped; released rows without the "The answer is" cue too (the shipped
+    subset should hold none, so there such a row is an error). Any other row that does not parse
+    raises InputError naming the file read and its line.
+    """
+    folder, shipped = math_folder(resources)
+    skipped = {"skipped_code": 0, "skipped_no_answer": 0}
+    pool = []
+    for path, lineno, file, line, row in _training_rows(folder, shipped):
+        if CODE_HEADER in row["input"]:
+            skipped["skipped_code"] += 1
+            continue
+        if not shipped and ANSWER_CUE not in row["output"]:
+            skipped["skipped_no_answer"] += 1
+            continue
+        parsed = parse_cot(row)
+        if isinstance(parsed, str):
+            raise InputError(path, lineno, parsed)
+        kind = Path(file).name.removesuffix("_data_sampled.jsonl")
+        source = {"file": file, "line": line}
+        pool.append(
+            {"id": f"math-{kind}-{line}", "task": "math", "dataset": "math-train", **parsed, "source": source}
+        )
+    pool.sort(key=lambda q: (TRAIN_FILES.index(q["source"]["file"]), q["source"]["line"]))
+    _check_unique(folder, [q["id"] for q in pool])
+    return pool, skipped
+
+
+def split_pool(pool: list[dict], sft_n: int | None, prefs_n: int | None, seed: int) -> tuple[list, list]:
+    """Disjoint (SFT, preference) subsets by a seeded shuffle, each kept in pool order.
+
+    sft_n None takes half the pool, prefs_n None the rest; sizes are taken literally (0 = none).
+    """
+    sft_n = len(pool) // 2 if sft_n is None else sft_n
+    prefs_n = len(pool) - sft_n if prefs_n is None else prefs_n
+    if sft_n + prefs_n > len(pool):
+        raise ValueError(
+            f"data.math asks for sft_n {sft_n} + prefs_n {prefs_n} training questions, "
+            f"but only {len(pool)} usable ones were found"
+        )
+    order = list(range(len(pool)))
+    random.Random(f"{seed}:math-train").shuffle(order)
+    sft, prefs = sorted(order[:sft_n]), sorted(order[sft_n : sft_n + prefs_n])
+    return [pool[i] for i in sft], [pool[i] for i in prefs]
+
+
+def sft_example(question: dict) -> dict:
+    """A chat SFT row: the question as the user turn, the released solution as the assistant turn."""
+    messages = [
+        {"role": "user", "content": question["question"]},
+        {"role": "assistant", "content": question["solution"]},
+    ]
+    row = {"id": question["id"], "messages": messages}
+    if msg := check_conversation(row):
+        raise InputError(question["source"]["file"], question["source"]["line"], msg)
+    return row
+
+
+def question_text(row: dict, name: str) -> str:
+    """The question of a released test row (SVAMP and ASDiv join the body and the question)."""
+    if name == "svamp":
+        return f"{row['Body']} {row['Question']}"
+    if name == "asdiv":
+        return f"{row['body']} {row['question']}"
+    return row[{"gsm8k": "question", "math-oai": "problem", "mawps": "input"}[name]]
+
+
+def _check_line(row: dict) -> str | None:
+    if "line" in row and (type(row["line"]) is not int or row["line"] < 1):
+        return f"field 'line' should be a positive integer, got {row['line']!r}"
+    return None
+
+
+def load_test(resources: Path, name: str) -> list[dict]:
+    """Every row of `<name>/test.jsonl` as a validated math question record."""
+    path = math_folder(resources)[0] / name / "test.jsonl"
+    if not path.is_file():
+        raise InputError(
+            path, None, f"missing test set {name} (the shipped folder has gsm8k, math-oai, mawps)"
+        )
+    rows = iter_jsonl(path, required=TEST_FIELDS[name], check=_check_line)
+    questions = []
+    for lineno, row in zip(nonblank_line_numbers(path), rows, strict=True):
+        try:
+            answer = gold_answer(row, name).strip()
+        except (IndexError, ValueError) as e:
+            raise InputError(path, lineno, f"no gold answer ({type(e).__name__}: {e})") from None
+        question = question_text(row, name).strip()
+        if not question or not answer:
+            raise InputError(path, lineno, f"empty {'question' if not question else 'gold answer'}")
+        line = row.get("line", lineno)  # shipped rows keep their line in the released file
+        questions.append(
+            {
+                "id": f"{name}-test-{line}",
+                "task": "math",
+                "dataset": name,
+                "question": question,
+                "answer": answer,
+                "source": {"file": f"math/{name}/test.jsonl", "line": line},
+            }
+        )
+    _check_unique(path, [q["id"] for q in questions])
+    return questions
+
+
+def run(args: argparse.Namespace) -> None:
+    params = check_math_params(json.loads(args.params))
+    resources, out, seed = Path(args.resources), Path(args.out), params["seed"]
+    pool, skipped = load_training(resources)
+    sft, prefs = split_pool(pool, params["sft_n"], params["prefs_n"], seed)
+    sft_rows = [sft_example(q) for q in sft]
+    summary: dict = {
+        "seed": seed,
+        "resources": str(resources),
+        "pool": {"n": len(pool), **skipped},
+        "sft": {"n": len(sft_rows), "available": len(pool)},
+        "prefs": {"math-train": {"n": len(prefs), "available": len(pool) - len(sft)}},
+        "test": {},
+    }
+    tests = {}
+    for name in params["datasets"]:
+        rows = load_test(resources, name)
+        tests[name] = subsample(rows, params["test_n"], seed, f"{name}-test")
+        summary["test"][name] = {"n": len(tests[name]), "available": len(rows)}
+    # validate everything before writing anything
+    for name, rows in tests.items():
+        write_jsonl(out / "test" / f"{name}.jsonl", rows)
+    write_jsonl(out / "sft.jsonl", sft_rows)
+    write_jsonl(out / "prefs.jsonl", prefs)
+    write_json(out / "summary.json", summary)
+    log.info("math data: %s", json.dumps(summary))
