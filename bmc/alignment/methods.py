@@ -6,10 +6,12 @@ confidence, "-BMC" does both. Objectives (Δ = log π - log π_ref, |y| = respon
 - dpo:   -log σ(β[Δ_w - Δ_l])                                                   (Rafailov et al. 2023)
 - ipo:   (Δ_w/|y_w| - Δ_l/|y_l| - 1/(2β))²                                      (Azar et al. 2024; per-token
          normalisation as in TRL and the released BMC code)
-- rdpo:  -log σ(β[Δ_w - Δ_l] + α(|y_w| - |y_l|))                                (Park et al. 2024, Eq. 9)
+- rdpo:  -log σ(β[Δ_w - Δ_l] + α(|y_w| - |y_l|))                                (Park et al. 2024, Eq. 9);
+         by default α = -β, the released BMC code's -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)])
 - simpo: -log σ(β[log π(y_w)/|y_w| - log π(y_l)/|y_l|] - γ), no reference        (Meng et al. 2024)
-- orpo:  NLL(y_w)/|y_w| - λ log σ(log odds(y_w) - log odds(y_l)), odds on per-token
-         averages, no reference                                                   (Hong et al. 2024)
+- orpo:  NLL(y_w) - λ log σ(log odds(y_w) - log odds(y_l)), odds on per-token averages, NLL
+         the mean over the batch's chosen tokens, λ = β by default as in the released code and TRL,
+         no reference                                                             (Hong et al. 2024)
 - figa:  -Σ_t m_t log p_t(ỹ_w) + ½ Σ_t m_t log p_t(y_l) over varied tokens only, no
          reference; the released BMC code's form of FIGA                          (Guo et al. 2024)
 - tdpo:  -log σ(β[Δ_w - Δ_l] - α·β[D_l - sg(D_w)]), D(y) = Σ_t KL(π_ref(·|x,y_<t) ‖ π_θ(·|x,y_<t)),

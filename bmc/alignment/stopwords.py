@@ -1,10 +1,11 @@
 """Stop-word token ids: tokens never marked as varied by the diff masks (BMC §3.2).
 
 The list is NLTK's English stop words (shipped, since NLTK's downloader needs the network) plus the
-capitalised forms of the words longer than one letter, as in the released code. A word counts only if the tokenizer maps it to a single token. With byte-level BPE
-tokenizers a word inside running text is usually its space-prefixed token (" the"), so by default both
-"the" and " the" are tried; `with_leading_space=False` keeps the bare form only, as a literal reading of
-the released code (which tokenises each bare word).
+capitalised forms of the words longer than one letter, as in the released code. A word counts only if
+the tokenizer maps it to a single token. By default each word is tokenised bare, as the released code
+does: for SentencePiece tokenizers (Llama-2) that is already the running-text form ("▁the"), but with
+byte-level BPE tokenizers (Llama-3, SmolLM2) a word inside running text is its space-prefixed token
+(" the"), which the bare form misses; `with_leading_space=True` adds those forms too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def load_stopwords() -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
-def stopword_ids(tokenizer, with_leading_space: bool = True) -> frozenset[int]:
+def stopword_ids(tokenizer, with_leading_space: bool = False) -> frozenset[int]:
     """Ids of the stop words (and capitalised forms) that the tokenizer encodes as a single token."""
     key = (getattr(tokenizer, "name_or_path", None), len(tokenizer), with_leading_space)
     cached = _CACHE.get(key)

@@ -32,6 +32,16 @@ from bmc.alignment.stopwords import stopword_ids
 from bmc.alignment.weights import confidence_weights, token_counts, weighted_logps
 
 MASK_COLUMNS = ("chosen_diff_mask", "rejected_diff_mask")
+STOPWORD_FORMS = ("released", "with_leading_space")
+# DPOConfig options that BMCTrainer's own loss and collation would silently ignore, with their defaults
+IGNORED_TRL_OPTIONS = {
+    "label_smoothing": 0.0,
+    "use_weighting": False,
+    "loss_weights": None,
+    "router_aux_loss_coef": None,
+    "padding_free": False,
+    "pad_token": None,
+}
 
 
 @dataclass
@@ -48,9 +58,25 @@ class BMCConfig(DPOConfig):
     diff_algorithm: str = field(
         default="difflib", metadata={"help": "difflib (released code) or levenshtein (paper text)"}
     )
-    rdpo_alpha: float = field(default=0.2, metadata={"help": "R-DPO length coefficient α"})
+    stopword_forms: str = field(
+        default="released",
+        metadata={
+            "help": "released: each stop word tokenised bare, as the released code does; with_leading_space: "
+            "also its space-prefixed form, the one byte-level BPE tokenizers use inside running text"
+        },
+    )
+    rdpo_alpha: float | None = field(
+        default=None,
+        metadata={
+            "help": "R-DPO length coefficient α in -log σ(β[Δ_w - Δ_l] + α(|y_w| - |y_l|)) (Park et al.); "
+            "None = -β, the released BMC code's form -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)])"
+        },
+    )
     simpo_gamma: float = field(default=0.5, metadata={"help": "SimPO target margin γ"})
-    orpo_lambda: float = field(default=0.1, metadata={"help": "ORPO weight λ of the odds-ratio term"})
+    orpo_lambda: float | None = field(
+        default=None,
+        metadata={"help": "ORPO weight λ of the odds-ratio term; None = β, as the released code and TRL"},
+    )
     tdpo_alpha: float = field(default=0.5, metadata={"help": "TDPO2 weight α of the sequential KL term"})
 
     def __post_init__(self):
@@ -62,6 +88,8 @@ class BMCConfig(DPOConfig):
             raise ValueError(f"delta must be > 0, got {self.delta}")
         if self.diff_algorithm not in ALGORITHMS:
             raise ValueError(f"diff_algorithm must be one of {ALGORITHMS}, got {self.diff_algorithm!r}")
+        if self.stopword_forms not in STOPWORD_FORMS:
+            raise ValueError(f"stopword_forms must be one of {STOPWORD_FORMS}, got {self.stopword_forms!r}")
         if (
             list(self.loss_type) != ["sigmoid"]
             or self.ld_alpha is not None
@@ -70,6 +98,9 @@ class BMCConfig(DPOConfig):
             raise ValueError(
                 "set the objective with `method`, not TRL's loss_type / ld_alpha / f_divergence_type"
             )
+        ignored = [name for name, default in IGNORED_TRL_OPTIONS.items() if getattr(self, name) != default]
+        if ignored:
+            raise ValueError(f"BMCTrainer's loss does not use TRL's {ignored}; leave them at their defaults")
         if get_method(self.method).needs_distributions and self.precompute_ref_log_probs:
             raise ValueError(
                 f"{self.method} needs the reference's full next-token distributions at every step, "
@@ -132,7 +163,7 @@ class BMCTrainer(DPOTrainer):
         if getattr(processing_class, "pad_token_id", None) is None:
             raise ValueError("the tokenizer has no pad token; set one (e.g. the EOS token) before training")
         self.method = args.resolved_method
-        self._stop_ids = stopword_ids(processing_class)
+        self._stop_ids = stopword_ids(processing_class, args.stopword_forms == "with_leading_space")
         if data_collator is None:
             data_collator = BMCCollator(
                 pad_token_id=processing_class.pad_token_id,
@@ -263,12 +294,14 @@ class BMCTrainer(DPOTrainer):
             ref_chosen = ref_rejected = torch.zeros_like(chosen)
         hp = {
             "beta": self.beta,
-            "alpha": self.args.rdpo_alpha,
+            "alpha": -self.beta if self.args.rdpo_alpha is None else self.args.rdpo_alpha,
             "gamma": self.args.simpo_gamma,
-            "lam": self.args.orpo_lambda,
+            "lam": self.beta if self.args.orpo_lambda is None else self.args.orpo_lambda,
             "tdpo_alpha": self.args.tdpo_alpha,
         }
-        chosen_nll = -plain.chunk(2, dim=0)[0] / chosen_len
+        # ORPO's NLL is the mean over all chosen tokens of the batch (cross-entropy, as the released code
+        # and TRL): spread as Σ_t NLL_i / mean |y_w| per pair, so the batch mean below is exactly that
+        chosen_nll = -plain.chunk(2, dim=0)[0] / chosen_len.mean()
         losses = preference_loss(
             self.method.loss,
             chosen,

@@ -11,14 +11,15 @@ def test_shipped_list_is_nltk_english():
 
 def test_only_single_token_words_with_capitalised_forms(tiny_model_dir):
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    ids = stopword_ids(tok)
-    bare = stopword_ids(tok, with_leading_space=False)
+    ids = stopword_ids(tok, with_leading_space=True)
+    bare = stopword_ids(tok)  # the released code's form: each word tokenised bare
     assert bare < ids
     for word in ("the", " the", "The", " The", " and"):
         (token,) = tok.encode(word, add_special_tokens=False)
         assert token in ids
+        assert (token in bare) == (not word.startswith(" "))  # byte-level BPE: " the" is its own token
     assert tok.encode(" bacteria", add_special_tokens=False)[0] not in ids
     assert tok.encode(" A", add_special_tokens=False)[0] not in ids  # one-letter words are not capitalised
     multi = [w for w in load_stopwords() if len(tok.encode(w, add_special_tokens=False)) > 1]
     assert multi  # e.g. contractions: such words are left out, not split
-    assert stopword_ids(tok) is ids  # cached: computed once per tokenizer
+    assert stopword_ids(tok, with_leading_space=True) is ids  # cached: computed once per tokenizer

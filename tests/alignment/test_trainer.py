@@ -40,7 +40,9 @@ def model(path):
 def make(kind, path, tmp_path, precompute=False, ref=True, **kw):
     tok = AutoTokenizer.from_pretrained(path)
     if kind == "trl":
-        args = DPOConfig(output_dir=str(tmp_path / "trl"), precompute_ref_log_probs=precompute, **COMMON)
+        args = DPOConfig(
+            output_dir=str(tmp_path / "trl"), precompute_ref_log_probs=precompute, **COMMON, **kw
+        )
         cls = DPOTrainer
     else:
         args = BMCConfig(output_dir=str(tmp_path / kind), precompute_ref_log_probs=precompute, **COMMON, **kw)
@@ -102,11 +104,12 @@ def test_without_active_weights_equals_trl_dpo(tiny_model_dir, tmp_path, setting
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-6)
 
 
-def independent_weighted_sums(net, tok, delta):
-    """Σ_t λ_t log p_t per pair from BMC.md, written without the package: difflib over the full ids,
-    stop words never marked, λ_t = 1 + m_t·min(1/p_t, δ) from `net`'s own probabilities, a per-token loop."""
+def independent_terms(net, tok, delta):
+    """Per pair and side, from BMC.md, written without the package: difflib over the full ids, stop words
+    never marked, λ_t = 1 + m_t·min(1/p_t, δ) from `net`'s own probabilities, a per-token loop. Returns
+    {"chosen"/"rejected": {"weighted": Σ λ_t log p_t, "plain": Σ log p_t, "masked": Σ m_t log p_t, "n": |y|}}."""
     stops = stopword_ids(tok)
-    sums = []
+    terms = []
     for row in ROWS:
         prompt = tok(row["prompt"])["input_ids"]
         seqs = {k: tok(row["prompt"] + row[k] + tok.eos_token)["input_ids"] for k in ("chosen", "rejected")}
@@ -117,17 +120,23 @@ def independent_weighted_sums(net, tok, delta):
                 marks["rejected"][i] = int(tag in ("replace", "delete") and seqs["rejected"][i] not in stops)
             for j in range(j1, j2):
                 marks["chosen"][j] = int(tag in ("replace", "insert") and seqs["chosen"][j] not in stops)
-        total = {}
+        pair = {}
         with torch.no_grad():
             for k, ids in seqs.items():
                 logprobs = torch.log_softmax(net(torch.tensor([ids])).logits[0], dim=-1)
-                s = 0.0
+                side = {"weighted": 0.0, "plain": 0.0, "masked": 0.0, "n": len(ids) - len(prompt)}
                 for t in range(len(prompt), len(ids)):  # response tokens, scored at position t-1
                     lp = logprobs[t - 1, ids[t]].item()
-                    s += (1 + marks[k][t] * min(1 / math.exp(lp), delta)) * lp
-                total[k] = s
-        sums.append(total)
-    return sums
+                    side["weighted"] += (1 + marks[k][t] * min(1 / math.exp(lp), delta)) * lp
+                    side["plain"] += lp
+                    side["masked"] += marks[k][t] * lp
+                pair[k] = side
+        terms.append(pair)
+    return terms
+
+
+def independent_weighted_sums(net, tok, delta):
+    return [{k: side["weighted"] for k, side in pair.items()} for pair in independent_terms(net, tok, delta)]
 
 
 def test_bmc_loss_matches_the_equations(tiny_model_dir, tmp_path):
@@ -219,12 +228,77 @@ def test_precompute_without_reference_model_stores_the_initial_policy_sums(tiny_
     assert torch.allclose(on_the_fly, stored, rtol=1e-6)
 
 
+def log_odds(avg_logp):
+    return avg_logp - math.log(1 - math.exp(avg_logp))
+
+
+def expected_loss(method, policy, ref, beta, hp):
+    """The batch loss of `method` from the published formulas, on independently computed terms."""
+    losses = []
+    chosen_tokens = sum(p["chosen"]["n"] for p in policy)
+    nll = -sum(p["chosen"]["plain"] for p in policy) / chosen_tokens  # cross-entropy over the batch
+    for p, r in zip(policy, ref, strict=True):
+        pw, pl, nw, nl = (
+            p["chosen"]["weighted"],
+            p["rejected"]["weighted"],
+            p["chosen"]["n"],
+            p["rejected"]["n"],
+        )
+        dw, dl = pw - r["chosen"]["weighted"], pl - r["rejected"]["weighted"]
+        if method == "IPO-BMC":  # Azar et al., log-ratios averaged per token
+            losses.append((dw / nw - dl / nl - 1 / (2 * beta)) ** 2)
+        elif method == "R-DPO-BMC":  # the released code: -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)])
+            losses.append(-math.log(sigmoid(beta * (dw - dl - (nw - nl)))))
+        elif method == "SimPO-BMC":
+            losses.append(-math.log(sigmoid(beta * (pw / nw - pl / nl) - hp["simpo_gamma"])))
+        elif method == "ORPO-BMC":  # λ = β; the NLL term is the batch's, added once
+            losses.append(nll - beta * math.log(sigmoid(log_odds(pw / nw) - log_odds(pl / nl))))
+        elif method == "FIGA":  # varied tokens only, plain log-probs, rejected halved
+            losses.append(-p["chosen"]["masked"] + 0.5 * p["rejected"]["masked"])
+    return sum(losses) / len(losses)
+
+
 @pytest.mark.parametrize("method", ["IPO-BMC", "R-DPO-BMC", "SimPO-BMC", "ORPO-BMC", "FIGA"])
-def test_every_objective_trains_through_the_trainer(tiny_model_dir, tmp_path, method):
-    trainer = make("m", tiny_model_dir, tmp_path, precompute=True, ref=False, method=method)
+def test_every_objective_matches_its_formula_through_the_trainer(tiny_model_dir, tmp_path, method):
+    """Each variant's loss from the trainer (masks, weights, lengths, hyperparameters wired as configured)
+    equals its published formula on terms computed without the package; the gradients are finite."""
+    beta, delta, hp = 0.1, 3.0, {"simpo_gamma": 0.3}
+    trainer = make("m", tiny_model_dir, tmp_path, method=method, delta=delta, **hp)
     perturb(trainer.model)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    policy = independent_terms(trainer.model, tok, delta)
+    ref = independent_terms(model(tiny_model_dir), tok, delta)
+    # the trainer scores the reference in float32 (see test_bmc_loss_matches_the_equations): check its sums
+    # against the independent ones, then use them, so that the loss is checked to float32 precision
+    trainer_ref = trainer.compute_ref_log_probs(trainer.ref_model, full_batch(trainer))
+    for side, sums in zip(
+        ("chosen", "rejected"), trainer_ref if trainer.method.needs_reference else (), strict=False
+    ):
+        assert sums.tolist() == pytest.approx([r[side]["weighted"] for r in ref], rel=1e-4)
+        for r, value in zip(ref, sums.tolist(), strict=True):
+            r[side]["weighted"] = value
     loss, grads = loss_and_grads(trainer)
-    assert torch.isfinite(loss) and grads and all(torch.isfinite(g).all() for g in grads)
+    assert loss.item() == pytest.approx(expected_loss(method, policy, ref, beta, hp), rel=1e-5)
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_ipo_without_weights_equals_trl_ipo(tiny_model_dir, tmp_path):
+    trl = make("trl", tiny_model_dir, tmp_path, loss_type=["ipo"])
+    ipo = make("bmc", tiny_model_dir, tmp_path, method="IPO")
+    perturb(trl.model, ipo.model)
+    (trl_loss, trl_grads), (ipo_loss, ipo_grads) = loss_and_grads(trl), loss_and_grads(ipo)
+    assert ipo_loss.item() == pytest.approx(trl_loss.item(), rel=1e-6)
+    for a, b in zip(trl_grads, ipo_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-6)
+
+
+def test_stopword_forms_choose_the_filtered_ids(tiny_model_dir, tmp_path):
+    released = make("r", tiny_model_dir, tmp_path, method="DPO-BMC")
+    spaced = make("s", tiny_model_dir, tmp_path, method="DPO-BMC", stopword_forms="with_leading_space")
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert released._stop_ids == stopword_ids(tok) < spaced._stop_ids == stopword_ids(tok, True)
+    # " the" is marked under the released form and not with the space-prefixed forms filtered
+    assert released.mask_stats["marked_chosen"] > spaced.mask_stats["marked_chosen"]
 
 
 def independent_tdpo_terms(policy, reference, tok):
@@ -294,6 +368,13 @@ def test_bad_settings_fail_before_training(tiny_model_dir, tmp_path):
         BMCConfig(output_dir=str(tmp_path), use_cpu=True, beta=-1.0)
     with pytest.raises(ValueError, match="not TRL's loss_type"):
         BMCConfig(output_dir=str(tmp_path), use_cpu=True, loss_type=["ipo"])
+    for option in ({"label_smoothing": 0.1}, {"use_weighting": True}, {"padding_free": True}):
+        with pytest.raises(ValueError, match=f"does not use TRL's \\['{next(iter(option))}'\\]"):
+            BMCConfig(output_dir=str(tmp_path), use_cpu=True, **option)
+    with pytest.raises(ValueError, match="stopword_forms must be one of"):
+        BMCConfig(output_dir=str(tmp_path), use_cpu=True, stopword_forms="spaced")
+    with pytest.raises(ValueError, match="beta must be > 0"):
+        BMCConfig(output_dir=str(tmp_path), use_cpu=True, beta=0.0)
     with pytest.raises(ValueError, match="train.delta must be > 0"):
         validate_params({"beta": 0.1, "delta": -1})
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
