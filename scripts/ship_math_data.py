@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's `bmc`, not an installed copy
 from bmc.evaluation.math_answers import extract_answer_span  # noqa: E402
+from bmc.io import write_jsonl  # noqa: E402
 
 OUT = ROOT / "workflow" / "resources" / "data" / "math"
 COT_FILE = "math/cot_pretrain_data_sampled.jsonl"
@@ -58,11 +59,6 @@ def train_rows(release: Path, rng: random.Random) -> tuple[list[dict], dict]:
         rows += [{**without_line(r), "file": file, "line": r["line"]} for r in kept]
         counts[file] = (len(kept), len(usable), len(released))
     return rows, counts
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
 def main() -> None:

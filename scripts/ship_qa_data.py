@@ -11,11 +11,16 @@ import argparse
 import json
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
 
-OUT = Path(__file__).resolve().parents[1] / "workflow" / "resources" / "data" / "qa"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's `bmc`, not an installed copy
+from bmc.io import write_jsonl  # noqa: E402
+
+OUT = ROOT / "workflow" / "resources" / "data" / "qa"
 DATASETS = {"ECQA": "ECQA", "QASC": "QASC", "OBQA": "OpenbookQA", "ARC": "ARC"}
 SIZES = {"sft": 2000, "train": 300, "test": 200}
 
@@ -24,11 +29,6 @@ def sample_lines(path: Path, n: int, rng: random.Random) -> list[dict]:
     lines = path.read_text(encoding="utf-8").splitlines()
     picked = sorted(rng.sample(range(len(lines)), min(n, len(lines))))
     return [{**json.loads(lines[i]), "line": i + 1} for i in picked]
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
 def main() -> None:

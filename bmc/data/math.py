@@ -20,10 +20,10 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from bmc.data.qa import _check_unique, check_params, nonblank_line_numbers, subsample
+from bmc.data.qa import _check_unique, check_params, nonblank_line_numbers, subsample, write_outputs
 from bmc.data.schemas import check_conversation
 from bmc.evaluation.math_answers import ANSWER_CUE, extract_answer_span, gold_answer
-from bmc.io import InputError, iter_jsonl, write_json, write_jsonl
+from bmc.io import InputError, iter_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -248,10 +248,5 @@ def run(args: argparse.Namespace) -> None:
         rows = load_test(resources, name)
         tests[name] = subsample(rows, params["test_n"], seed, f"{name}-test")
         summary["test"][name] = {"n": len(tests[name]), "available": len(rows)}
-    # validate everything before writing anything
-    for name, rows in tests.items():
-        write_jsonl(out / "test" / f"{name}.jsonl", rows)
-    write_jsonl(out / "sft.jsonl", sft_rows)
-    write_jsonl(out / "prefs.jsonl", prefs)
-    write_json(out / "summary.json", summary)
+    write_outputs(out, sft_rows, prefs, tests, summary)
     log.info("math data: %s", json.dumps(summary))

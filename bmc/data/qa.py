@@ -131,6 +131,15 @@ def subsample(rows: list, n: int | None, seed: int, name: str) -> list:
     return [r for i, r in enumerate(rows) if i in keep]
 
 
+def write_outputs(out: Path, sft: list, prefs: list, tests: dict[str, list], summary: dict) -> None:
+    """The data stage's files (formats in docs/contracts.md), written once every row is validated."""
+    for dataset, rows in tests.items():
+        write_jsonl(out / "test" / f"{dataset}.jsonl", rows)
+    write_jsonl(out / "sft.jsonl", sft)
+    write_jsonl(out / "prefs.jsonl", prefs)
+    write_json(out / "summary.json", summary)
+
+
 def _check_unique(path: Path, ids: list[str]) -> None:
     seen: set[str] = set()
     for i in ids:
@@ -161,10 +170,5 @@ def run(args: argparse.Namespace) -> None:
                 prefs += picked
             else:
                 tests[dataset] = picked
-    # validate everything before writing anything
-    for dataset, rows in tests.items():
-        write_jsonl(out / "test" / f"{dataset}.jsonl", rows)
-    write_jsonl(out / "sft.jsonl", sft)
-    write_jsonl(out / "prefs.jsonl", prefs)
-    write_json(out / "summary.json", summary)
+    write_outputs(out, sft, prefs, tests, summary)
     log.info("QA data: %s", json.dumps(summary))
