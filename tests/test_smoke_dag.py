@@ -71,10 +71,20 @@ def test_smoke_dag_writes_every_target(smoke_run, task):
 
 
 @pytest.mark.slow
+def test_smoke_table3_has_every_strategy(smoke_run):
+    with open(smoke_run / "results/smoke/tables/table3.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["strategy"] for r in rows] == SMOKE["table3_strategies"]
+    assert all(0 <= float(r[task]) <= 100 for r in rows for task in ("qa", "math"))
+    inverse = [json.loads(line) for line in open(smoke_run / "results/smoke/bridged/qa/inverse/pairs.jsonl")]
+    assert inverse and all("rejected_original" in row for row in inverse)
+
+
+@pytest.mark.slow
 def test_smoke_report_covers_both_tasks(smoke_run):
     report = (smoke_run / "results/smoke/report/index.html").read_text()
     assert "SMOKE SCALE" in report
-    for title in ("Table 1 (QA block)", "Table 1 (math block)", "Table 5 (QA)", "Table 5 (math)"):
+    for title in ("Table 1 (QA block)", "Table 1 (math block)", "Table 3", "Table 5 (QA)", "Table 5 (math)"):
         assert title in report, title
     for summary in ("data/math", "pairs/math", "bridged/math/targeted"):
         assert summary in report, summary

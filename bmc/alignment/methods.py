@@ -18,11 +18,17 @@ confidence, "-BMC" does both. Objectives (Δ = log π - log π_ref, |y| = respon
          TDPO2 with α = 0.5; needs both models' full next-token distributions at every step, so its
          reference cannot be precomputed                                          (Zeng et al. 2024)
 With BMC weights, every log π above is the weighted sum Σ_t λ_t log p_t (the reference's with its own p_t).
+
+A method on bridged data may name the bridging strategy of its pairs after "@" (Table 3), e.g.
+`DPO-BMC@inverse` trains DPO-BMC on pairs whose loser was degraded from y_w; without it the config's
+`bridge.strategy` is used.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from bmc.bridging.prompts import STRATEGIES  # light: no torch
 
 DATA_KINDS = ("original", "bridged")
 LOSSES = ("dpo", "ipo", "rdpo", "simpo", "orpo", "figa", "tdpo")
@@ -35,6 +41,7 @@ class Method:
     data: str  # "original" | "bridged"
     loss: str  # one of LOSSES
     bmc_weights: bool
+    strategy: str | None = None  # bridging strategy of the pairs (None: the config's)
 
     @property
     def needs_reference(self) -> bool:
@@ -71,10 +78,18 @@ METHODS: dict[str, Method] = _registry()
 
 
 def get_method(name: str) -> Method:
-    """The registered method `name`; an unknown name raises ValueError listing the valid ones."""
-    if name not in METHODS:
+    """The registered method `name` (or `name@strategy`); an unknown name raises ValueError listing the valid ones."""
+    base, _, strategy = name.partition("@")
+    if base not in METHODS:
         raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}")
-    return METHODS[name]
+    method = METHODS[base]
+    if not strategy:
+        return method
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown bridging strategy in {name!r}; expected one of {sorted(STRATEGIES)}")
+    if method.data != "bridged":
+        raise ValueError(f"{base} trains on the original pairs, so it takes no bridging strategy ({name!r})")
+    return replace(method, name=name, strategy=strategy)
 
 
 def uses_bridged_data(name: str) -> bool:

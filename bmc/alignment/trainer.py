@@ -17,7 +17,7 @@ reference precomputation. This subclass adds:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import torch
@@ -112,7 +112,7 @@ class BMCConfig(DPOConfig):
         method = get_method(self.method)
         if self.bmc_weights is None or self.bmc_weights == method.bmc_weights:
             return method
-        return Method(method.name, method.data, method.loss, self.bmc_weights)
+        return replace(method, bmc_weights=self.bmc_weights)
 
 
 @dataclass

@@ -46,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", required=True, choices=sorted(TABLES))
     p.add_argument("--scores", nargs="+", required=True, help="scores.json files")
     p.add_argument("--datasets", nargs="+", default=None, help="test sets (columns); default: the task's")
+    p.add_argument(
+        "--default-strategy", default="targeted", help="Table 3: the strategy plain `DPO-BMC` was trained on"
+    )
     p.add_argument("--paper-values", required=True, help="paper_values.yaml")
     p.add_argument("--label", required=True, help="the scale's label, printed above the table")
     p.add_argument("--out-csv", required=True)
@@ -153,7 +156,53 @@ def table5(task: str, scores, paper: dict, sets: list[str]) -> tuple[list[dict],
     return rows, _markdown(header, lines)
 
 
-# table name -> (title, task, builder)
+STRATEGY_TITLES = {  # Table 3's rows, in the paper's order
+    "targeted": "y_l → ỹ_w, y_w as reference (BMC)",
+    "targeted_no_ref": "y_l → ỹ_w, without y_w",
+    "inverse": "y_w → ỹ_l",
+    "free": "ỹ_w generated freely",
+}
+PAPER_TASK_KEYS = {"qa": "QA", "math": "math"}
+
+
+def table3(scores, paper: dict, sets: dict[str, list[str]], default_strategy: str):
+    """Table 3: DPO-BMC per bridging strategy (`DPO-BMC` on the config's strategy, `DPO-BMC@<s>` on the
+    others), each task's average, with the paper's values."""
+    reported = paper["table3"]["values"]
+    rows, lines = [], []
+    for strategy, title in STRATEGY_TITLES.items():
+        method = "DPO-BMC" if strategy == default_strategy else f"DPO-BMC@{strategy}"
+        if method not in scores:
+            continue
+        row: dict = {"strategy": strategy, "method": method}
+        cells = [title]
+        for task, task_sets in sets.items():
+            result = method_row(scores[method], task_sets, method)
+            mean, half = result["cells"]["Avg"]
+            paper_value = reported.get(strategy, {}).get(PAPER_TASK_KEYS[task])
+            row |= {task: round(mean, 2), f"{task}_ci95": None if half is None else round(half, 2)}
+            row |= {f"paper_{task}": paper_value, "seeds": result["seeds"]}
+            cells += [fmt(mean, half), _num(paper_value)]
+        rows.append(row)
+        lines.append([*cells, str(row["seeds"])])
+    if len(rows) < 2:
+        raise ValueError("Table 3 needs DPO-BMC on at least two bridging strategies (e.g. DPO-BMC@inverse)")
+    header = ["Strategy"] + [f"{c}{PAPER_TASK_KEYS[t]}" for t in sets for c in ("", "paper ")] + ["Seeds"]
+    return rows, _markdown(header, lines)
+
+
+def sets_by_task(datasets: list[str] | None) -> dict[str, list[str]]:
+    """The given test sets grouped by task, in each task's column order (default: every task's standard sets)."""
+    if datasets is None:
+        return {"qa": QA_SETS, "math": MATH_SETS}
+    unknown = sorted(set(datasets) - {d for columns in COLUMNS.values() for d in columns})
+    if unknown:
+        raise ValueError(f"unknown test sets {unknown}")
+    grouped = {task: [d for d in columns if d in datasets] for task, columns in COLUMNS.items()}
+    return {task: found for task, found in grouped.items() if found}
+
+
+# table name -> (title, task, builder); a task of None spans the tasks
 TABLES = {
     "table1_qa": ("Table 1 (QA block): exact match (%) on ECQA, QASC, OpenBookQA, ARC", "qa", table1),
     "table1_math": (
@@ -163,6 +212,7 @@ TABLES = {
     ),
     "table5_qa": ("Table 5 (QA): each variant without and with BMC, QA average (%)", "qa", table5),
     "table5_math": ("Table 5 (math): each variant without and with BMC, math average (%)", "math", table5),
+    "table3": ("Table 3: how the pseudo-winning response is made (DPO-BMC, task averages, %)", None, table3),
 }
 
 
@@ -178,12 +228,21 @@ def _markdown(header: list[str], lines: list[list[str]]) -> list[str]:
 
 
 def build(
-    table: str, score_paths: list[str], paper_values: str, label: str, datasets: list[str] | None = None
+    table: str,
+    score_paths: list[str],
+    paper_values: str,
+    label: str,
+    datasets: list[str] | None = None,
+    default_strategy: str = "targeted",
 ) -> tuple[list[dict], str]:
     with open(paper_values, encoding="utf-8") as f:
         paper = yaml.safe_load(f)
     title, task, builder = TABLES[table]
-    rows, lines = builder(task, load_scores(score_paths), paper, datasets_of(task, datasets))
+    scores = load_scores(score_paths)
+    if task is None:
+        rows, lines = builder(scores, paper, sets_by_task(datasets), default_strategy)
+    else:
+        rows, lines = builder(task, scores, paper, datasets_of(task, datasets))
     source = paper.get(table, {}).get("source", "")
     md = "\n".join(
         [
@@ -203,6 +262,8 @@ def build(
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    rows, md = build(args.table, args.scores, args.paper_values, args.label, args.datasets)
+    rows, md = build(
+        args.table, args.scores, args.paper_values, args.label, args.datasets, args.default_strategy
+    )
     write_text(args.out_csv, pd.DataFrame(rows).to_csv(index=False))
     write_text(args.out_md, md)

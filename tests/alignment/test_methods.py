@@ -59,3 +59,20 @@ def test_importing_the_registry_loads_no_heavy_module():
     code = "import sys, bmc.alignment.methods; print(sorted({'torch', 'transformers', 'trl'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_bridged_method_may_name_its_strategy():
+    inverse = get_method("DPO-BMC@inverse")
+    assert (inverse.name, inverse.strategy, inverse.loss, inverse.bmc_weights) == (
+        "DPO-BMC@inverse",
+        "inverse",
+        "dpo",
+        True,
+    )
+    assert get_method("DPO-BMC").strategy is None and uses_bridged_data("DPO-BC@free")
+    with pytest.raises(ValueError, match="unknown bridging strategy"):
+        get_method("DPO-BMC@rewrite")
+    with pytest.raises(ValueError, match="DPO-MC trains on the original pairs"):
+        get_method("DPO-MC@inverse")
+    with pytest.raises(ValueError, match="unknown method"):
+        get_method("XPO@inverse")

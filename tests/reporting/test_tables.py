@@ -70,3 +70,28 @@ def test_table5_gain(tmp_path):
     ]
     with pytest.raises(ValueError, match="Table 5 needs"):
         build("table5_qa", write_scores(tmp_path, "DPO", 0, [1, 2, 3, 4]), str(PAPER), "x")
+
+
+def test_table3_one_row_per_strategy_across_tasks(tmp_path):
+    paths = []
+    for method, qa, math_ in (("DPO-BMC", 60, 30), ("DPO-BMC@inverse", 50, 20), ("DPO-BMC@free", 40, 10)):
+        for dataset, score in [
+            *((d, qa) for d in SETS),
+            *((d, math_) for d in ("gsm8k", "math-oai", "mawps")),
+        ]:
+            p = tmp_path / f"{method}-{dataset}.json"
+            p.write_text(json.dumps({"method": method, "seed": 0, "dataset": dataset, "score": score}))
+            paths.append(str(p))
+    rows, md = build("table3", paths, str(PAPER), "MINI SCALE")
+    assert [(r["strategy"], r["qa"], r["math"]) for r in rows] == [
+        ("targeted", 60.0, 30.0),
+        ("inverse", 50.0, 20.0),
+        ("free", 40.0, 10.0),
+    ]
+    assert rows[0]["paper_qa"] == 65.1 and rows[0]["paper_math"] == 49.6 and rows[1]["paper_qa"] == 64.6
+    assert "| Strategy | QA | paper QA | math | paper math | Seeds |" in md
+    # plain DPO-BMC stands for whichever strategy the config bridged with
+    rows, _ = build("table3", paths, str(PAPER), "x", default_strategy="free")
+    assert [r["method"] for r in rows] == ["DPO-BMC@inverse", "DPO-BMC"]
+    with pytest.raises(ValueError, match="at least two bridging strategies"):
+        build("table3", paths[:7], str(PAPER), "x")

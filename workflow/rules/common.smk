@@ -8,6 +8,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 from bmc.alignment.methods import (
+    get_method,
     uses_bridged_data,
 )  # noqa: E402  (light imports: no torch)
 from bmc.bridging.prompts import template_path  # noqa: E402
@@ -24,13 +25,16 @@ TASKS = config.get("tasks") or [t for t in ("qa", "math") if t in config["data"]
 DATASETS = {task: config["data"][task]["datasets"] for task in TASKS}
 METHODS = config["train"]["methods"]
 STRATEGY = config["bridge"]["strategy"]
+# Table 3: DPO-BMC trained on the pairs of each other bridging strategy ("DPO-BMC@<strategy>")
+TABLE3_STRATEGIES = config.get("table3_strategies", [])
+TABLE3_METHODS = [f"DPO-BMC@{s}" for s in TABLE3_STRATEGIES if s != STRATEGY]
 RESOURCES = config.get("resources", "workflow/resources")
 
 
 wildcard_constraints:
     task="|".join(TASKS),
     seed=r"\d+",
-    method=r"[A-Za-z0-9-]+",
+    method=r"[A-Za-z0-9-]+(@[a-z_]+)?",
     strategy=r"[a-z_]+",
 
 
@@ -80,10 +84,22 @@ def task_scores(task):
 
 
 def training_pairs(wildcards):
-    """Bridged pairs for -BC/-BMC methods, the original pairs otherwise."""
+    """Bridged pairs for -BC/-BMC methods (of the method's strategy, else the config's), else the original pairs."""
     if uses_bridged_data(wildcards.method):
-        return f"{R}/bridged/{wildcards.task}/{STRATEGY}/pairs.jsonl"
+        strategy = get_method(wildcards.method).strategy or STRATEGY
+        return f"{R}/bridged/{wildcards.task}/{strategy}/pairs.jsonl"
     return f"{R}/pairs/{wildcards.task}/pairs.jsonl"
+
+
+def table3_scores():
+    """Scores of DPO-BMC on the config's strategy and of each DPO-BMC@<strategy>, for every task."""
+    return [
+        f"{R}/scores/{t}/{m}/seed{s}/{d}/scores.json"
+        for t in TASKS
+        for m in ["DPO-BMC", *TABLE3_METHODS]
+        for s in SEEDS
+        for d in DATASETS[t]
+    ]
 
 
 def variant_pairs():
@@ -94,18 +110,20 @@ def variant_pairs():
 def tables():
     names = [f"table1_{t}" for t in TASKS]
     names += [f"table5_{t}" for t in TASKS] if variant_pairs() else []
+    names += ["table3"] if TABLE3_STRATEGIES else []
     return [f"{R}/tables/{name}.{ext}" for name in names for ext in ("csv", "md")]
 
 
 def summaries():
-    """Stage summaries shown in the report, per task: data, pair building, bridging."""
+    """Stage summaries shown in the report, per task: data, pair building, bridging (each strategy used)."""
+    strategies = [STRATEGY] + [s for s in TABLE3_STRATEGIES if s != STRATEGY]
     return [
         path
         for t in TASKS
         for path in (
             f"{R}/data/{t}/summary.json",
             f"{R}/pairs/{t}/summary.json",
-            f"{R}/bridged/{t}/{STRATEGY}/summary.json",
+            *(f"{R}/bridged/{t}/{s}/summary.json" for s in strategies),
         )
     ]
 

@@ -38,6 +38,29 @@ use rule table1 as table5 with:
         datasets=lambda wc: " ".join(DATASETS[wc.task]),
 
 
+rule table3:
+    input:
+        scores=table3_scores(),
+        paper=f"{RESOURCES}/paper_values.yaml",
+    output:
+        csv=report(
+            f"{R}/tables/table3.csv", category="Tables", caption="../report/table3.rst"
+        ),
+        md=f"{R}/tables/table3.md",
+    log:
+        f"{LOGS}/table3.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        label=shlex.quote(config["label"]),
+        datasets=" ".join(d for t in TASKS for d in DATASETS[t]),
+        default=STRATEGY,
+    shell:
+        "python -m bmc.cli table --table table3 --scores {input.scores} --datasets {params.datasets}"
+        " --default-strategy {params.default} --paper-values {input.paper} --label {params.label}"
+        " --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+
+
 rule report:
     input:
         tables=[t for t in tables() if t.endswith(".md")],
