@@ -15,7 +15,7 @@ rule bridge:
         f"{BENCH}/bridge/{{task}}/{{strategy}}.tsv"
     conda:
         "../../envs/bridge.yaml"
-    threads: workflow.cores
+    threads: JOB_THREADS
     resources:
         gpu=config.get("gpus", {}).get("bridge", 0),
     params:

@@ -43,6 +43,9 @@ shell.prefix(
     # braces doubled twice: once for this f-string, once for Snakemake's own formatting
     f"set -euo pipefail; export PYTHONPATH={workflow.basedir}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
 )
+# Threads of each model job (SFT, sampling, bridging, training, generation); Snakemake sets OMP_NUM_THREADS
+# to it. All cores by default; 1 at smoke scale, where start-up dominates and two jobs run side by side.
+JOB_THREADS = config.get("job_threads") or workflow.cores
 # Training stages may run under a multi-GPU launcher, e.g. "accelerate launch --num_processes 4".
 TRAIN_LAUNCHER = config.get("train_launcher", "python")
 

@@ -17,7 +17,7 @@ rule generate_qa:
         f"{BENCH}/generate_qa/{{method}}/seed{{seed}}.tsv"
     conda:
         "../../envs/generate.yaml"
-    threads: workflow.cores
+    threads: JOB_THREADS
     resources:
         gpu=config.get("gpus", {}).get("generate", 0),
     params:

@@ -10,7 +10,7 @@ rule sample_losing:
         f"{BENCH}/sample_losing/{{task}}.tsv"
     conda:
         "../../envs/generate.yaml"
-    threads: workflow.cores
+    threads: JOB_THREADS
     resources:
         gpu=config.get("gpus", {}).get("generate", 0),
     params:

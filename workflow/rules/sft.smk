@@ -10,7 +10,7 @@ rule sft:
         f"{BENCH}/sft/{{task}}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: workflow.cores
+    threads: JOB_THREADS
     resources:
         gpu=config.get("gpus", {}).get("sft", 0),
         mem_mb=32000,

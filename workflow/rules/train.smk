@@ -10,7 +10,7 @@ rule train:
         f"{BENCH}/train/{{task}}/{{method}}/seed{{seed}}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: workflow.cores
+    threads: JOB_THREADS
     resources:
         gpu=config.get("gpus", {}).get("train", 0),
         mem_mb=32000,
