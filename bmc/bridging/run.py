@@ -64,7 +64,7 @@ def read_pairs(path: str) -> list[dict]:
         if row["id"] in seen:
             return f"duplicate pair id {row['id']!r}: every id must map to exactly one output row"
         seen.add(row["id"])
-        if row.get("task") in ("qa", "math") and not isinstance(row.get("answer"), str):
+        if row.get("task") in TASKS and not isinstance(row.get("answer"), str):
             return f"a {row['task']} pair needs a string 'answer' (the gold answer) to validate edits"
         return None
 
