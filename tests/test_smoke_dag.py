@@ -110,7 +110,7 @@ def _dry_run_rules(work: Path, *config: str) -> set[str]:
 def test_paper_dry_run_lists_the_same_rules(tmp_path):
     work = tmp_path / "repo"
     shutil.copytree(REPO, work, ignore=SKIP)
-    (work / "resources" / "bmc-release").mkdir(parents=True)  # the paper's data folder (see README)
+    (work / "resources" / "bmc-release" / "math").mkdir(parents=True)  # the paper's data folder (see README)
     paper = _dry_run_rules(work, "--configfile", "workflow/config/paper.yaml")
     smoke = _dry_run_rules(work, "--configfile", "workflow/config/smoke.yaml")
     assert paper == smoke
