@@ -17,6 +17,7 @@ from bmc.reporting.stats import fmt, mean_ci
 
 QA_SETS = ["ECQA", "QASC", "OBQA", "ARC"]
 MATH_SETS = ["gsm8k", "math-oai", "mawps"]  # the paper's fourth, TabMWP, is not in the released data
+DEFAULT_SETS = {"qa": QA_SETS, "math": MATH_SETS}  # each task's columns when none are given
 # each task's test sets in the paper's column order, and their column titles
 COLUMNS = {
     "qa": {d: d for d in QA_SETS},
@@ -81,7 +82,7 @@ def ordered(methods) -> list[str]:
 
 def datasets_of(task: str, datasets: list[str] | None) -> list[str]:
     """The table's test sets in the paper's column order (default: the task's standard sets)."""
-    chosen = datasets or (QA_SETS if task == "qa" else MATH_SETS)
+    chosen = datasets or DEFAULT_SETS[task]
     unknown = sorted(set(chosen) - set(COLUMNS[task]))
     if unknown:
         raise ValueError(f"unknown {task} test sets {unknown}; expected some of {list(COLUMNS[task])}")
@@ -194,7 +195,7 @@ def table3(scores, paper: dict, sets: dict[str, list[str]], default_strategy: st
 def sets_by_task(datasets: list[str] | None) -> dict[str, list[str]]:
     """The given test sets grouped by task, in each task's column order (default: every task's standard sets)."""
     if datasets is None:
-        return {"qa": QA_SETS, "math": MATH_SETS}
+        return DEFAULT_SETS
     unknown = sorted(set(datasets) - {d for columns in COLUMNS.values() for d in columns})
     if unknown:
         raise ValueError(f"unknown test sets {unknown}")
