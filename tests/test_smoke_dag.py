@@ -97,6 +97,14 @@ def test_smoke_dag_is_complete_after_run(smoke_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
+def test_changing_the_method_list_keeps_finished_trainings(smoke_run):
+    overlay = smoke_run / "fewer_methods.yaml"
+    overlay.write_text(yaml.safe_dump({"train": {"methods": ["DPO", "DPO-BMC"]}}))
+    rules = _dry_run_rules(smoke_run, "--configfile", "workflow/config/smoke.yaml", str(overlay))
+    assert not rules & {"train", "generate_qa", "generate_math", "evaluate"}, rules
+
+
 def _dry_run_rules(work: Path, *config: str) -> set[str]:
     proc = snakemake(work, "-n", "--quiet", "rules", *config)
     assert proc.returncode == 0, proc.stderr[-4000:]

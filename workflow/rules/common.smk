@@ -55,10 +55,16 @@ def as_json(section):
     return shlex.quote(json.dumps(section))
 
 
+# Keys that shape the DAG, not a job: kept out of the job's params, so that adding a method to the list
+# does not re-run the methods already trained.
+DAG_KEYS = {"train": ("methods",)}
+
+
 def settings(section, task):
     """A config section with the task's overrides (`task_overrides.<task>.<section>`) on top."""
     overrides = config.get("task_overrides", {}).get(task, {}).get(section, {})
-    return {**config[section], **overrides}
+    merged = {**config[section], **overrides}
+    return {k: v for k, v in merged.items() if k not in DAG_KEYS.get(section, ())}
 
 
 def task_json(section):
