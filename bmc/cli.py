@@ -12,6 +12,7 @@ STAGES = {
     "model": "bmc.models.prepare",
     "data": "bmc.data.qa",
     "data-math": "bmc.data.math",
+    "data-if": "bmc.data.instruct",
     "sft": "bmc.sft",
     "sample": "bmc.pairs:sample",
     "pairs": "bmc.pairs:build",
@@ -19,6 +20,7 @@ STAGES = {
     "train": "bmc.alignment.train",
     "generate": "bmc.generation.run",
     "evaluate": "bmc.evaluation.run",
+    "judge": "bmc.evaluation.instruction_following",
     "table": "bmc.reporting.tables",
     "report": "bmc.reporting.report",
 }

@@ -22,8 +22,32 @@ def test_each_task_grades_with_its_own_grader():
     assert grade("math", "So\nThe answer is: $230.0$.", "230") == ("$230.0$", True)
     assert grade("math", "So\nThe answer is: $\\frac{1}{2}$.", "0.5")[1]
     assert grade("math", "230 pages, so 230.", "230") == ("", False)  # no cue: wrong
-    with pytest.raises(ValueError, match="unknown task 'if'"):
-        grade("if", "x", "y")
+    # instruction following has no gold answer: every sampled reply is a losing candidate
+    assert grade("if", "Paris is the capital.", "") == ("", False)
+    with pytest.raises(ValueError, match="unknown task 'chat'"):
+        grade("chat", "x", "y")
+
+
+def test_instruction_following_answers_in_the_training_template_without_the_cue():
+    from bmc.chat import eval_prompt, training_prompt
+    from bmc.tasks import answer_prompt
+
+    assert answer_prompt("if", "Write a haiku.") == training_prompt("Write a haiku.")
+    assert answer_prompt("qa", "Q?") == answer_prompt("math", "Q?") == eval_prompt("Q?")
+
+
+def test_instruction_following_pairs_take_every_sampled_reply_as_the_loser():
+    question = {"id": "sharegpt-1", "task": "if", "dataset": "sharegpt", "question": "Say hi.",
+                "solution": "Hi there!", "answer": ""}  # fmt: skip
+    samples = [
+        grade_row({**question, "id": "sharegpt-1#0", "question_id": "sharegpt-1", "response": "hello"})
+    ]
+    (pair,), summary = build_pairs(samples)
+    assert (pair["chosen"], pair["rejected"]) == ("Hi there!", "hello")
+    assert summary["kept"] == 1 and summary["correct"] == 0
+    # bridging validation: generic checks only (no answer line to grade)
+    assert check_edit("Hi there, friend!", pair, "chosen") is None
+    assert check_edit("hello", pair, "chosen") == v.SAME_AS_LOSER
 
 
 def test_winning_response_follows_each_task_sft_format():

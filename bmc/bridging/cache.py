@@ -1,4 +1,4 @@
-"""Content-addressed cache of editor outputs: a re-run or a resumed run never asks the editor twice."""
+"""Content-addressed cache of LLM outputs (editors and judges): a re-run or a resumed run never asks twice."""
 
 from __future__ import annotations
 
@@ -41,13 +41,10 @@ class EditCache:
             )
         return entry["output"]
 
-    def put(self, key: str, output: str, template: Template, editor: dict) -> None:
-        """Store `output` with what produced it (for auditing the cache by hand)."""
+    def put(self, key: str, output: str, template: Template | str, editor: dict) -> None:
+        """Store `output` with what produced it (template name, model kind and name; for auditing by hand)."""
+        name = template if isinstance(template, str) else template.name
         write_json(
             self._path(key),
-            {
-                "output": output,
-                "template": template.name,
-                "editor": {k: editor[k] for k in ("kind", "model")},
-            },
+            {"output": output, "template": name, "editor": {k: editor[k] for k in ("kind", "model")}},
         )

@@ -48,19 +48,18 @@ class Editor:
         raise NotImplementedError
 
 
-def check_editor_config(config: dict) -> None:
-    """Fail early on an unknown editor kind, a missing model or a misspelt option."""
+def check_editor_config(config: dict, section: str = "bridge.editor") -> None:
+    """Fail early on an unknown editor kind, a missing model or a misspelt option (`section` names the
+    config section in messages: the bridging editor or the judge)."""
     kind = config.get("kind")
     if kind not in EDITOR_KEYS:
-        raise ValueError(f"bridge.editor.kind must be one of {sorted(EDITOR_KEYS)}, got {kind!r}")
+        raise ValueError(f"{section}.kind must be one of {sorted(EDITOR_KEYS)}, got {kind!r}")
     if not config.get("model"):
-        raise ValueError(
-            "bridge.editor.model is required ('base', a model folder, or the endpoint's model id)"
-        )
+        raise ValueError(f"{section}.model is required ('base', a model folder, or the endpoint's model id)")
     unknown = sorted(set(config) - EDITOR_KEYS[kind])
     if unknown:
         raise ValueError(
-            f"unknown bridge.editor option(s) {unknown} for kind {kind}; expected some of {sorted(EDITOR_KEYS[kind])}"
+            f"unknown {section} option(s) {unknown} for kind {kind}; expected some of {sorted(EDITOR_KEYS[kind])}"
         )
 
 
@@ -232,6 +231,14 @@ class OpenAIEditor(Editor):
                 self.usage["prompt_tokens"] += usage.prompt_tokens or 0
                 self.usage["completion_tokens"] += usage.completion_tokens or 0
         return [text for text, _ in results]
+
+
+def request_chunk(config: dict) -> int:
+    """Requests per `complete` call: a local model's batch, or 4 rounds of an endpoint's concurrency
+    (outputs are cached after each call, so a killed run loses at most one chunk)."""
+    if config["kind"] == "openai":
+        return 4 * int(config.get("max_concurrency", 8))
+    return int(config.get("batch_size", 16))
 
 
 def make_editor(config: dict, base_model: str | None) -> Editor:

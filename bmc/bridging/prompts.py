@@ -7,8 +7,8 @@
 | `inverse`         | y_w → ỹ_l, degrade the winner                     | question, chosen            | `rejected` |
 | `free`            | a freshly written winner, y_w for the facts       | question, chosen            | `chosen`   |
 
-Templates live in `templates/<task>/<strategy>_<version>.txt` (task `qa` or `math`: the final-answer line
-differs); a template must use exactly its strategy's placeholders (so that, e.g., `targeted_no_ref` can
+Templates live in `templates/<task>/<strategy>_<version>.txt` (task `qa`, `math` or `if`: the final-answer
+line differs, and instruction following has none); a template must use exactly its strategy's placeholders (so that, e.g., `targeted_no_ref` can
 never show y_w). Its name (task included), version and sha256 are part of the cache key, so editing a
 template never serves stale outputs.
 """

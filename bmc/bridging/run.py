@@ -23,7 +23,7 @@ from rapidfuzz import fuzz
 from tqdm import tqdm
 
 from bmc.bridging.cache import EditCache, cache_key
-from bmc.bridging.editors import Editor, check_editor_config, editor_identity
+from bmc.bridging.editors import Editor, check_editor_config, editor_identity, request_chunk
 from bmc.bridging.prompts import Template, load_template
 from bmc.bridging.validate import check_edit
 from bmc.io import read_jsonl, write_json, write_jsonl
@@ -167,12 +167,6 @@ def run(args: argparse.Namespace) -> None:
     selected = select([p["id"] for p in pairs], float(params["proportion"]), int(params["seed"]))
     editor_config = params["editor"]
     identity = editor_identity(editor_config, args.base_model)
-    local = editor_config["kind"] != "openai"
-    chunk = (
-        int(editor_config.get("batch_size", 16))
-        if local
-        else 4 * int(editor_config.get("max_concurrency", 8))
-    )
     rows, usage = bridge_pairs(
         pairs,
         template,
@@ -180,7 +174,7 @@ def run(args: argparse.Namespace) -> None:
         lambda: make_editor(editor_config, args.base_model),
         EditCache(args.cache),
         selected,
-        chunk=chunk,
+        chunk=request_chunk(editor_config),
     )
     missing = {p["id"] for p in pairs} - {r["id"] for r in rows}
     assert not missing and len(rows) == len(pairs), f"pairs lost in bridging: {sorted(missing)[:5]}"

@@ -6,7 +6,7 @@ Reasons are fixed strings so that the summary can count them. Rules:
   "The answer is ..." must grade as correct with the evaluation's own grader (`bmc.tasks.grade`);
   for QA nothing may follow that final line;
 - a new loser (`rejected`, the inverse strategy): for QA and math, its final answer must be *wrong*.
-Pairs without an `answer` (instruction following) get the generic checks only.
+Instruction-following pairs (task `if`, no gold answer) and pairs without an `answer` get the generic checks only.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def check_edit(text: str, pair: dict, replaces: str) -> str | None:
     if text == pair["chosen"].strip():
         return SAME_AS_WINNER
     answer = pair.get("answer")
-    if answer is None:
+    if answer is None or pair.get("task") == "if":
         return None
     if ANSWER_CUE not in text:
         return NO_CUE

@@ -1,4 +1,4 @@
-"""Stage `generate`: greedy zero-shot answers to a QA test set with the paper's evaluation prompt."""
+"""Stage `generate`: answers to a task's test sets with the task's evaluation prompt (`bmc.tasks.answer_prompt`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import argparse
 import json
 import logging
 
-from bmc.chat import eval_prompt
 from bmc.generation.backends import GenerationParams, generate_resumable, load_generator
 from bmc.io import InputError, read_jsonl
+from bmc.tasks import TASKS, answer_prompt
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--out", nargs="+", required=True, help="one generations.jsonl per --data file, same order"
     )
     p.add_argument("--params", required=True, help="JSON: the config's `eval` section")
+    p.add_argument("--task", default="qa", choices=list(TASKS), help="picks the evaluation prompt")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> None:
         tests.append(questions)
     generator = load_generator(args.model, params)
     for questions, out in zip(tests, args.out, strict=True):
-        prompts = {q["id"]: eval_prompt(q["question"]) for q in questions}
+        prompts = {q["id"]: answer_prompt(args.task, q["question"]) for q in questions}
         items = [{"id": q["id"], "dataset": q["dataset"], "answer": q["answer"]} for q in questions]
         rows = generate_resumable(
             generator,

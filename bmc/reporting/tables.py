@@ -17,11 +17,13 @@ from bmc.reporting.stats import fmt, mean_ci
 
 QA_SETS = ["ECQA", "QASC", "OBQA", "ARC"]
 MATH_SETS = ["gsm8k", "math-oai", "mawps"]  # the paper's fourth, TabMWP, is not in the released data
-DEFAULT_SETS = {"qa": QA_SETS, "math": MATH_SETS}  # each task's columns when none are given
+# each task's columns when none are given; instruction following enters Tables 3 and 5 by AlpacaEval's LC
+DEFAULT_SETS = {"qa": QA_SETS, "math": MATH_SETS, "if": ["alpaca_eval"]}
 # each task's test sets in the paper's column order, and their column titles
 COLUMNS = {
     "qa": {d: d for d in QA_SETS},
     "math": {"gsm8k": "GSM8K", "math-oai": "MATH", "mawps": "MAWPS", "svamp": "SVAMP", "asdiv": "ASDiv"},
+    "if": {"alpaca_eval": "AlpacaEval LC"},
 }
 ROW_ORDER = [
     "SFT",
@@ -157,13 +159,91 @@ def table5(task: str, scores, paper: dict, sets: list[str]) -> tuple[list[dict],
     return rows, _markdown(header, lines)
 
 
+TABLE2_SETS = ("alpaca_eval", "arena_hard")
+
+
+def load_records(paths: list[str]) -> dict[str, dict[str, dict[int, dict]]]:
+    """method -> dataset -> seed -> the whole scores.json (Table 2 reads several numbers per file)."""
+    records: dict = defaultdict(lambda: defaultdict(dict))
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            s = json.load(f)
+        records[s["method"]][s["dataset"]][int(s["seed"])] = s
+    return records
+
+
+def table2(records, paper: dict) -> tuple[list[dict], list[str]]:
+    """Table 2: AlpacaEval LC / WR / length and Arena-Hard WR (and its LC variant) per method, mean ± 95% CI
+    over seeds, with the paper's values."""
+    reported = paper["table2"]["values"]
+    columns = [  # (key in the row, test set, field of scores.json)
+        ("AE_LC", "alpaca_eval", "lc_win_rate"),
+        ("AE_WR", "alpaca_eval", "win_rate"),
+        ("AE_length", "alpaca_eval", "avg_length"),
+        ("AH_WR", "arena_hard", "win_rate"),
+        ("AH_LC", "arena_hard", "lc_win_rate"),
+    ]
+    rows, lines = [], []
+    for method in ordered(records):
+        by_set = records[method]
+        missing = [d for d in TABLE2_SETS if d not in by_set]
+        if missing:
+            raise ValueError(f"no scores for method {method} on {missing}")
+        seeds = sorted(set.intersection(*(set(by_set[d]) for d in TABLE2_SETS)))
+        row: dict = {"method": method, "seeds": len(seeds)}
+        cells = [method]
+        for key, dataset, field in columns:
+            mean, half = mean_ci([float(by_set[dataset][s][field]) for s in seeds])
+            row[key], row[f"{key}_ci95"] = round(mean, 2), None if half is None else round(half, 2)
+            cells.append(fmt(mean, half))
+        if len(seeds) == 1:  # one seed: Arena-Hard's own bootstrap CI over battles
+            ah = by_set["arena_hard"][seeds[0]]
+            row |= {"AH_ci_low": ah.get("ci_low"), "AH_ci_high": ah.get("ci_high")}
+            cells[4] += f" ({ah.get('ci_low')}–{ah.get('ci_high')})"
+        p = reported.get(method, {})
+        row |= {
+            "paper_LC": p.get("LC"),
+            "paper_WR": p.get("WR"),
+            "paper_AH": p.get("AH"),
+            "paper_length": p.get("length"),
+        }
+        judged = sum(by_set[d][s]["judgments"] for d in TABLE2_SETS for s in seeds)
+        row["unparsed_share"] = round(
+            sum(by_set[d][s]["unparsed"] for d in TABLE2_SETS for s in seeds) / judged, 3
+        )
+        cells += [
+            _num(p.get("LC")),
+            _num(p.get("WR")),
+            _num(p.get("AH")),
+            f"{100 * row['unparsed_share']:.0f}%",
+            str(len(seeds)),
+        ]
+        rows.append(row)
+        lines.append(cells)
+    header = [
+        "Method",
+        "AE LC",
+        "AE WR",
+        "AE length",
+        "AH WR",
+        "AH LC",
+        "paper LC",
+        "paper WR",
+        "paper AH",
+        "no verdict",
+        "Seeds",
+    ]
+    return rows, _markdown(header, lines)
+
+
 STRATEGY_TITLES = {  # Table 3's rows, in the paper's order
     "targeted": "y_l → ỹ_w, y_w as reference (BMC)",
     "targeted_no_ref": "y_l → ỹ_w, without y_w",
     "inverse": "y_w → ỹ_l",
     "free": "ỹ_w generated freely",
 }
-PAPER_TASK_KEYS = {"qa": "QA", "math": "math"}
+PAPER_TASK_KEYS = {"qa": "QA", "math": "math", "if": "IF_LC"}
+TASK_TITLES = {"qa": "QA", "math": "math", "if": "IF (AlpacaEval LC)"}
 
 
 def table3(scores, paper: dict, sets: dict[str, list[str]], default_strategy: str):
@@ -188,7 +268,7 @@ def table3(scores, paper: dict, sets: dict[str, list[str]], default_strategy: st
         lines.append([*cells, str(row["seeds"])])
     if len(rows) < 2:
         raise ValueError("Table 3 needs DPO-BMC on at least two bridging strategies (e.g. DPO-BMC@inverse)")
-    header = ["Strategy"] + [f"{c}{PAPER_TASK_KEYS[t]}" for t in sets for c in ("", "paper ")] + ["Seeds"]
+    header = ["Strategy"] + [f"{c}{TASK_TITLES[t]}" for t in sets for c in ("", "paper ")] + ["Seeds"]
     return rows, _markdown(header, lines)
 
 
@@ -213,7 +293,17 @@ TABLES = {
     ),
     "table5_qa": ("Table 5 (QA): each variant without and with BMC, QA average (%)", "qa", table5),
     "table5_math": ("Table 5 (math): each variant without and with BMC, math average (%)", "math", table5),
+    "table5_if": (
+        "Table 5 (instruction following): each variant without and with BMC, AlpacaEval LC (%)",
+        "if",
+        table5,
+    ),
     "table3": ("Table 3: how the pseudo-winning response is made (DPO-BMC, task averages, %)", None, table3),
+    "table2": (
+        "Table 2: instruction following, AlpacaEval (LC / WR %, length in characters) and Arena-Hard (WR %, LC %)",
+        "if",
+        table2,
+    ),
 }
 
 
@@ -239,13 +329,23 @@ def build(
     with open(paper_values, encoding="utf-8") as f:
         paper = yaml.safe_load(f)
     title, task, builder = TABLES[table]
+    if table == "table2":
+        rows, lines = builder(load_records(score_paths), paper)
+        return rows, _document(label, title, lines, paper.get(table, {}).get("source", ""))
     scores = load_scores(score_paths)
     if task is None:
-        rows, lines = builder(scores, paper, sets_by_task(datasets), default_strategy)
+        sets = sets_by_task(datasets)
+        if datasets is None:  # every task whose standard sets were scored
+            scored = {d for by_dataset in scores.values() for d in by_dataset}
+            sets = {t: found for t, found in sets.items() if set(found) <= scored}
+        rows, lines = builder(scores, paper, sets, default_strategy)
     else:
         rows, lines = builder(task, scores, paper, datasets_of(task, datasets))
-    source = paper.get(table, {}).get("source", "")
-    md = "\n".join(
+    return rows, _document(label, title, lines, paper.get(table, {}).get("source", ""))
+
+
+def _document(label: str, title: str, lines: list[str], source: str) -> str:
+    return "\n".join(
         [
             f"**{label}**",
             "",
@@ -257,7 +357,6 @@ def build(
             "",
         ]
     )
-    return rows, md
 
 
 def run(args: argparse.Namespace) -> None:

@@ -9,7 +9,7 @@ from .conftest import PAIR
 REPO = Path(__file__).resolve().parents[2]
 
 
-ANSWER_LINES = {"qa": '"The answer is <answer>"', "math": '"The answer is: $<answer>$."'}
+ANSWER_LINES = {"qa": '"The answer is <answer>"', "math": '"The answer is: $<answer>$."', "if": None}
 
 
 @pytest.mark.parametrize("task", sorted(ANSWER_LINES))
@@ -20,7 +20,10 @@ def test_every_strategy_renders_one_user_turn_with_its_inputs(strategy, task):
     assert message["role"] == "user" and "Where do fish live?" in message["content"]
     assert (PAIR["chosen"] in message["content"]) == ("chosen" in STRATEGIES[strategy][1])
     assert (PAIR["rejected"] in message["content"]) == ("rejected" in STRATEGIES[strategy][1])
-    assert ANSWER_LINES[task] in message["content"]
+    if ANSWER_LINES[task]:
+        assert ANSWER_LINES[task] in message["content"]
+    else:  # instruction following: no answer line to ask for
+        assert "final line" not in message["content"]
     assert len(template.sha256) == 64 and template.name == f"{task}/{strategy}_v1"
     assert template_path(strategy, task=task) == f"bmc/bridging/templates/{task}/{strategy}_v1.txt"
     assert (REPO / template_path(strategy, task=task)).read_text() == template.text

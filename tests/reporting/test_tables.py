@@ -78,20 +78,63 @@ def test_table3_one_row_per_strategy_across_tasks(tmp_path):
         for dataset, score in [
             *((d, qa) for d in SETS),
             *((d, math_) for d in ("gsm8k", "math-oai", "mawps")),
+            ("alpaca_eval", qa / 2),  # instruction following enters by AlpacaEval's LC (`score`)
         ]:
             p = tmp_path / f"{method}-{dataset}.json"
             p.write_text(json.dumps({"method": method, "seed": 0, "dataset": dataset, "score": score}))
             paths.append(str(p))
     rows, md = build("table3", paths, str(PAPER), "MINI SCALE")
-    assert [(r["strategy"], r["qa"], r["math"]) for r in rows] == [
-        ("targeted", 60.0, 30.0),
-        ("inverse", 50.0, 20.0),
-        ("free", 40.0, 10.0),
+    assert [(r["strategy"], r["qa"], r["math"], r["if"]) for r in rows] == [
+        ("targeted", 60.0, 30.0, 30.0),
+        ("inverse", 50.0, 20.0, 25.0),
+        ("free", 40.0, 10.0, 20.0),
     ]
     assert rows[0]["paper_qa"] == 65.1 and rows[0]["paper_math"] == 49.6 and rows[1]["paper_qa"] == 64.6
-    assert "| Strategy | QA | paper QA | math | paper math | Seeds |" in md
+    assert rows[0]["paper_if"] == 22.4
+    header = "| Strategy | QA | paper QA | math | paper math | IF (AlpacaEval LC) | paper IF (AlpacaEval LC) | Seeds |"
+    assert header in md
+    rows, _ = build("table3", paths, str(PAPER), "x", datasets=[*SETS, "gsm8k", "math-oai", "mawps"])
+    assert "if" not in rows[0]
     # plain DPO-BMC stands for whichever strategy the config bridged with
     rows, _ = build("table3", paths, str(PAPER), "x", default_strategy="free")
     assert [r["method"] for r in rows] == ["DPO-BMC@inverse", "DPO-BMC"]
     with pytest.raises(ValueError, match="at least two bridging strategies"):
-        build("table3", paths[:7], str(PAPER), "x")
+        build("table3", paths[:8], str(PAPER), "x")
+
+
+def write_if_scores(tmp_path, method, seed, lc, wr, length, ah):
+    paths = []
+    common = {"method": method, "seed": seed, "task": "if", "judgments": 20, "unparsed": 2}
+    for dataset, fields in (
+        ("alpaca_eval", {"lc_win_rate": lc, "win_rate": wr, "avg_length": length, "score": lc}),
+        (
+            "arena_hard",
+            {"lc_win_rate": ah - 1, "win_rate": ah, "score": ah, "ci_low": ah - 5, "ci_high": ah + 5},
+        ),
+    ):
+        p = tmp_path / f"{method}-{seed}-{dataset}.json"
+        p.write_text(json.dumps({**common, "dataset": dataset, **fields}))
+        paths.append(str(p))
+    return paths
+
+
+def test_table2_reads_every_number_with_paper_values(tmp_path):
+    paths = write_if_scores(tmp_path, "DPO-BMC", 0, 30.0, 25.0, 900.0, 40.0)
+    paths += write_if_scores(tmp_path, "SFT", 0, 10.0, 12.0, 700.0, 50.0)
+    paths += write_if_scores(tmp_path, "DPO", 0, 20.0, 21.0, 1000.0, 45.0)
+    paths += write_if_scores(tmp_path, "DPO", 1, 24.0, 23.0, 1100.0, 47.0)
+    rows, md = build("table2", paths, str(PAPER), "MINI SCALE: test")
+    by = {r["method"]: r for r in rows}
+    assert [r["method"] for r in rows] == ["SFT", "DPO", "DPO-BMC"]
+    assert (by["DPO-BMC"]["AE_LC"], by["DPO-BMC"]["AE_WR"], by["DPO-BMC"]["AE_length"]) == (30.0, 25.0, 900.0)
+    assert by["DPO-BMC"]["AH_WR"] == 40.0 and by["DPO-BMC"]["AH_LC"] == 39.0
+    assert (by["DPO-BMC"]["AH_ci_low"], by["DPO-BMC"]["AH_ci_high"]) == (35.0, 45.0)
+    assert by["DPO"]["AE_LC"] == 22.0 and by["DPO"]["seeds"] == 2 and by["DPO"]["AE_LC_ci95"] is not None
+    assert (
+        by["DPO-BMC"]["paper_LC"] == 22.4 and by["DPO"]["paper_AH"] == 17.6 and by["SFT"]["paper_LC"] is None
+    )
+    assert by["SFT"]["unparsed_share"] == 0.1
+    assert (
+        md.startswith("**MINI SCALE: test**")
+        and "| DPO-BMC | 30.0 | 25.0 | 900.0 | 40.0 (35.0–45.0) | 39.0 | 22.4 |" in md
+    )

@@ -20,8 +20,14 @@ R = f"results/{SCALE}"
 LOGS = f"logs/{SCALE}"
 BENCH = f"{R}/benchmarks"
 SEEDS = [str(s) for s in config["seeds"]]
-# the reasoning tasks that run: `tasks` if given, else every task with a `data` section
-TASKS = config.get("tasks") or [t for t in ("qa", "math") if t in config["data"]]
+# the tasks that run: `tasks` if given, else every task with a `data` section ("if": instruction following)
+TASKS = config.get("tasks") or [t for t in ("qa", "math", "if") if t in config["data"]]
+# graded against gold answers (Tables 1, 3 and 5); instruction following is judged (Table 2)
+REASONING = [t for t in TASKS if t != "if"]
+if "if" in TASKS and "judge" not in config:
+    raise ValueError(
+        "task `if` (instruction following) needs a `judge` section in the config"
+    )
 DATASETS = {task: config["data"][task]["datasets"] for task in TASKS}
 METHODS = config["train"]["methods"]
 STRATEGY = config["bridge"]["strategy"]
@@ -107,8 +113,13 @@ def table3_scores():
         for t in TASKS
         for m in ["DPO-BMC", *TABLE3_METHODS]
         for s in SEEDS
-        for d in DATASETS[t]
+        for d in table_sets(t)
     ]
+
+
+def table_sets(task):
+    """The test sets of a task's column in Tables 3 and 5 (instruction following: AlpacaEval's LC)."""
+    return DATASETS[task] if task in REASONING else ["alpaca_eval"]
 
 
 def variant_pairs():
@@ -117,10 +128,20 @@ def variant_pairs():
 
 
 def tables():
-    names = [f"table1_{t}" for t in TASKS]
+    names = [f"table1_{t}" for t in REASONING]
+    names += ["table2"] if "if" in TASKS else []
     names += [f"table5_{t}" for t in TASKS] if variant_pairs() else []
     names += ["table3"] if TABLE3_STRATEGIES else []
     return [f"{R}/tables/{name}.{ext}" for name in names for ext in ("csv", "md")]
+
+
+def judge_baseline(wildcards):
+    """The baseline's generations for a judged test set: none for `reference` (shipped with the test set),
+    else the named method's answers (first seed)."""
+    name = config["judge"]["baselines"].get(wildcards.dataset, "reference")
+    if name == "reference":
+        return []
+    return f"{R}/generations/if/{name}/seed{SEEDS[0]}/{wildcards.dataset}.jsonl"
 
 
 def summaries():

@@ -42,3 +42,28 @@ rule data_math:
         out=lambda wildcards, output: os.path.dirname(output.sft),
     shell:
         "python -m bmc.cli data-math --resources {input} --out {params.out} --params {params.math} > {log} 2>&1"
+
+
+rule data_if:
+    input:
+        f"{RESOURCES}/data/if",
+    output:
+        sft=f"{R}/data/if/sft.jsonl",
+        prefs=f"{R}/data/if/prefs.jsonl",
+        tests=expand(
+            f"{R}/data/if/test/{{dataset}}.jsonl", dataset=DATASETS.get("if", [])
+        ),
+        summary=f"{R}/data/if/summary.json",
+    log:
+        f"{LOGS}/data_if.log",
+    benchmark:
+        f"{BENCH}/data_if.tsv"
+    conda:
+        "../../envs/data.yaml"
+    params:
+        data=as_json(config["data"].get("if", {})),
+        out=lambda wildcards, output: os.path.dirname(output.sft),
+        cache=config.get("download_cache", "resources/downloads"),
+    shell:
+        "python -m bmc.cli data-if --resources {input} --out {params.out} --params {params.data}"
+        " --cache {params.cache} > {log} 2>&1"

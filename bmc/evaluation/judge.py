@@ -1,0 +1,116 @@
+"""Pairwise judging of instruction-following answers (AlpacaEval and Arena-Hard style).
+
+Every question is judged twice, the model's answer shown first once and second once, so that a judge's
+position bias cancels. The judge (any `bmc.bridging.editors` kind: a local model, vLLM, or an
+OpenAI-compatible endpoint) answers with a verdict label "[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]" or
+"[[B>>A]]" (A = the answer shown first); a bare "A" or "B" (what small judges tend to say) counts as a
+plain preference. A reply with no verdict counts as a tie and is reported (`unparsed`), never dropped
+silently. Judge outputs are cached by content hash, so a rerun or a resumed run never asks twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from importlib import resources
+
+from tqdm import tqdm
+
+from bmc.bridging.cache import EditCache
+from bmc.bridging.editors import Editor
+
+VERDICT = re.compile(r"\[\[\s*(A\s*>>\s*B|A\s*>\s*B|A\s*=\s*B|B\s*>\s*A|B\s*>>\s*A)\s*\]\]")
+BARE = re.compile(r"^\W*(?:answer|output|assistant)?\s*\(?([AB])\)?(?:\W|$)", re.IGNORECASE)
+TIE = "A=B"
+
+
+def load_judge_template(version: str = "v1") -> tuple[str, str]:
+    """(name, text) of the packaged judge prompt; placeholders question, answer_a, answer_b."""
+    path = resources.files("bmc.evaluation").joinpath("templates", f"pairwise_{version}.txt")
+    if not path.is_file():
+        raise FileNotFoundError(f"no judge template pairwise_{version}.txt in bmc/evaluation/templates")
+    return f"pairwise_{version}", path.read_text(encoding="utf-8")
+
+
+def parse_verdict(text: str) -> str | None:
+    """The verdict label of a judge's reply ("A>>B", ..., "B>>A"), or None when it gives none."""
+    found = VERDICT.findall(text)
+    if found:
+        return re.sub(r"\s+", "", found[-1])
+    bare = BARE.match(text.strip())
+    if bare:
+        return "A>B" if bare.group(1).upper() == "A" else "B>A"
+    return None
+
+
+def requests_for(items: list[dict], template: str) -> list[dict]:
+    """Two judge requests per item (model first, baseline first): {"id", "model_first", "messages"}."""
+    out = []
+    for it in items:
+        for model_first in (True, False):
+            a, b = (it["response"], it["baseline"]) if model_first else (it["baseline"], it["response"])
+            text = template.format(question=it["question"], answer_a=a, answer_b=b)
+            out.append(
+                {"id": it["id"], "model_first": model_first, "messages": [{"role": "user", "content": text}]}
+            )
+    return out
+
+
+def judge_key(identity: dict, template_name: str, template: str, messages: list[dict]) -> str:
+    payload = {
+        "judge": identity,
+        "template": [template_name, hashlib.sha256(template.encode()).hexdigest()],
+        "messages": messages,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def judge(
+    items: list[dict],
+    identity: dict,
+    judge_factory: Callable[[], Editor],
+    cache: EditCache,
+    version: str = "v1",
+    chunk: int = 16,
+) -> tuple[list[dict], dict]:
+    """(one judgment row per request, judge usage with `cache_hits`).
+
+    Items are {"id", "question", "response", "baseline"}. The judge is built only when some request is
+    not cached yet; outputs are cached after each chunk, so a killed run resumes where it stopped.
+    """
+    name, template = load_judge_template(version)
+    requests = requests_for(items, template)
+    keys = [judge_key(identity, name, template, r["messages"]) for r in requests]
+    missing = [i for i, k in enumerate(keys) if cache.get(k) is None]
+    model = judge_factory() if missing else None
+    for start in tqdm(range(0, len(missing), chunk), desc="judging", disable=not missing):
+        batch = missing[start : start + chunk]
+        outputs = model.complete([requests[i]["messages"] for i in batch])
+        if len(outputs) != len(batch):
+            raise RuntimeError(f"judge returned {len(outputs)} outputs for {len(batch)} requests")
+        for i, text in zip(batch, outputs, strict=True):
+            cache.put(keys[i], text, name, identity)
+    rows = []
+    for request, key in zip(requests, keys, strict=True):
+        reply = cache.get(key)
+        verdict = parse_verdict(reply)
+        rows.append(
+            {
+                "id": request["id"],
+                "model_first": request["model_first"],
+                "verdict": verdict or TIE,
+                "parsed": verdict is not None,
+                "reply": reply,
+            }
+        )
+    usage = dict(model.usage) if model else {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    usage["cache_hits"] = len(keys) - len(missing)
+    return rows, usage
+
+
+def model_preference(judgment: dict) -> float:
+    """1 if the judgment prefers the model's answer, 0 if the baseline's, 0.5 for a tie."""
+    first = {"A>>B": 1.0, "A>B": 1.0, "A=B": 0.5, "B>A": 0.0, "B>>A": 0.0}[judgment["verdict"]]
+    return first if judgment["model_first"] else 1.0 - first

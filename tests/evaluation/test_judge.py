@@ -1,0 +1,106 @@
+"""Pairwise judging: verdict parsing, both orders, the cache, position bias, and the scores of a test set."""
+
+import pytest
+
+from bmc.bridging.cache import EditCache
+from bmc.bridging.editors import Editor
+from bmc.evaluation.instruction_following import scores_of
+from bmc.evaluation.judge import judge, model_preference, parse_verdict
+
+IDENTITY = {"kind": "fake", "model": "judge"}
+
+
+@pytest.mark.parametrize(
+    "reply, verdict",
+    [
+        ("My final verdict is [[A>>B]].", "A>>B"),
+        ("[[B > A]]", "B>A"),
+        ("first [[A>B]] then, on reflection, [[A=B]]", "A=B"),  # the last label counts
+        ("A", "A>B"),
+        ("(b) is better", "B>A"),
+        ("Answer B.", "B>A"),
+        ("Both are fine.", None),
+        ("", None),
+    ],
+)
+def test_parse_verdict(reply, verdict):
+    assert parse_verdict(reply) == verdict
+
+
+class ScriptedJudge(Editor):
+    """Answers every request with `rule(messages)`; counts its calls."""
+
+    def __init__(self, rule):
+        super().__init__()
+        self.rule, self.calls = rule, 0
+
+    def complete(self, requests):
+        self.calls += 1
+        self.usage["requests"] += len(requests)
+        return [self.rule(m[0]["content"]) for m in requests]
+
+
+ITEMS = [
+    {"id": f"q{i}", "question": f"Question {i}", "response": "model " * (i + 1), "baseline": "base " * 3}
+    for i in range(6)
+]
+
+
+def test_every_item_is_judged_in_both_orders_and_cached(tmp_path):
+    made = []
+
+    def factory():
+        made.append(ScriptedJudge(lambda text: "[[A>B]]"))
+        return made[-1]
+
+    rows, usage = judge(ITEMS, IDENTITY, factory, EditCache(tmp_path), chunk=4)
+    assert [(r["id"], r["model_first"]) for r in rows[:2]] == [("q0", True), ("q0", False)]
+    assert len(rows) == 12 and usage["requests"] == 12 and usage["cache_hits"] == 0
+    # a judge that always prefers the first answer: position bias cancels to 50%
+    assert sum(model_preference(r) for r in rows) / len(rows) == 0.5
+    rows_again, usage_again = judge(ITEMS, IDENTITY, factory, EditCache(tmp_path))
+    assert len(made) == 1 and usage_again == {
+        "requests": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cache_hits": 12,
+    }
+    assert rows_again == rows
+
+
+def test_a_judge_that_prefers_the_model_and_unparsed_replies(tmp_path):
+    def rule(text):
+        a = text.split("Answer A:")[1].split("Answer B:")[0]
+        if "Question 5" in text:
+            return "no idea"
+        return "[[A>>B]]" if "model" in a else "[[B>A]]"
+
+    rows, _ = judge(ITEMS, IDENTITY, lambda: ScriptedJudge(rule), EditCache(tmp_path))
+    assert [model_preference(r) for r in rows] == [1.0] * 10 + [0.5, 0.5]
+    assert [r["parsed"] for r in rows].count(False) == 2
+    scores = scores_of(ITEMS, rows, "alpaca_eval", "DPO", rounds=10)
+    assert scores["win_rate"] == pytest.approx(100 * 11 / 12, abs=0.01)
+    assert scores["unparsed"] == 2 and scores["judgments"] == 12
+    assert scores["avg_length"] == pytest.approx(sum(len(it["response"]) for it in ITEMS) / 6, abs=0.1)
+    assert scores["score"] == scores["lc_win_rate"]
+    arena = scores_of(ITEMS, rows, "arena_hard", "DPO", rounds=10)
+    assert (
+        arena["score"] == arena["win_rate"] > 90 and arena["ci_low"] <= arena["win_rate"] <= arena["ci_high"]
+    )
+
+
+def test_judge_settings_are_checked_before_any_work():
+    from bmc.evaluation.instruction_following import split_params
+
+    stage, model = split_params(
+        {"kind": "hf", "model": "base", "baselines": {"arena_hard": "SFT"}, "batch_size": 4}
+    )
+    assert stage == {"baselines": {"arena_hard": "SFT"}} and model == {
+        "kind": "hf",
+        "model": "base",
+        "batch_size": 4,
+    }
+    with pytest.raises(ValueError, match=r"unknown judge option\(s\) \['temprature'\]"):
+        split_params({"kind": "hf", "model": "base", "temprature": 0.0})
+    with pytest.raises(ValueError, match="judge.kind must be one of"):
+        split_params({"kind": "gpt", "model": "x"})
