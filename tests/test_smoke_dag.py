@@ -91,6 +91,16 @@ def test_smoke_instruction_following_reaches_table2(smoke_run):
 
 
 @pytest.mark.slow
+def test_smoke_table4_has_every_editor(smoke_run):
+    with open(smoke_run / "results/smoke/tables/table4.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["editor"] for r in rows] == list(SMOKE["table4_editors"])
+    assert [r["method"] for r in rows] == ["DPO-BMC", "DPO-BMC@targeted+random_b"]
+    bridged = smoke_run / "results/smoke/bridged/qa/targeted+random_b/summary.json"
+    assert "models/editors/random_b" in json.loads(bridged.read_text())["editor"]["model"]
+
+
+@pytest.mark.slow
 def test_smoke_table3_has_every_strategy(smoke_run):
     with open(smoke_run / "results/smoke/tables/table3.csv") as f:
         rows = list(csv.DictReader(f))
@@ -151,8 +161,9 @@ def test_paper_dry_run_lists_the_same_rules(tmp_path):
     (work / "resources" / "bmc-release" / "math").mkdir(parents=True)  # the paper's data folder (see README)
     paper = _dry_run_rules(work, "--configfile", "workflow/config/paper.yaml")
     smoke = _dry_run_rules(work, "--configfile", "workflow/config/smoke.yaml")
-    # paper-scale instruction following (UltraFeedback, Llama-3-8B-SFT) is not configured yet
-    assert paper == smoke - {"data_if", "generate_if", "judge", "table2"}
+    # paper-scale instruction following (UltraFeedback, Llama-3-8B-SFT) is not configured yet, and the
+    # paper's Table 4 editors are endpoints (no extra local editor model to build)
+    assert paper == smoke - {"data_if", "generate_if", "judge", "table2", "editor_model"}
     expected = {
         "base_model",
         "data_qa",

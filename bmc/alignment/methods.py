@@ -21,11 +21,13 @@ With BMC weights, every log π above is the weighted sum Σ_t λ_t log p_t (the 
 
 A method on bridged data may name the bridging strategy of its pairs after "@" (Table 3), e.g.
 `DPO-BMC@inverse` trains DPO-BMC on pairs whose loser was degraded from y_w; without it the config's
-`bridge.strategy` is used.
+`bridge.strategy` is used. A named editor of the config's `table4_editors` may follow after "+"
+(Table 4), e.g. `DPO-BMC@targeted+llama3_70b`; without it the config's `bridge.editor` made the pairs.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from bmc.bridging.prompts import STRATEGIES  # light: no torch
@@ -42,6 +44,7 @@ class Method:
     loss: str  # one of LOSSES
     bmc_weights: bool
     strategy: str | None = None  # bridging strategy of the pairs (None: the config's)
+    editor: str | None = None  # named editor of the pairs (None: the config's bridge.editor)
 
     @property
     def needs_reference(self) -> bool:
@@ -77,19 +80,32 @@ def _registry() -> dict[str, Method]:
 METHODS: dict[str, Method] = _registry()
 
 
+EDITOR_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def get_method(name: str) -> Method:
-    """The registered method `name` (or `name@strategy`); an unknown name raises ValueError listing the valid ones."""
-    base, _, strategy = name.partition("@")
+    """The registered method `name` (or `name@strategy`, `name@strategy+editor`); an unknown name raises
+    ValueError listing the valid ones."""
+    base, _, bridging = name.partition("@")
     if base not in METHODS:
         raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}")
     method = METHODS[base]
-    if not strategy:
+    if not bridging:
         return method
+    strategy, plus, editor = bridging.partition("+")
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown bridging strategy in {name!r}; expected one of {sorted(STRATEGIES)}")
+    if plus and not EDITOR_NAME.fullmatch(editor):
+        raise ValueError(f"editor name in {name!r} must be letters, digits, '_' or '-'")
     if method.data != "bridged":
         raise ValueError(f"{base} trains on the original pairs, so it takes no bridging strategy ({name!r})")
-    return replace(method, name=name, strategy=strategy)
+    return replace(method, name=name, strategy=strategy, editor=editor or None)
+
+
+def pairs_variant(method: Method, default_strategy: str) -> str:
+    """The bridged pairs' folder name of a method: its strategy, with `+editor` for a named editor."""
+    strategy = method.strategy or default_strategy
+    return f"{strategy}+{method.editor}" if method.editor else strategy
 
 
 def uses_bridged_data(name: str) -> bool:

@@ -52,6 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--default-strategy", default="targeted", help="Table 3: the strategy plain `DPO-BMC` was trained on"
     )
+    p.add_argument("--editors", nargs="+", default=None, help="Table 4: name=method per editor, in row order")
     p.add_argument("--paper-values", required=True, help="paper_values.yaml")
     p.add_argument("--label", required=True, help="the scale's label, printed above the table")
     p.add_argument("--out-csv", required=True)
@@ -246,30 +247,61 @@ PAPER_TASK_KEYS = {"qa": "QA", "math": "math", "if": "IF_LC"}
 TASK_TITLES = {"qa": "QA", "math": "math", "if": "IF (AlpacaEval LC)"}
 
 
-def table3(scores, paper: dict, sets: dict[str, list[str]], default_strategy: str):
-    """Table 3: DPO-BMC per bridging strategy (`DPO-BMC` on the config's strategy, `DPO-BMC@<s>` on the
-    others), each task's average, with the paper's values."""
-    reported = paper["table3"]["values"]
+def task_average_rows(entries, scores, sets: dict[str, list[str]], reported: dict):
+    """Rows of DPO-BMC variants, one per (key, title, method) entry with scores: each task's average and
+    the paper's value (`reported[key]`); returns (rows, markdown cells)."""
     rows, lines = [], []
-    for strategy, title in STRATEGY_TITLES.items():
-        method = "DPO-BMC" if strategy == default_strategy else f"DPO-BMC@{strategy}"
+    for key, title, method in entries:
         if method not in scores:
             continue
-        row: dict = {"strategy": strategy, "method": method}
+        row: dict = {"key": key, "method": method}
         cells = [title]
         for task, task_sets in sets.items():
             result = method_row(scores[method], task_sets, method)
             mean, half = result["cells"]["Avg"]
-            paper_value = reported.get(strategy, {}).get(PAPER_TASK_KEYS[task])
+            paper_value = reported.get(key, {}).get(PAPER_TASK_KEYS[task])
             row |= {task: round(mean, 2), f"{task}_ci95": None if half is None else round(half, 2)}
             row |= {f"paper_{task}": paper_value, "seeds": result["seeds"]}
             cells += [fmt(mean, half), _num(paper_value)]
         rows.append(row)
         lines.append([*cells, str(row["seeds"])])
+    return rows, lines
+
+
+def _task_header(first: str, sets: dict[str, list[str]]) -> list[str]:
+    return [first] + [f"{c}{TASK_TITLES[t]}" for t in sets for c in ("", "paper ")] + ["Seeds"]
+
+
+def table3(scores, paper: dict, sets: dict[str, list[str]], default_strategy: str, editors=None):
+    """Table 3: DPO-BMC per bridging strategy (`DPO-BMC` on the config's strategy, `DPO-BMC@<s>` on the
+    others), each task's average, with the paper's values."""
+    entries = [
+        (strategy, title, "DPO-BMC" if strategy == default_strategy else f"DPO-BMC@{strategy}")
+        for strategy, title in STRATEGY_TITLES.items()
+    ]
+    rows, lines = task_average_rows(entries, scores, sets, paper["table3"]["values"])
     if len(rows) < 2:
         raise ValueError("Table 3 needs DPO-BMC on at least two bridging strategies (e.g. DPO-BMC@inverse)")
-    header = ["Strategy"] + [f"{c}{TASK_TITLES[t]}" for t in sets for c in ("", "paper ")] + ["Seeds"]
-    return rows, _markdown(header, lines)
+    for row in rows:
+        row["strategy"] = row.pop("key")
+    return rows, _markdown(_task_header("Strategy", sets), lines)
+
+
+def table4(scores, paper: dict, sets: dict[str, list[str]], default_strategy: str, editors=None):
+    """Table 4: DPO-BMC per editor of the bridging phase (`editors`: name -> the method trained on its
+    pairs), each task's average, with the paper's values (keyed by editor name)."""
+    if not editors or len(editors) < 2:
+        raise ValueError(
+            "Table 4 needs at least two editors (name=method), e.g. from the config's table4_editors"
+        )
+    entries = [(name, name, method) for name, method in editors.items()]
+    rows, lines = task_average_rows(entries, scores, sets, paper["table4"]["values"])
+    missing = [m for m in editors.values() if m not in scores]
+    if missing:
+        raise ValueError(f"Table 4: no scores for {missing}")
+    for row in rows:
+        row["editor"] = row.pop("key")
+    return rows, _markdown(_task_header("Editor", sets), lines)
 
 
 def sets_by_task(datasets: list[str] | None) -> dict[str, list[str]]:
@@ -299,6 +331,11 @@ TABLES = {
         table5,
     ),
     "table3": ("Table 3: how the pseudo-winning response is made (DPO-BMC, task averages, %)", None, table3),
+    "table4": (
+        "Table 4: which editor makes the pseudo-winning responses (DPO-BMC, task averages, %)",
+        None,
+        table4,
+    ),
     "table2": (
         "Table 2: instruction following, AlpacaEval (LC / WR %, length in characters) and Arena-Hard (WR %, LC %)",
         "if",
@@ -325,6 +362,7 @@ def build(
     label: str,
     datasets: list[str] | None = None,
     default_strategy: str = "targeted",
+    editors: dict[str, str] | None = None,
 ) -> tuple[list[dict], str]:
     with open(paper_values, encoding="utf-8") as f:
         paper = yaml.safe_load(f)
@@ -338,7 +376,7 @@ def build(
         if datasets is None:  # every task whose standard sets were scored
             scored = {d for by_dataset in scores.values() for d in by_dataset}
             sets = {t: found for t, found in sets.items() if set(found) <= scored}
-        rows, lines = builder(scores, paper, sets, default_strategy)
+        rows, lines = builder(scores, paper, sets, default_strategy, editors)
     else:
         rows, lines = builder(task, scores, paper, datasets_of(task, datasets))
     return rows, _document(label, title, lines, paper.get(table, {}).get("source", ""))
@@ -362,8 +400,9 @@ def _document(label: str, title: str, lines: list[str], source: str) -> str:
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
+    editors = dict(e.split("=", 1) for e in args.editors) if args.editors else None
     rows, md = build(
-        args.table, args.scores, args.paper_values, args.label, args.datasets, args.default_strategy
+        args.table, args.scores, args.paper_values, args.label, args.datasets, args.default_strategy, editors
     )
     write_text(args.out_csv, pd.DataFrame(rows).to_csv(index=False))
     write_text(args.out_md, md)

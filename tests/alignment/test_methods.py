@@ -76,3 +76,22 @@ def test_a_bridged_method_may_name_its_strategy():
         get_method("DPO-MC@inverse")
     with pytest.raises(ValueError, match="unknown method"):
         get_method("XPO@inverse")
+
+
+def test_a_bridged_method_may_name_its_editor():
+    from bmc.alignment.methods import pairs_variant
+
+    llama = get_method("DPO-BMC@targeted+Llama-3-70B-Instruct")
+    assert (llama.strategy, llama.editor, llama.loss, llama.bmc_weights) == (
+        "targeted",
+        "Llama-3-70B-Instruct",
+        "dpo",
+        True,
+    )
+    assert pairs_variant(llama, "inverse") == "targeted+Llama-3-70B-Instruct"
+    assert pairs_variant(get_method("DPO-BMC"), "targeted") == "targeted"
+    assert pairs_variant(get_method("DPO-BMC@free"), "targeted") == "free"
+    with pytest.raises(ValueError, match="editor name"):
+        get_method("DPO-BMC@targeted+gpt 4")
+    with pytest.raises(ValueError, match="unknown bridging strategy"):
+        get_method("DPO-BMC@+gpt4")

@@ -138,3 +138,27 @@ def test_table2_reads_every_number_with_paper_values(tmp_path):
         md.startswith("**MINI SCALE: test**")
         and "| DPO-BMC | 30.0 | 25.0 | 900.0 | 40.0 (35.0–45.0) | 39.0 | 22.4 |" in md
     )
+
+
+def test_table4_one_row_per_editor_with_paper_values(tmp_path):
+    paths = []
+    for method, qa in (("DPO-BMC", 60), ("DPO-BMC@targeted+Llama-3-70B-Instruct", 58)):
+        for dataset in [*SETS, "alpaca_eval"]:
+            p = tmp_path / f"{method}-{dataset}.json"
+            p.write_text(json.dumps({"method": method, "seed": 0, "dataset": dataset, "score": qa}))
+            paths.append(str(p))
+    editors = {
+        "gpt-4-0125-preview": "DPO-BMC",
+        "Llama-3-70B-Instruct": "DPO-BMC@targeted+Llama-3-70B-Instruct",
+    }
+    rows, md = build("table4", paths, str(PAPER), "PAPER SCALE", editors=editors)
+    assert [(r["editor"], r["qa"], r["if"]) for r in rows] == [
+        ("gpt-4-0125-preview", 60.0, 60.0),
+        ("Llama-3-70B-Instruct", 58.0, 58.0),
+    ]
+    assert rows[0]["paper_qa"] == 65.1 and rows[1]["paper_qa"] == 64.6 and rows[1]["paper_if"] == 21.8
+    assert "| Editor | QA | paper QA | IF (AlpacaEval LC) | paper IF (AlpacaEval LC) | Seeds |" in md
+    with pytest.raises(ValueError, match="no scores for"):
+        build("table4", paths[:5], str(PAPER), "x", editors=editors)
+    with pytest.raises(ValueError, match="at least two editors"):
+        build("table4", paths, str(PAPER), "x", editors={"gpt4": "DPO-BMC"})

@@ -2,9 +2,12 @@ rule bridge:
     input:
         pairs=rules.build_pairs.output.pairs,
         editor_base=rules.base_model.output[0],
+        editor_model=editor_models_needed,
         # the prompt template is an input, so rewording it re-runs bridging (the cache keys on its hash)
         template=lambda wc: template_path(
-            wc.strategy, config["bridge"].get("template_version", "v1"), wc.task
+            wc.strategy.partition("+")[0],
+            config["bridge"].get("template_version", "v1"),
+            wc.task,
         ),
     output:
         pairs=f"{R}/bridged/{{task}}/{{strategy}}/pairs.jsonl",
@@ -19,7 +22,14 @@ rule bridge:
     resources:
         gpu=config.get("gpus", {}).get("bridge", 0),
     params:
-        bridge=lambda wc: as_json({**config["bridge"], "strategy": wc.strategy}),
+        # `strategy` may name a Table 4 editor after "+": that editor replaces bridge.editor
+        bridge=lambda wc: as_json(
+            {
+                **config["bridge"],
+                "strategy": wc.strategy.partition("+")[0],
+                "editor": editor_config(wc.strategy),
+            }
+        ),
         # the editor cache outlives the rule's outputs, so a re-run never asks the editor twice
         cache=f"{R}/cache/bridge",
     shell:

@@ -9,6 +9,7 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 from bmc.alignment.methods import (
     get_method,
+    pairs_variant,
     uses_bridged_data,
 )  # noqa: E402  (light imports: no torch)
 from bmc.bridging.prompts import template_path  # noqa: E402
@@ -34,14 +35,27 @@ STRATEGY = config["bridge"]["strategy"]
 # Table 3: DPO-BMC trained on the pairs of each other bridging strategy ("DPO-BMC@<strategy>")
 TABLE3_STRATEGIES = config.get("table3_strategies", [])
 TABLE3_METHODS = [f"DPO-BMC@{s}" for s in TABLE3_STRATEGIES if s != STRATEGY]
+# Table 4: DPO-BMC on pairs bridged by each named editor; an editor equal to `bridge.editor` is plain DPO-BMC.
+# Extra local editor models (`editor_models`, built like the base model) are named as "editor:<name>".
+EDITOR_MODELS = config.get("editor_models", {})
+TABLE4_EDITORS = config.get("table4_editors", {})
+TABLE4_METHODS = {
+    name: (
+        "DPO-BMC"
+        if editor == config["bridge"]["editor"]
+        else f"DPO-BMC@{STRATEGY}+{name}"
+    )
+    for name, editor in TABLE4_EDITORS.items()
+}
 RESOURCES = config.get("resources", "workflow/resources")
 
 
 wildcard_constraints:
     task="|".join(TASKS),
     seed=r"\d+",
-    method=r"[A-Za-z0-9-]+(@[a-z_]+)?",
-    strategy=r"[a-z_]+",
+    method=r"[A-Za-z0-9-]+(@[a-z_]+(\+[A-Za-z0-9_-]+)?)?",
+    strategy=r"[a-z_]+(\+[A-Za-z0-9_-]+)?",
+    name=r"[A-Za-z0-9_-]+",
 
 
 # Runs from the repository root with the package on the path, inside any environment (pip or conda).
@@ -101,8 +115,8 @@ def task_scores(task):
 def training_pairs(wildcards):
     """Bridged pairs for -BC/-BMC methods (of the method's strategy, else the config's), else the original pairs."""
     if uses_bridged_data(wildcards.method):
-        strategy = get_method(wildcards.method).strategy or STRATEGY
-        return f"{R}/bridged/{wildcards.task}/{strategy}/pairs.jsonl"
+        variant = pairs_variant(get_method(wildcards.method), STRATEGY)
+        return f"{R}/bridged/{wildcards.task}/{variant}/pairs.jsonl"
     return f"{R}/pairs/{wildcards.task}/pairs.jsonl"
 
 
@@ -115,6 +129,47 @@ def table3_scores():
         for s in SEEDS
         for d in table_sets(t)
     ]
+
+
+def table4_scores():
+    """Scores of DPO-BMC on each Table 4 editor's pairs, for every task."""
+    return [
+        f"{R}/scores/{t}/{m}/seed{s}/{d}/scores.json"
+        for t in TASKS
+        for m in sorted(set(TABLE4_METHODS.values()))
+        for s in SEEDS
+        for d in table_sets(t)
+    ]
+
+
+def editor_config(variant):
+    """The editor of a bridged-pairs variant (`strategy` or `strategy+name`), its extra model as a path."""
+    _, plus, name = variant.partition("+")
+    if not plus:
+        return config["bridge"]["editor"]
+    if name not in TABLE4_EDITORS:
+        raise ValueError(
+            f"editor {name!r} is not in the config's table4_editors {sorted(TABLE4_EDITORS)}"
+        )
+    editor = dict(TABLE4_EDITORS[name])
+    if str(editor["model"]).startswith("editor:"):
+        editor["model"] = editor_model_dir(editor["model"])
+    return editor
+
+
+def editor_model_dir(model):
+    """The folder of an extra editor model named "editor:<name>" (built by the editor_model rule)."""
+    name = model.partition(":")[2]
+    if name not in EDITOR_MODELS:
+        raise ValueError(
+            f"{model!r} names no entry of the config's editor_models {sorted(EDITOR_MODELS)}"
+        )
+    return f"{R}/models/editors/{name}"
+
+
+def editor_models_needed(wildcards):
+    model = str(editor_config(wildcards.strategy)["model"])
+    return [model] if model.startswith(f"{R}/models/editors/") else []
 
 
 def table_sets(task):
@@ -130,8 +185,9 @@ def variant_pairs():
 def tables():
     names = [f"table1_{t}" for t in REASONING]
     names += ["table2"] if "if" in TASKS else []
-    names += [f"table5_{t}" for t in TASKS] if variant_pairs() else []
     names += ["table3"] if TABLE3_STRATEGIES else []
+    names += ["table4"] if TABLE4_EDITORS else []
+    names += [f"table5_{t}" for t in TASKS] if variant_pairs() else []
     return [f"{R}/tables/{name}.{ext}" for name in names for ext in ("csv", "md")]
 
 

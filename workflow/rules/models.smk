@@ -14,3 +14,21 @@ rule base_model:
         cache=config.get("download_cache", "resources/downloads"),
     shell:
         "python -m bmc.cli model --out {output} --params {params.model} --cache {params.cache} > {log} 2>&1"
+
+
+rule editor_model:
+    output:
+        directory(f"{R}/models/editors/{{name}}"),
+    log:
+        f"{LOGS}/editor_model/{{name}}.log",
+    benchmark:
+        f"{BENCH}/editor_model/{{name}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    resources:
+        mem_mb=16000,
+    params:
+        model=lambda wc: as_json(EDITOR_MODELS[wc.name]),
+        cache=config.get("download_cache", "resources/downloads"),
+    shell:
+        "python -m bmc.cli model --out {output} --params {params.model} --cache {params.cache} > {log} 2>&1"

@@ -81,6 +81,29 @@ rule table3:
         " --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
+rule table4:
+    input:
+        scores=table4_scores(),
+        paper=f"{RESOURCES}/paper_values.yaml",
+    output:
+        csv=report(
+            f"{R}/tables/table4.csv", category="Tables", caption="../report/table4.rst"
+        ),
+        md=f"{R}/tables/table4.md",
+    log:
+        f"{LOGS}/table4.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        label=shlex.quote(config["label"]),
+        datasets=" ".join(d for t in TASKS for d in table_sets(t)),
+        editors=" ".join(f"{name}={method}" for name, method in TABLE4_METHODS.items()),
+    shell:
+        "python -m bmc.cli table --table table4 --scores {input.scores} --datasets {params.datasets}"
+        " --editors {params.editors} --paper-values {input.paper} --label {params.label}"
+        " --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+
+
 rule report:
     input:
         tables=[t for t in tables() if t.endswith(".md")],
