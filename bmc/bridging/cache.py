@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm import tqdm
 
 from bmc.bridging.prompts import Template
 from bmc.io import read_json, write_json
+
+if TYPE_CHECKING:
+    from bmc.bridging.editors import Editor
 
 
 def cache_key(template: Template, editor_identity: dict, messages: list[dict]) -> str:
@@ -48,3 +55,29 @@ class EditCache:
             self._path(key),
             {"output": output, "template": name, "editor": {k: editor[k] for k in ("kind", "model")}},
         )
+
+
+def ask_uncached(
+    requests: dict[str, list[dict]],
+    factory: Callable[[], Editor],
+    cache: EditCache,
+    template: Template | str,
+    identity: dict,
+    chunk: int,
+    desc: str,
+) -> dict:
+    """Ask the model (built by `factory` only if needed) for every request (cache key -> chat messages)
+    not in the cache yet, caching the outputs after each chunk of `chunk` requests, so a killed run
+    resumes where it stopped. Returns the model's usage plus `cache_hits`."""
+    missing = [key for key in requests if cache.get(key) is None]
+    model = factory() if missing else None
+    for start in tqdm(range(0, len(missing), chunk), desc=desc, disable=not missing):
+        batch = missing[start : start + chunk]
+        outputs = model.complete([requests[key] for key in batch])
+        if len(outputs) != len(batch):
+            raise RuntimeError(f"model returned {len(outputs)} outputs for {len(batch)} requests")
+        for key, text in zip(batch, outputs, strict=True):
+            cache.put(key, text, template, identity)
+    usage = dict(model.usage) if model else {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    usage["cache_hits"] = len(requests) - len(missing)
+    return usage

@@ -20,9 +20,8 @@ from collections.abc import Callable
 from statistics import mean
 
 from rapidfuzz import fuzz
-from tqdm import tqdm
 
-from bmc.bridging.cache import EditCache, cache_key
+from bmc.bridging.cache import EditCache, ask_uncached, cache_key
 from bmc.bridging.editors import Editor, check_editor_config, editor_identity, request_chunk
 from bmc.bridging.prompts import Template, load_template
 from bmc.bridging.validate import check_edit
@@ -93,18 +92,10 @@ def bridge_pairs(
     The editor is built only when some request is not cached yet; outputs are cached after each chunk.
     """
     keys = {p["id"]: cache_key(template, identity, template.render(p)) for p in pairs if p["id"] in selected}
-    missing = [p for p in pairs if p["id"] in keys and cache.get(keys[p["id"]]) is None]
-    editor = editor_factory() if missing else None
-    for start in tqdm(range(0, len(missing), chunk), desc=f"bridging ({template.name})", disable=not missing):
-        batch = missing[start : start + chunk]
-        outputs = editor.complete([template.render(p) for p in batch])
-        if len(outputs) != len(batch):
-            raise RuntimeError(f"editor returned {len(outputs)} outputs for {len(batch)} requests")
-        for pair, text in zip(batch, outputs, strict=True):
-            cache.put(keys[pair["id"]], text, template, identity)
+    requests = {keys[p["id"]]: template.render(p) for p in pairs if p["id"] in keys}
+    desc = f"bridging ({template.name})"
+    usage = ask_uncached(requests, editor_factory, cache, template, identity, chunk, desc)
     rows = [bridge_row(pair, template, identity, keys.get(pair["id"]), cache) for pair in pairs]
-    usage = dict(editor.usage) if editor else {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
-    usage["cache_hits"] = len(keys) - len(missing)
     return rows, usage
 
 

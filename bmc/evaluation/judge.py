@@ -16,9 +16,7 @@ import re
 from collections.abc import Callable
 from importlib import resources
 
-from tqdm import tqdm
-
-from bmc.bridging.cache import EditCache
+from bmc.bridging.cache import EditCache, ask_uncached
 from bmc.bridging.editors import Editor
 
 VERDICT = re.compile(r"\[\[\s*(A\s*>>\s*B|A\s*>\s*B|A\s*=\s*B|B\s*>\s*A|B\s*>>\s*A)\s*\]\]")
@@ -83,15 +81,8 @@ def judge(
     name, template = load_judge_template(version)
     requests = requests_for(items, template)
     keys = [judge_key(identity, name, template, r["messages"]) for r in requests]
-    missing = [i for i, k in enumerate(keys) if cache.get(k) is None]
-    model = judge_factory() if missing else None
-    for start in tqdm(range(0, len(missing), chunk), desc="judging", disable=not missing):
-        batch = missing[start : start + chunk]
-        outputs = model.complete([requests[i]["messages"] for i in batch])
-        if len(outputs) != len(batch):
-            raise RuntimeError(f"judge returned {len(outputs)} outputs for {len(batch)} requests")
-        for i, text in zip(batch, outputs, strict=True):
-            cache.put(keys[i], text, name, identity)
+    messages = {key: r["messages"] for key, r in zip(keys, requests, strict=True)}
+    usage = ask_uncached(messages, judge_factory, cache, name, identity, chunk, "judging")
     rows = []
     for request, key in zip(requests, keys, strict=True):
         reply = cache.get(key)
@@ -105,8 +96,6 @@ def judge(
                 "reply": reply,
             }
         )
-    usage = dict(model.usage) if model else {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
-    usage["cache_hits"] = len(keys) - len(missing)
     return rows, usage
 
 
