@@ -5,7 +5,7 @@ Every input pair appears in the output, in input order, with `bridge.status`:
 - `fallback`: the output was invalid (`reason` says why), the pair keeps its original responses;
 - `kept`:     not selected for bridging (`proportion` < 1), the pair keeps its original responses.
 `chosen_original` always holds y_w; the inverse strategy also keeps `rejected_original` (y_l).
-Editor outputs are cached chunk by chunk (`bmc.bridging.cache`), so a killed run resumes where it stopped.
+ChatClient outputs are cached chunk by chunk (`bmc.llm.cache`), so a killed run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from statistics import mean
 
 from rapidfuzz import fuzz
 
-from bmc.bridging.cache import EditCache, ask_uncached, cache_key
-from bmc.bridging.editors import Editor, check_editor_config, editor_identity, request_chunk
 from bmc.bridging.prompts import Template, load_template
 from bmc.bridging.validate import check_edit
 from bmc.io import read_jsonl, write_json, write_jsonl
+from bmc.llm.cache import ResponseCache, ask_uncached, content_key
+from bmc.llm.clients import ChatClient, check_client_config, client_identity, request_chunk
 from bmc.tasks import TASKS
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def check_params(params: dict) -> dict:
         raise ValueError(f"unknown bridge option(s) {unknown}; expected some of {sorted(BRIDGE_KEYS)}")
     if not isinstance(params.get("editor"), dict):
         raise ValueError("bridge.editor is required (an object with kind and model)")
-    check_editor_config(params["editor"])
+    check_client_config(params["editor"])
     return {**DEFAULTS, **params}
 
 
@@ -78,12 +78,24 @@ def select(ids: list[str], proportion: float, seed: int) -> set[str]:
     return set(random.Random(seed).sample(sorted(ids), k))
 
 
+def edit_key(template: Template, identity: dict, messages: list[dict]) -> str:
+    """Cache key of one edit: the strategy, the template (name, version, hash), the editor and the messages."""
+    return content_key(
+        {
+            "strategy": template.strategy,
+            "template": [template.name, template.version, template.sha256],
+            "editor": identity,
+            "messages": messages,
+        }
+    )
+
+
 def bridge_pairs(
     pairs: list[dict],
     template: Template,
     identity: dict,
-    editor_factory: Callable[[], Editor],
-    cache: EditCache,
+    editor_factory: Callable[[], ChatClient],
+    cache: ResponseCache,
     selected: set[str],
     chunk: int = 16,
 ) -> tuple[list[dict], dict]:
@@ -91,15 +103,15 @@ def bridge_pairs(
 
     The editor is built only when some request is not cached yet; outputs are cached after each chunk.
     """
-    keys = {p["id"]: cache_key(template, identity, template.render(p)) for p in pairs if p["id"] in selected}
+    keys = {p["id"]: edit_key(template, identity, template.render(p)) for p in pairs if p["id"] in selected}
     requests = {keys[p["id"]]: template.render(p) for p in pairs if p["id"] in keys}
     desc = f"bridging ({template.name})"
-    usage = ask_uncached(requests, editor_factory, cache, template, identity, chunk, desc)
+    usage = ask_uncached(requests, editor_factory, cache, template.name, identity, chunk, desc)
     rows = [bridge_row(pair, template, identity, keys.get(pair["id"]), cache) for pair in pairs]
     return rows, usage
 
 
-def bridge_row(pair: dict, template: Template, identity: dict, key: str | None, cache: EditCache) -> dict:
+def bridge_row(pair: dict, template: Template, identity: dict, key: str | None, cache: ResponseCache) -> dict:
     """The output row of one pair: edited, fallback (with the reason) or kept."""
     row = {**pair, "chosen_original": pair["chosen"]}
     if template.replaces == "rejected":
@@ -145,7 +157,7 @@ def summarize(rows: list[dict], template: Template, editor: dict, usage: dict, w
 
 
 def run(args: argparse.Namespace) -> None:
-    from bmc.bridging.editors import make_editor
+    from bmc.llm.clients import make_client
 
     start = time.time()
     params = check_params(json.loads(args.params))
@@ -157,13 +169,13 @@ def run(args: argparse.Namespace) -> None:
     template = load_template(params["strategy"], params["template_version"], args.task)
     selected = select([p["id"] for p in pairs], float(params["proportion"]), int(params["seed"]))
     editor_config = params["editor"]
-    identity = editor_identity(editor_config, args.base_model)
+    identity = client_identity(editor_config, args.base_model)
     rows, usage = bridge_pairs(
         pairs,
         template,
         identity,
-        lambda: make_editor(editor_config, args.base_model),
-        EditCache(args.cache),
+        lambda: make_client(editor_config, args.base_model),
+        ResponseCache(args.cache),
         selected,
         chunk=request_chunk(editor_config),
     )

@@ -19,12 +19,12 @@ import logging
 from pathlib import Path
 from statistics import mean
 
-from bmc.bridging.cache import EditCache
-from bmc.bridging.editors import check_editor_config, editor_identity, request_chunk
 from bmc.evaluation import arena_hard
 from bmc.evaluation.judge import judge, model_preference
 from bmc.evaluation.length_control import lc_win_rate
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
+from bmc.llm.cache import ResponseCache
+from bmc.llm.clients import check_client_config, client_identity, request_chunk
 
 log = logging.getLogger(__name__)
 GENERATION_FIELDS = {"id": str, "response": str}
@@ -49,7 +49,7 @@ def split_params(params: dict) -> tuple[dict, dict]:
     """(stage settings, the judge model's editor settings), the latter checked like a bridging editor."""
     stage = {k: params[k] for k in JUDGE_KEYS if k in params}
     model = {k: v for k, v in params.items() if k not in JUDGE_KEYS}
-    check_editor_config(model, section="judge")
+    check_client_config(model, section="judge")
     return stage, model
 
 
@@ -101,7 +101,7 @@ def scores_of(items: list[dict], judgments: list[dict], dataset: str, method: st
 
 
 def run(args: argparse.Namespace) -> None:
-    from bmc.bridging.editors import make_editor
+    from bmc.llm.clients import make_client
 
     stage, judge_config = split_params(json.loads(args.params))
     tests = read_jsonl(args.tests, required=TEST_FIELDS)
@@ -117,12 +117,12 @@ def run(args: argparse.Namespace) -> None:
         baseline = {q["id"]: q["baseline"] for q in tests if isinstance(q.get("baseline"), str)}
         baseline_name = "reference outputs of " + args.tests
     items = judge_items(tests, generations, baseline, args.generations)
-    identity = editor_identity(judge_config, args.base_model)
+    identity = client_identity(judge_config, args.base_model, "judge")
     judgments, usage = judge(
         items,
         identity,
-        lambda: make_editor(judge_config, args.base_model),
-        EditCache(args.cache),
+        lambda: make_client(judge_config, args.base_model, "judge"),
+        ResponseCache(args.cache),
         stage.get("template_version", "v1"),
         chunk=request_chunk(judge_config),
     )

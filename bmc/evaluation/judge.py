@@ -1,7 +1,7 @@
 """Pairwise judging of instruction-following answers (AlpacaEval and Arena-Hard style).
 
 Every question is judged twice, the model's answer shown first once and second once, so that a judge's
-position bias cancels. The judge (any `bmc.bridging.editors` kind: a local model, vLLM, or an
+position bias cancels. The judge (any `bmc.llm.clients` kind: a local model, vLLM, or an
 OpenAI-compatible endpoint) answers with a verdict label "[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]" or
 "[[B>>A]]" (A = the answer shown first); a bare "A" or "B" (what small judges tend to say) counts as a
 plain preference. A reply with no verdict counts as a tie and is reported (`unparsed`), never dropped
@@ -11,13 +11,12 @@ silently. Judge outputs are cached by content hash, so a rerun or a resumed run 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from importlib import resources
 
-from bmc.bridging.cache import EditCache, ask_uncached
-from bmc.bridging.editors import Editor
+from bmc.llm.cache import ResponseCache, ask_uncached, content_key
+from bmc.llm.clients import ChatClient
 
 VERDICT = re.compile(r"\[\[\s*(A\s*>>\s*B|A\s*>\s*B|A\s*=\s*B|B\s*>\s*A|B\s*>>\s*A)\s*\]\]")
 BARE = re.compile(r"^\W*(?:answer|output|assistant)?\s*\(?([AB])\)?(?:\W|$)", re.IGNORECASE)
@@ -57,19 +56,15 @@ def requests_for(items: list[dict], template: str) -> list[dict]:
 
 
 def judge_key(identity: dict, template_name: str, template: str, messages: list[dict]) -> str:
-    payload = {
-        "judge": identity,
-        "template": [template_name, hashlib.sha256(template.encode()).hexdigest()],
-        "messages": messages,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    template_hash = hashlib.sha256(template.encode()).hexdigest()
+    return content_key({"judge": identity, "template": [template_name, template_hash], "messages": messages})
 
 
 def judge(
     items: list[dict],
     identity: dict,
-    judge_factory: Callable[[], Editor],
-    cache: EditCache,
+    judge_factory: Callable[[], ChatClient],
+    cache: ResponseCache,
     version: str = "v1",
     chunk: int = 16,
 ) -> tuple[list[dict], dict]:

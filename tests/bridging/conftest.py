@@ -1,6 +1,6 @@
 import pytest
 
-from bmc.bridging.editors import Editor
+from bmc.llm.clients import ChatClient
 
 PAIR = {
     "id": "ECQA-train-1",
@@ -20,7 +20,7 @@ def make_pairs(n: int) -> list[dict]:
     ]
 
 
-class CountingEditor(Editor):
+class CountingEditor(ChatClient):
     """Answers every request with `text`; counts requests and can fail on a given call (a killed run)."""
 
     def __init__(self, text: str = GOOD_EDIT, fail_on_call: int | None = None):

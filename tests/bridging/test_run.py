@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from bmc.bridging.cache import EditCache
 from bmc.bridging.prompts import load_template
 from bmc.bridging.run import add_arguments, bridge_pairs, check_params, read_pairs, select
 from bmc.io import InputError
+from bmc.llm.cache import ResponseCache
 
 from .conftest import GOOD_EDIT, PAIR, CountingEditor, make_pairs
 
@@ -14,7 +14,7 @@ IDENTITY = {"kind": "test", "model": "m", "params": []}
 
 
 def test_cache_hit_miss_and_rerun_without_the_editor(tmp_path, pairs):
-    template, cache = load_template("targeted"), EditCache(tmp_path / "cache")
+    template, cache = load_template("targeted"), ResponseCache(tmp_path / "cache")
     ids = {p["id"] for p in pairs}
     editor = CountingEditor()
     rows, usage = bridge_pairs(pairs, template, IDENTITY, lambda: editor, cache, ids, chunk=2)
@@ -26,8 +26,8 @@ def test_cache_hit_miss_and_rerun_without_the_editor(tmp_path, pairs):
     assert again == rows and usage["cache_hits"] == 5 and usage["requests"] == 0
 
 
-def test_cache_key_changes_with_template_editor_and_request(tmp_path, pairs):
-    cache, ids = EditCache(tmp_path), {p["id"] for p in pairs}
+def test_edit_key_changes_with_template_editor_and_request(tmp_path, pairs):
+    cache, ids = ResponseCache(tmp_path), {p["id"] for p in pairs}
     first, _ = bridge_pairs(pairs, load_template("targeted"), IDENTITY, CountingEditor, cache, ids)
     other_editor = {**IDENTITY, "params": [("max_new_tokens", 8)]}
     for template, identity in [
@@ -41,7 +41,7 @@ def test_cache_key_changes_with_template_editor_and_request(tmp_path, pairs):
 
 
 def test_a_killed_run_keeps_finished_chunks(tmp_path, pairs):
-    template, cache = load_template("targeted"), EditCache(tmp_path)
+    template, cache = load_template("targeted"), ResponseCache(tmp_path)
     ids = {p["id"] for p in pairs}
     killed = CountingEditor(fail_on_call=2)
     with pytest.raises(KeyboardInterrupt):
@@ -70,7 +70,7 @@ def test_proportion_fallback_and_every_id_present(tmp_path):
         load_template("targeted"),
         IDENTITY,
         lambda: CountingEditor("no idea"),
-        EditCache(tmp_path),
+        ResponseCache(tmp_path),
         selected,
     )
     assert [r["id"] for r in rows] == ids
@@ -85,7 +85,12 @@ def test_inverse_replaces_the_loser_and_keeps_it(tmp_path, pairs):
     degraded = "Let's think step by step.\nFish need sand.\nThe answer is desert"
     ids = {p["id"] for p in pairs}
     rows, _ = bridge_pairs(
-        pairs, load_template("inverse"), IDENTITY, lambda: CountingEditor(degraded), EditCache(tmp_path), ids
+        pairs,
+        load_template("inverse"),
+        IDENTITY,
+        lambda: CountingEditor(degraded),
+        ResponseCache(tmp_path),
+        ids,
     )
     row = rows[0]
     assert row["bridge"]["status"] == "edited" and row["rejected"] == degraded

@@ -2,10 +2,10 @@
 
 import pytest
 
-from bmc.bridging.cache import EditCache
-from bmc.bridging.editors import Editor
 from bmc.evaluation.instruction_following import scores_of
 from bmc.evaluation.judge import judge, model_preference, parse_verdict
+from bmc.llm.cache import ResponseCache
+from bmc.llm.clients import ChatClient
 
 IDENTITY = {"kind": "fake", "model": "judge"}
 
@@ -27,7 +27,7 @@ def test_parse_verdict(reply, verdict):
     assert parse_verdict(reply) == verdict
 
 
-class ScriptedJudge(Editor):
+class ScriptedJudge(ChatClient):
     """Answers every request with `rule(messages)`; counts its calls."""
 
     def __init__(self, rule):
@@ -53,12 +53,12 @@ def test_every_item_is_judged_in_both_orders_and_cached(tmp_path):
         made.append(ScriptedJudge(lambda text: "[[A>B]]"))
         return made[-1]
 
-    rows, usage = judge(ITEMS, IDENTITY, factory, EditCache(tmp_path), chunk=4)
+    rows, usage = judge(ITEMS, IDENTITY, factory, ResponseCache(tmp_path), chunk=4)
     assert [(r["id"], r["model_first"]) for r in rows[:2]] == [("q0", True), ("q0", False)]
     assert len(rows) == 12 and usage["requests"] == 12 and usage["cache_hits"] == 0
     # a judge that always prefers the first answer: position bias cancels to 50%
     assert sum(model_preference(r) for r in rows) / len(rows) == 0.5
-    rows_again, usage_again = judge(ITEMS, IDENTITY, factory, EditCache(tmp_path))
+    rows_again, usage_again = judge(ITEMS, IDENTITY, factory, ResponseCache(tmp_path))
     assert len(made) == 1 and usage_again == {
         "requests": 0,
         "prompt_tokens": 0,
@@ -75,7 +75,7 @@ def test_a_judge_that_prefers_the_model_and_unparsed_replies(tmp_path):
             return "no idea"
         return "[[A>>B]]" if "model" in a else "[[B>A]]"
 
-    rows, _ = judge(ITEMS, IDENTITY, lambda: ScriptedJudge(rule), EditCache(tmp_path))
+    rows, _ = judge(ITEMS, IDENTITY, lambda: ScriptedJudge(rule), ResponseCache(tmp_path))
     assert [model_preference(r) for r in rows] == [1.0] * 10 + [0.5, 0.5]
     assert [r["parsed"] for r in rows].count(False) == 2
     scores = scores_of(ITEMS, rows, "alpaca_eval", "DPO", rounds=10)

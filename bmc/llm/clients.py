@@ -1,11 +1,13 @@
-"""Editors: one interface for every LLM call of the bridging phase (chat messages in, text out).
+"""One interface for every LLM call, the bridging phase's editor and the instruction-following judge
+(chat messages in, text out), chosen by the config's `kind`:
 
 - `hf`:     a local transformers model (its chat template, batched generation via bmc.generation)
 - `vllm`:   the same through vLLM (offline batch)
 - `openai`: any OpenAI-compatible endpoint (OpenAI, a vLLM server, ...); the key comes from the environment
             variable named by `api_key_env`; the client retries 408/409/429/5xx, connection errors and
             timeouts with exponential backoff (`max_retries`); requests run in a bounded thread pool.
-Each editor counts requests and prompt/completion tokens (the cost of the bridging phase).
+Each client counts requests and prompt/completion tokens (the cost of a stage). `section` names the config
+section (`bridge.editor`, `judge`) in error messages.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from bmc.generation.backends import GenerationParams, load_generator
 
 LOCAL_KINDS = {"hf": "transformers", "vllm": "vllm"}
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed")
-EDITOR_KEYS = {
+CLIENT_KEYS = {
     "hf": {"kind", "model", "batch_size", *GENERATION_KEYS},
     "vllm": {"kind", "model", "batch_size", *GENERATION_KEYS},
     "openai": {
@@ -38,7 +40,7 @@ EDITOR_KEYS = {
 }
 
 
-class Editor:
+class ChatClient:
     """`complete(requests)`: one text per chat request, in order; `usage` counts the work done."""
 
     def __init__(self) -> None:
@@ -48,23 +50,22 @@ class Editor:
         raise NotImplementedError
 
 
-def check_editor_config(config: dict, section: str = "bridge.editor") -> None:
-    """Fail early on an unknown editor kind, a missing model or a misspelt option (`section` names the
-    config section in messages: the bridging editor or the judge)."""
+def check_client_config(config: dict, section: str = "bridge.editor") -> None:
+    """Fail early on an unknown kind, a missing model or a misspelt option."""
     kind = config.get("kind")
-    if kind not in EDITOR_KEYS:
-        raise ValueError(f"{section}.kind must be one of {sorted(EDITOR_KEYS)}, got {kind!r}")
+    if kind not in CLIENT_KEYS:
+        raise ValueError(f"{section}.kind must be one of {sorted(CLIENT_KEYS)}, got {kind!r}")
     if not config.get("model"):
         raise ValueError(f"{section}.model is required ('base', a model folder, or the endpoint's model id)")
-    unknown = sorted(set(config) - EDITOR_KEYS[kind])
+    unknown = sorted(set(config) - CLIENT_KEYS[kind])
     if unknown:
         raise ValueError(
-            f"unknown {section} option(s) {unknown} for kind {kind}; expected some of {sorted(EDITOR_KEYS[kind])}"
+            f"unknown {section} option(s) {unknown} for kind {kind}; expected some of {sorted(CLIENT_KEYS[kind])}"
         )
 
 
 def generation_settings(config: dict) -> dict:
-    """Decoding options of a local editor (greedy when temperature is 0 or absent)."""
+    """Decoding options of a local model (greedy when temperature is 0 or absent)."""
     gen = {k: config[k] for k in GENERATION_KEYS if k in config}
     gen["do_sample"] = float(config.get("temperature", 0.0)) > 0
     if not gen["do_sample"]:
@@ -83,12 +84,12 @@ def openai_settings(config: dict) -> dict:
     return out
 
 
-def resolve_model(config: dict, base_model: str | None) -> str:
-    """The editor's model: `base` means the --base-model folder."""
+def resolve_model(config: dict, base_model: str | None, section: str = "bridge.editor") -> str:
+    """The client's model: `base` means the --base-model folder."""
     model = config.get("model")
     if model == "base":
         if not base_model:
-            raise ValueError("bridge.editor.model is 'base' but no --base-model was given")
+            raise ValueError(f"{section}.model is 'base' but no --base-model was given")
         return str(base_model)
     return str(model)
 
@@ -115,8 +116,8 @@ def model_fingerprint(path: str | Path, samples: int = 64, chunk: int = 1 << 16)
     return h.hexdigest()
 
 
-def editor_identity(config: dict, base_model: str | None) -> dict:
-    """What determines an editor's output (part of the cache key): kind, model and decoding settings."""
+def client_identity(config: dict, base_model: str | None, section: str = "bridge.editor") -> dict:
+    """What determines a client's output (part of the cache key): kind, model and decoding settings."""
     kind = config["kind"]
     if kind == "openai":
         return {
@@ -125,7 +126,7 @@ def editor_identity(config: dict, base_model: str | None) -> dict:
             "base_url": config.get("base_url"),
             "params": sorted(openai_settings(config).items()),
         }
-    model = resolve_model(config, base_model)
+    model = resolve_model(config, base_model, section)
     return {
         "kind": kind,
         "model": model,
@@ -146,7 +147,7 @@ def render_chat(tokenizer, messages: list[dict]) -> str:
     return text
 
 
-class LocalEditor(Editor):
+class LocalClient(ChatClient):
     """A local model through bmc.generation (transformers or vLLM), prompts rendered by its chat template."""
 
     def __init__(self, model_path: str, config: dict, backend: str):
@@ -156,9 +157,7 @@ class LocalEditor(Editor):
         self.generator = load_generator(model_path, self.params)
         self.tokenizer = self.generator.tokenizer
         if not getattr(self.tokenizer, "chat_template", None):
-            raise ValueError(
-                f"editor model {model_path} has no chat template; use an instruction-tuned model"
-            )
+            raise ValueError(f"model {model_path} has no chat template; use an instruction-tuned model")
 
     def _count(self, texts: list[str]) -> int:
         return sum(len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"])
@@ -172,32 +171,30 @@ class LocalEditor(Editor):
         return outputs
 
 
-class OpenAIEditor(Editor):
+class OpenAIClient(ChatClient):
     """Chat completions from an OpenAI-compatible endpoint; checks the key and the endpoint before any work."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: dict, section: str = "bridge.editor"):
         super().__init__()
         from openai import OpenAI
 
         key_env = config.get("api_key_env", "OPENAI_API_KEY")
         key = os.environ.get(key_env)
         if not key:
-            raise RuntimeError(
-                f"bridge.editor.kind is openai but the environment variable {key_env} is not set"
-            )
+            raise RuntimeError(f"{section}.kind is openai but the environment variable {key_env} is not set")
         self._key = key
         self.model = config["model"]
         self.settings = openai_settings(config)
         self.concurrency = int(config.get("max_concurrency", 8))
         if self.concurrency < 1:
-            raise ValueError(f"bridge.editor.max_concurrency must be >= 1, got {self.concurrency}")
+            raise ValueError(f"{section}.max_concurrency must be >= 1, got {self.concurrency}")
         self.client = OpenAI(
             base_url=config.get("base_url"),
             api_key=key,
             max_retries=int(config.get("max_retries", 6)),
             timeout=float(config.get("timeout_s", 120)),
         )
-        self._preflight(config.get("base_url") or "https://api.openai.com/v1")
+        self._preflight(f"{section} endpoint " + (config.get("base_url") or "https://api.openai.com/v1"))
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***")
@@ -210,12 +207,12 @@ class OpenAIEditor(Editor):
         try:
             self.client.with_options(max_retries=1).models.list()
         except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
-            raise RuntimeError(f"editor endpoint {where} refused the key: {self._redact(str(e))}") from None
+            raise RuntimeError(f"{where} refused the key: {self._redact(str(e))}") from None
         except openai.APIStatusError:
             pass
         except Exception as e:  # noqa: BLE001 - connection refused, DNS, timeout: no work can be done
             raise RuntimeError(
-                f"editor endpoint {where} is not reachable: {type(e).__name__}: {self._redact(str(e))}"
+                f"{where} is not reachable: {type(e).__name__}: {self._redact(str(e))}"
             ) from None
 
     def _one(self, messages: list[dict]):
@@ -241,9 +238,10 @@ def request_chunk(config: dict) -> int:
     return int(config.get("batch_size", 16))
 
 
-def make_editor(config: dict, base_model: str | None) -> Editor:
-    """The editor named by `config["kind"]` (checked with `check_editor_config`)."""
-    check_editor_config(config)
+def make_client(config: dict, base_model: str | None, section: str = "bridge.editor") -> ChatClient:
+    """The client named by `config["kind"]` (checked with `check_client_config`)."""
+    check_client_config(config, section)
     if config["kind"] == "openai":
-        return OpenAIEditor(config)
-    return LocalEditor(resolve_model(config, base_model), config, backend=LOCAL_KINDS[config["kind"]])
+        return OpenAIClient(config, section)
+    model = resolve_model(config, base_model, section)
+    return LocalClient(model, config, backend=LOCAL_KINDS[config["kind"]])

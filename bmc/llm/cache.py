@@ -10,25 +10,18 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from bmc.bridging.prompts import Template
 from bmc.io import read_json, write_json
 
 if TYPE_CHECKING:
-    from bmc.bridging.editors import Editor
+    from bmc.llm.clients import ChatClient
 
 
-def cache_key(template: Template, editor_identity: dict, messages: list[dict]) -> str:
-    """sha256 over the strategy, the template (name, version, hash), the editor and the request messages."""
-    payload = {
-        "strategy": template.strategy,
-        "template": [template.name, template.version, template.sha256],
-        "editor": editor_identity,
-        "messages": messages,
-    }
+def content_key(payload: dict) -> str:
+    """sha256 of a JSON payload (keys sorted): everything that determines a model's output."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-class EditCache:
+class ResponseCache:
     """One JSON file per key under `folder/<key[:2]>/<key>.json`, each written atomically."""
 
     def __init__(self, folder: str | Path):
@@ -48,20 +41,19 @@ class EditCache:
             )
         return entry["output"]
 
-    def put(self, key: str, output: str, template: Template | str, editor: dict) -> None:
+    def put(self, key: str, output: str, template: str, client: dict) -> None:
         """Store `output` with what produced it (template name, model kind and name; for auditing by hand)."""
-        name = template if isinstance(template, str) else template.name
         write_json(
             self._path(key),
-            {"output": output, "template": name, "editor": {k: editor[k] for k in ("kind", "model")}},
+            {"output": output, "template": template, "editor": {k: client[k] for k in ("kind", "model")}},
         )
 
 
 def ask_uncached(
     requests: dict[str, list[dict]],
-    factory: Callable[[], Editor],
-    cache: EditCache,
-    template: Template | str,
+    factory: Callable[[], ChatClient],
+    cache: ResponseCache,
+    template: str,
     identity: dict,
     chunk: int,
     desc: str,

@@ -1,3 +1,6 @@
+"""LLM clients (bmc.llm.clients) as the bridging editor: the OpenAI-compatible client against a local fake
+endpoint, local models, fingerprints and chat rendering."""
+
 import json
 import threading
 import time
@@ -6,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from transformers import AutoTokenizer
 
-from bmc.bridging.editors import OpenAIEditor, editor_identity, model_fingerprint, render_chat
 from bmc.bridging.prompts import load_template
 from bmc.bridging.run import run
+from bmc.llm.clients import OpenAIClient, client_identity, make_client, model_fingerprint, render_chat
 from bmc.models.prepare import SHIPPED_TOKENIZER, build_random_llama
 
 from .conftest import GOOD_EDIT, PAIR, make_pairs
@@ -99,7 +102,7 @@ def openai_config(base_url, **extra):
 def test_openai_editor_retries_429_5xx_and_timeouts(server, monkeypatch):
     monkeypatch.setenv("BMC_TEST_KEY", SECRET)
     FakeOpenAI.script = ["429", "500", "stall"]
-    editor = OpenAIEditor(openai_config(server, max_concurrency=2, timeout_s=0.4))
+    editor = OpenAIClient(openai_config(server, max_concurrency=2, timeout_s=0.4))
     out = editor.complete([load_template("targeted").render(PAIR)] * 3)
     assert out == [GOOD_EDIT] * 3
     assert FakeOpenAI.chat_hits == 6  # three failures retried, three successes
@@ -109,17 +112,19 @@ def test_openai_editor_retries_429_5xx_and_timeouts(server, monkeypatch):
 
 def test_openai_editor_fails_before_any_work(server, monkeypatch):
     monkeypatch.delenv("BMC_MISSING_KEY", raising=False)
-    with pytest.raises(RuntimeError, match="BMC_MISSING_KEY is not set"):
-        OpenAIEditor(openai_config(server, api_key_env="BMC_MISSING_KEY"))
+    with pytest.raises(RuntimeError, match="bridge.editor.kind is openai but .*BMC_MISSING_KEY is not set"):
+        OpenAIClient(openai_config(server, api_key_env="BMC_MISSING_KEY"))
+    with pytest.raises(RuntimeError, match="^judge.kind is openai"):  # the message names the stage's section
+        make_client(openai_config(server, api_key_env="BMC_MISSING_KEY"), None, "judge")
     monkeypatch.setenv("BMC_TEST_KEY", SECRET)
-    with pytest.raises(RuntimeError, match="not reachable") as err:
-        OpenAIEditor(openai_config("http://127.0.0.1:9/v1", timeout_s=2))
+    with pytest.raises(RuntimeError, match="bridge.editor endpoint http://127.0.0.1:9/v1 is not reachable"):
+        OpenAIClient(openai_config("http://127.0.0.1:9/v1", timeout_s=2))
     FakeOpenAI.models_status = 401
     with pytest.raises(RuntimeError, match="refused the key") as err:
-        OpenAIEditor(openai_config(server))
+        OpenAIClient(openai_config(server))
     assert SECRET not in str(err.value) and FakeOpenAI.chat_hits == 0
     FakeOpenAI.models_status = 404  # an endpoint without /models is still usable
-    assert OpenAIEditor(openai_config(server)).complete([[{"role": "user", "content": "hi"}]]) == [GOOD_EDIT]
+    assert OpenAIClient(openai_config(server)).complete([[{"role": "user", "content": "hi"}]]) == [GOOD_EDIT]
 
 
 def test_openai_stage_keeps_the_key_out_of_every_output(server, monkeypatch, tmp_path, caplog):
@@ -153,7 +158,7 @@ def test_model_fingerprint_follows_the_weights(tiny_model_dir, tmp_path):
     assert model_fingerprint(tiny_model_dir) == model_fingerprint(tiny_model_dir)
     assert model_fingerprint(tmp_path / "other") != model_fingerprint(tiny_model_dir)
     assert model_fingerprint("meta-llama/Meta-Llama-3-70B-Instruct") is None
-    identity = editor_identity({"kind": "hf", "model": "base", "max_new_tokens": 8}, str(tiny_model_dir))
+    identity = client_identity({"kind": "hf", "model": "base", "max_new_tokens": 8}, str(tiny_model_dir))
     assert identity["model"] == str(tiny_model_dir) and identity["fingerprint"]
     assert identity["params"] == [("do_sample", False), ("max_new_tokens", 8)]
 
