@@ -175,3 +175,15 @@ def test_paper_dry_run_lists_the_same_rules(tmp_path):
         "train",
     }
     assert expected | {"generate_qa", "generate_math", "evaluate", "table1", "table5", "report"} <= paper
+
+
+def test_a_given_sft_model_replaces_sft_training(tmp_path):
+    work = tmp_path / "repo"
+    shutil.copytree(REPO, work, ignore=SKIP)
+    overlay = work / "given_sft.yaml"
+    overlay.write_text(yaml.safe_dump({"sft_models": {"qa": {"kind": "random_llama"}}}))
+    smoke = ("--configfile", "workflow/config/smoke.yaml")
+    given = _dry_run_rules(work, *smoke, str(overlay), "--config", DOWNLOADS, 'tasks=["qa"]')
+    trained = _dry_run_rules(work, *smoke, "--config", DOWNLOADS, 'tasks=["qa"]')
+    assert "sft_given" in given and "sft" not in given
+    assert given - {"sft_given"} == trained - {"sft"}

@@ -125,9 +125,9 @@ def build_smollm2(out: Path, params: dict, cache: str | None = None) -> None:
 def build_hub(out: Path, params: dict, cache: str | None = None) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    name = params["name"]
-    AutoTokenizer.from_pretrained(name).save_pretrained(out)
-    AutoModelForCausalLM.from_pretrained(name, dtype="auto").save_pretrained(out)
+    name, revision = params["name"], params.get("revision")
+    AutoTokenizer.from_pretrained(name, revision=revision).save_pretrained(out)
+    AutoModelForCausalLM.from_pretrained(name, revision=revision, dtype="auto").save_pretrained(out)
 
 
 def _sha256(path: Path) -> str:

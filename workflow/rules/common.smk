@@ -48,6 +48,15 @@ TABLE4_METHODS = {
     for name, editor in TABLE4_EDITORS.items()
 }
 RESOURCES = config.get("resources", "workflow/resources")
+# tasks whose SFT model is given (`sft_models`: a model section per task) instead of trained
+GIVEN_SFT_MODELS = {t: m for t, m in config.get("sft_models", {}).items() if t in TASKS}
+TRAINED_SFT_TASKS = [t for t in TASKS if t not in GIVEN_SFT_MODELS]
+SFT_MODEL = f"{R}/models/sft_{{task}}"
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly these names (none: a pattern that matches nothing)."""
+    return "|".join(names) if names else "(?!)"
 
 
 wildcard_constraints:

@@ -1,6 +1,6 @@
 rule sample_losing:
     input:
-        model=rules.sft.output[0],
+        model=SFT_MODEL,
         data=f"{R}/data/{{task}}/prefs.jsonl",
     output:
         f"{R}/pairs/{{task}}/samples.jsonl",

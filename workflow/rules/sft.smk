@@ -3,11 +3,13 @@ rule sft:
         model=rules.base_model.output[0],
         data=f"{R}/data/{{task}}/sft.jsonl",
     output:
-        directory(f"{R}/models/sft_{{task}}"),
+        directory(SFT_MODEL),
     log:
         f"{LOGS}/sft/{{task}}.log",
     benchmark:
         f"{BENCH}/sft/{{task}}.tsv"
+    wildcard_constraints:
+        task=one_of(TRAINED_SFT_TASKS),
     conda:
         "../../envs/train.yaml"
     threads: JOB_THREADS
@@ -20,3 +22,25 @@ rule sft:
     shell:
         "{params.launcher} -m bmc.cli sft --model {input.model} --data {input.data} --out {output}"
         " --params {params.sft} > {log} 2>&1"
+
+
+# A task whose SFT model is given (config `sft_models`, e.g. the paper's released Llama-3-Base-8B-SFT for
+# instruction following) takes it as is instead of training one.
+rule sft_given:
+    output:
+        directory(SFT_MODEL),
+    log:
+        f"{LOGS}/sft_given/{{task}}.log",
+    benchmark:
+        f"{BENCH}/sft_given/{{task}}.tsv"
+    wildcard_constraints:
+        task=one_of(GIVEN_SFT_MODELS),
+    conda:
+        "../../envs/train.yaml"
+    resources:
+        mem_mb=16000,
+    params:
+        model=lambda wildcards: as_json(GIVEN_SFT_MODELS[wildcards.task]),
+        cache=config.get("download_cache", "resources/downloads"),
+    shell:
+        "python -m bmc.cli model --out {output} --params {params.model} --cache {params.cache} > {log} 2>&1"

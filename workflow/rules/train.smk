@@ -1,6 +1,6 @@
 rule train:
     input:
-        sft=rules.sft.output[0],
+        sft=SFT_MODEL,
         pairs=training_pairs,
     output:
         directory(f"{R}/models/{{task}}/{{method}}/seed{{seed}}"),
