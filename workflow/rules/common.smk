@@ -52,6 +52,11 @@ RESOURCES = config.get("resources", "workflow/resources")
 GIVEN_SFT_MODELS = {t: m for t, m in config.get("sft_models", {}).items() if t in TASKS}
 TRAINED_SFT_TASKS = [t for t in TASKS if t not in GIVEN_SFT_MODELS]
 SFT_MODEL = f"{R}/models/sft_{{task}}"
+# tasks whose data come with their pairs (y_l given, e.g. UltraFeedback) instead of sampled from the SFT model
+GIVEN_PAIR_TASKS = [
+    t for t in TASKS if config["data"][t].get("source") in ("ultrafeedback",)
+]
+SAMPLED_PAIR_TASKS = [t for t in TASKS if t not in GIVEN_PAIR_TASKS]
 
 
 def one_of(names):

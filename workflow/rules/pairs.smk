@@ -8,6 +8,8 @@ rule sample_losing:
         f"{LOGS}/sample_losing/{{task}}.log",
     benchmark:
         f"{BENCH}/sample_losing/{{task}}.tsv"
+    wildcard_constraints:
+        task=one_of(SAMPLED_PAIR_TASKS),
     conda:
         "../../envs/generate.yaml"
     threads: JOB_THREADS
@@ -30,7 +32,27 @@ rule build_pairs:
         f"{LOGS}/build_pairs/{{task}}.log",
     benchmark:
         f"{BENCH}/build_pairs/{{task}}.tsv"
+    wildcard_constraints:
+        task=one_of(SAMPLED_PAIR_TASKS),
     conda:
         "../../envs/data.yaml"
     shell:
         "python -m bmc.cli pairs --samples {input} --out {output.pairs} --summary {output.summary} > {log} 2>&1"
+
+
+rule given_pairs:
+    input:
+        f"{R}/data/{{task}}/prefs.jsonl",
+    output:
+        pairs=f"{R}/pairs/{{task}}/pairs.jsonl",
+        summary=f"{R}/pairs/{{task}}/summary.json",
+    log:
+        f"{LOGS}/given_pairs/{{task}}.log",
+    benchmark:
+        f"{BENCH}/given_pairs/{{task}}.tsv"
+    wildcard_constraints:
+        task=one_of(GIVEN_PAIR_TASKS),
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "python -m bmc.cli pairs-given --prefs {input} --out {output.pairs} --summary {output.summary} > {log} 2>&1"
