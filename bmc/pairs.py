@@ -15,7 +15,7 @@ import json
 import logging
 from collections import Counter, defaultdict
 
-from bmc.chat import prompt_messages, training_prompt
+from bmc.chat import prompt_messages, prompt_text
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
 from bmc.tasks import grade, winning_response
 
@@ -39,6 +39,7 @@ def sample_run(args: argparse.Namespace) -> None:
     num_samples = int(params.get("num_samples", 1))
     if num_samples < 1:
         raise ValueError(f"sample.num_samples must be >= 1, got {num_samples}")
+    fmt = params.pop("prompt_format", "paper")
     gen_params = GenerationParams.from_dict(params)
     questions = read_jsonl(args.data, required=QUESTION_FIELDS)
     if not questions:
@@ -52,7 +53,7 @@ def sample_run(args: argparse.Namespace) -> None:
     rows = generate_resumable(
         generator,
         items,
-        prompt_of=lambda it: training_prompt(it["question"]),
+        prompt_of=lambda it: prompt_text(it["question"], fmt, generator.tokenizer),
         out_path=args.out,
         desc="sampling answers",
         seed_of=lambda it: gen_params.seed + it["sample"],

@@ -1,7 +1,8 @@
 """Stage `sft`: supervised fine-tuning with TRL's SFTTrainer on the paper's QA template.
 
 Each example is a prompt-completion pair: prompt = "### Instruction:\\n{user}\\n\\n### Response:\\n",
-completion = the assistant text + the tokenizer's EOS (added here, so TRL adds none); the loss
+completion = the assistant text + the tokenizer's EOS (added here, so TRL adds none); with
+`--prompt-format chat_template` both come from the model's chat template (`bmc.chat`). The loss
 covers the completion only. `--params` is the config's `sft` section: any SFTConfig /
 TrainingArguments field (bf16, deepspeed, gradient_checkpointing, model_init_kwargs with
 attn_implementation, ...) passes through; unknown keys are refused.
@@ -16,7 +17,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bmc.chat import training_prompt
+from bmc.chat import completion_text, prompt_text
 from bmc.data.schemas import check_conversation
 from bmc.io import InputError, read_jsonl, write_json
 
@@ -42,18 +43,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", required=True, help="JSON: the config's `sft` section")
 
 
-def to_prompt_completion(rows: list[dict], eos_token: str) -> list[dict]:
-    """Chat rows -> {"prompt", "completion"} strings in the paper's template, completion ending in EOS."""
-    return [
-        {
-            "prompt": training_prompt(r["messages"][0]["content"]),
-            "completion": r["messages"][1]["content"] + eos_token,
-        }
-        for r in rows
-    ]
+def to_prompt_completion(rows: list[dict], tokenizer, fmt: str = "paper") -> list[dict]:
+    """Chat rows -> {"prompt", "completion"} strings in the prompt format, completion ending in EOS."""
+    out = []
+    for r in rows:
+        user, reply = r["messages"][0]["content"], r["messages"][1]["content"]
+        out.append(
+            {
+                "prompt": prompt_text(user, fmt, tokenizer),
+                "completion": completion_text(user, reply, tokenizer, fmt),
+            }
+        )
+    return out
 
 
-def build_trainer(model_path: str, rows: list[dict], params: dict, output_dir: Path):
+def build_trainer(model_path: str, rows: list[dict], params: dict, output_dir: Path, fmt: str = "paper"):
     """An SFTTrainer over `rows` with completion-only loss; returns (trainer, tokenizer)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -71,7 +75,7 @@ def build_trainer(model_path: str, rows: list[dict], params: dict, output_dir: P
         dataset_num_proc=None,
         **cpu_defaults(params),
     )
-    dataset = Dataset.from_list(to_prompt_completion(rows, tokenizer.eos_token))
+    dataset = Dataset.from_list(to_prompt_completion(rows, tokenizer, fmt))
     # a model path (not an object) lets TRL load it with `model_init_kwargs` (dtype, attention kernel)
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=dataset, processing_class=tokenizer)
     return trainer, tokenizer
@@ -97,13 +101,14 @@ def run(args: argparse.Namespace) -> None:
     from bmc.training_args import last_checkpoint, save_atomically
 
     params = json.loads(args.params)
+    fmt = params.pop("prompt_format", "paper")
     rows = read_jsonl(args.data, required={"id": str, "messages": list}, check=check_conversation)
     if not rows:
         raise InputError(args.data, None, "no SFT examples")
     out = Path(args.out)
     checkpoints = out.with_name(out.name + ".checkpoints")
     start = time.time()
-    trainer, tokenizer = build_trainer(args.model, rows, params, checkpoints)
+    trainer, tokenizer = build_trainer(args.model, rows, params, checkpoints, fmt)
     lengths = truncation_report(trainer, tokenizer, len(rows))
     resume = last_checkpoint(checkpoints)
     if resume:

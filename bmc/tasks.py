@@ -11,7 +11,7 @@ samples is a candidate y_l, as in the QA and math construction; models are score
 
 from __future__ import annotations
 
-from bmc.chat import EVAL_RESPONSE_PREFIX, eval_prompt, training_prompt
+from bmc.chat import EVAL_RESPONSE_PREFIX, eval_prompt, prompt_text
 
 TASKS = ("qa", "math", "if")
 REASONING_TASKS = ("qa", "math")  # graded against a gold answer
@@ -47,7 +47,12 @@ def winning_response(task: str, solution: str) -> str:
     return EVAL_RESPONSE_PREFIX + solution if check_task(task) == "qa" else solution
 
 
-def answer_prompt(task: str, question: str) -> str:
-    """The evaluation prompt: the paper's zero-shot step-by-step prompt for QA and math; for instruction
-    following the training template itself (the model answers as it was tuned to, no cue)."""
-    return training_prompt(question) if check_task(task) == "if" else eval_prompt(question)
+def answer_prompt(task: str, question: str, fmt: str = "paper", tokenizer=None) -> str:
+    """The evaluation prompt: the paper's zero-shot step-by-step prompt for QA and math (in a chat template:
+    the question as the user turn, then the step-by-step cue); for instruction following the training
+    prompt itself (the model answers as it was tuned to, no cue)."""
+    if check_task(task) == "if":
+        return prompt_text(question, fmt, tokenizer)
+    if fmt == "paper":
+        return eval_prompt(question)
+    return prompt_text(question, fmt, tokenizer) + EVAL_RESPONSE_PREFIX

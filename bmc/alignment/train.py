@@ -1,7 +1,7 @@
 """Stage `train`: preference training of one method and seed with BMCTrainer (bmc/alignment/trainer.py).
 
-QA/math pairs use the paper's template, not the tokenizer's chat template: prompt =
-`bmc.chat.training_prompt(user)`, completion = assistant text + EOS. Checkpoints go to
+Pairs use the paper's template by default: prompt = `bmc.chat.training_prompt(user)`, completion =
+assistant text + EOS; `--prompt-format chat_template` uses the model's chat template (`bmc.chat`). Checkpoints go to
 `<out>.checkpoints/` and a killed run resumes from the newest one; the final folder appears atomically.
 """
 
@@ -15,13 +15,13 @@ import shutil
 import time
 from pathlib import Path
 
-from bmc.chat import training_prompt
+from bmc.chat import completion_text, prompt_text
 from bmc.io import InputError, iter_jsonl, write_json
 
 log = logging.getLogger(__name__)
 
 # Keys of the config's `train` section that are not BMCConfig fields (`seed` comes from --seed).
-OWN_KEYS = {"methods", "max_prompt_length", "precompute_ref_logps", "method_params", "seed"}
+OWN_KEYS = {"methods", "max_prompt_length", "precompute_ref_logps", "method_params", "seed", "prompt_format"}
 PAIR_FIELDS = {"id": str, "prompt": list, "chosen": str, "rejected": str}
 
 
@@ -35,8 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", required=True, help="JSON: the config's `train` section")
 
 
-def load_pairs(path: str, tokenizer, max_prompt_length: int | None) -> list[dict]:
-    """Pairs as TRL prompt/chosen/rejected strings in the paper's template; bad rows fail with file and line."""
+def load_pairs(path: str, tokenizer, max_prompt_length: int | None, fmt: str = "paper") -> list[dict]:
+    """Pairs as TRL prompt/chosen/rejected strings in the prompt format; bad rows fail with file and line."""
     seen: set[str] = set()
 
     def check(pair: dict) -> str | None:
@@ -52,20 +52,21 @@ def load_pairs(path: str, tokenizer, max_prompt_length: int | None) -> list[dict
             return f"duplicate pair id {pair['id']!r}"
         seen.add(pair["id"])
         if max_prompt_length:
-            n = len(tokenizer(training_prompt(msgs[0]["content"]))["input_ids"])
+            n = len(tokenizer(prompt_text(msgs[0]["content"], fmt, tokenizer))["input_ids"])
             if n > max_prompt_length:
                 return f"prompt has {n} tokens, longer than max_prompt_length={max_prompt_length}"
         return None
 
-    eos = tokenizer.eos_token
-    rows = [
-        {
-            "prompt": training_prompt(pair["prompt"][0]["content"]),
-            "chosen": pair["chosen"] + eos,
-            "rejected": pair["rejected"] + eos,
-        }
-        for pair in iter_jsonl(path, required=PAIR_FIELDS, check=check)
-    ]
+    rows = []
+    for pair in iter_jsonl(path, required=PAIR_FIELDS, check=check):
+        user = pair["prompt"][0]["content"]
+        rows.append(
+            {
+                "prompt": prompt_text(user, fmt, tokenizer),
+                "chosen": completion_text(user, pair["chosen"], tokenizer, fmt),
+                "rejected": completion_text(user, pair["rejected"], tokenizer, fmt),
+            }
+        )
     if not rows:
         raise InputError(path, None, "no pairs to train on")
     return rows
@@ -176,7 +177,12 @@ def run(args: argparse.Namespace) -> None:
     get_method(args.method)  # unknown names fail before anything loads
     validate_params(params)
     start = time.time()
-    rows = load_pairs(args.pairs, load_tokenizer(args.model), params.get("max_prompt_length"))
+    rows = load_pairs(
+        args.pairs,
+        load_tokenizer(args.model),
+        params.get("max_prompt_length"),
+        params.get("prompt_format", "paper"),
+    )
     out = Path(args.out)
     checkpoints = out.with_name(out.name + ".checkpoints")
     trainer, tokenizer = build_trainer(

@@ -103,7 +103,7 @@ class TransformersGenerator:
         decoding = {"do_sample": False}
         if p.do_sample:  # top_k=0 disables transformers' default top-k 50, as in vLLM
             decoding = {"do_sample": True, "temperature": p.temperature, "top_p": p.top_p, "top_k": 0}
-        eos = self.tokenizer.eos_token_id
+        stop = stop_token_ids(self.tokenizer, self.model.generation_config)
         out: list[str] = [""] * len(prompts)
         for start in range(0, len(order), p.batch_size):
             idx = order[start : start + p.batch_size]
@@ -112,15 +112,24 @@ class TransformersGenerator:
                 seqs = self.model.generate(
                     **enc,
                     max_new_tokens=p.max_new_tokens,
-                    eos_token_id=eos,
+                    eos_token_id=stop,
                     pad_token_id=self.tokenizer.pad_token_id,
                     **decoding,
                 )  # (batch, prompt_len + new_len)
             for i, new in zip(idx, seqs[:, enc["input_ids"].shape[1] :].tolist(), strict=True):
-                if eos in new:
-                    new = new[: new.index(eos)]
+                end = next((k for k, t in enumerate(new) if t in stop), len(new))
+                new = new[:end]
                 out[i] = self.tokenizer.decode(new, skip_special_tokens=True)
         return out
+
+
+def stop_token_ids(tokenizer, generation_config) -> list[int]:
+    """The tokenizer's EOS, then the model's generation-config EOS ids: chat models end a turn with their own
+    token (Llama-3's <|eot_id|>), which vLLM stops at too."""
+    ids = [tokenizer.eos_token_id]
+    extra = getattr(generation_config, "eos_token_id", None)
+    ids += extra if isinstance(extra, list) else [extra]
+    return list(dict.fromkeys(i for i in ids if i is not None))
 
 
 class VllmGenerator:

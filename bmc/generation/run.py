@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> None:
     """Answers every test set with one loaded model (loading dominates on small sets)."""
     if len(args.data) != len(args.out):
         raise ValueError(f"--data has {len(args.data)} files but --out has {len(args.out)}")
-    params = GenerationParams.from_dict(json.loads(args.params))
+    params = json.loads(args.params)
+    fmt = params.pop("prompt_format", "paper")
+    params = GenerationParams.from_dict(params)
     tests = []
     for path in args.data:
         questions = read_jsonl(path, required=TEST_FIELDS)
@@ -38,7 +40,9 @@ def run(args: argparse.Namespace) -> None:
         tests.append(questions)
     generator = load_generator(args.model, params)
     for questions, out in zip(tests, args.out, strict=True):
-        prompts = {q["id"]: answer_prompt(args.task, q["question"]) for q in questions}
+        prompts = {
+            q["id"]: answer_prompt(args.task, q["question"], fmt, generator.tokenizer) for q in questions
+        }
         items = [{"id": q["id"], "dataset": q["dataset"], "answer": q["answer"]} for q in questions]
         rows = generate_resumable(
             generator,

@@ -17,6 +17,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bmc.chat import render_chat
 from bmc.generation.backends import GenerationParams, load_generator
 
 LOCAL_KINDS = {"hf": "transformers", "vllm": "vllm"}
@@ -133,18 +134,6 @@ def client_identity(config: dict, base_model: str | None, section: str = "bridge
         "fingerprint": model_fingerprint(model),
         "params": sorted(generation_settings(config).items()),
     }
-
-
-def render_chat(tokenizer, messages: list[dict]) -> str:
-    """The chat-template text ending with the assistant cue; a leading BOS is dropped when the tokenizer
-    adds one itself on encoding (otherwise e.g. Llama-3 prompts would start with two BOS tokens)."""
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    bos = tokenizer.bos_token
-    if bos and text.startswith(bos):
-        ids = tokenizer("x")["input_ids"]
-        if ids and ids[0] == tokenizer.bos_token_id:
-            text = text[len(bos) :]
-    return text
 
 
 class LocalClient(ChatClient):

@@ -11,7 +11,8 @@ from transformers import AutoTokenizer
 
 from bmc.bridging.prompts import load_template
 from bmc.bridging.run import run
-from bmc.llm.clients import OpenAIClient, client_identity, make_client, model_fingerprint, render_chat
+from bmc.chat import render_chat
+from bmc.llm.clients import OpenAIClient, client_identity, make_client, model_fingerprint
 from bmc.models.prepare import SHIPPED_TOKENIZER, build_random_llama
 
 from .conftest import GOOD_EDIT, PAIR, make_pairs

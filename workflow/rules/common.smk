@@ -94,10 +94,18 @@ def as_json(section):
 DAG_KEYS = {"train": ("methods",)}
 
 
+# Sections of the stages that render prompts: they get the task's prompt format (`prompt_formats`) when it
+# is not the paper's template (left out otherwise, so that existing outputs keep their params).
+PROMPT_SECTIONS = ("sft", "sample", "train", "eval")
+
+
 def settings(section, task):
     """A config section with the task's overrides (`task_overrides.<task>.<section>`) on top."""
     overrides = config.get("task_overrides", {}).get(task, {}).get(section, {})
     merged = {**config[section], **overrides}
+    fmt = config.get("prompt_formats", {}).get(task, "paper")
+    if section in PROMPT_SECTIONS and fmt != "paper":
+        merged["prompt_format"] = fmt
     return {k: v for k, v in merged.items() if k not in DAG_KEYS.get(section, ())}
 
 
