@@ -161,9 +161,9 @@ def test_paper_dry_run_lists_the_same_rules(tmp_path):
     (work / "resources" / "bmc-release" / "math").mkdir(parents=True)  # the paper's data folder (see README)
     paper = _dry_run_rules(work, "--configfile", "workflow/config/paper.yaml")
     smoke = _dry_run_rules(work, "--configfile", "workflow/config/smoke.yaml")
-    # paper-scale instruction following (UltraFeedback, Llama-3-8B-SFT) is not configured yet, and the
+    # instruction following starts from the released SFT model with UltraFeedback's given pairs, and the
     # paper's Table 4 editors are endpoints (no extra local editor model to build)
-    assert paper == smoke - {"data_if", "generate_if", "judge", "table2", "editor_model"}
+    assert paper == smoke - {"editor_model"} | {"sft_given", "given_pairs"}
     expected = {
         "base_model",
         "data_qa",
@@ -175,6 +175,14 @@ def test_paper_dry_run_lists_the_same_rules(tmp_path):
         "train",
     }
     assert expected | {"generate_qa", "generate_math", "evaluate", "table1", "table5", "report"} <= paper
+    # the released IF SFT model's chat template renders every IF prompt; QA and math keep the paper's
+    proc = snakemake(work, "-n", "-p", "--configfile", "workflow/config/paper.yaml")
+    commands = [line for line in proc.stdout.splitlines() if "-m bmc.cli " in line]
+    for stage in ("train", "generate"):
+        ran = [c for c in commands if f"bmc.cli {stage} " in c]
+        with_if = [c for c in ran if "/if/" in c or "sft_if" in c]
+        assert with_if and all('"prompt_format": "chat_template"' in c for c in with_if)
+        assert all("prompt_format" not in c for c in ran if c not in with_if)
 
 
 def test_a_given_sft_model_replaces_sft_training(tmp_path):

@@ -24,7 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bmc.data import ultrafeedback
+from bmc.data.hub import load_rows
 from bmc.data.qa import check_params, subsample, write_outputs
+from bmc.data.references import attach, check_references
 from bmc.data.schemas import check_conversation
 from bmc.io import InputError, iter_jsonl, read_json
 
@@ -61,10 +63,13 @@ def check_if_params(params: dict) -> tuple[dict, dict]:
     other = set().union(*(k for k, _ in SOURCES.values())) - keys
     if misplaced := sorted(other & set(params)):
         raise ValueError(f"data.if settings {misplaced} do not apply to source {name}")
-    common = check_params({k: v for k, v in params.items() if k not in keys | other}, "data.if")
+    refs = params.get("references") or {}
+    rest = {k: v for k, v in params.items() if k not in keys | other | {"references"}}
+    common = {**check_params(rest, "data.if"), "references": refs}
     unknown = [d for d in common["datasets"] if d not in TEST_SETS]
     if unknown:
         raise ValueError(f"data.if.datasets: unknown test sets {unknown}; valid: {list(TEST_SETS)}")
+    check_references(common["references"], TEST_SETS)
     if name == "ultrafeedback":
         return common, source
     for key in ("max_prompt_chars", "max_reply_chars"):
@@ -236,13 +241,11 @@ def sharegpt_data(params: dict, limits: dict, args: argparse.Namespace, exclude:
 def ultrafeedback_data(params: dict, settings: dict, seed: int):
     """(SFT rows, preference rows with their given rejected reply, summary fields) from UltraFeedback."""
     origin = settings.get("data_files") or f"{settings['dataset']}@{settings.get('revision') or 'main'}"
-    prefs_all, skipped = ultrafeedback.preference_rows(
-        ultrafeedback.load_rows(settings, settings["split"]), str(origin)
-    )
+    prefs_all, skipped = ultrafeedback.preference_rows(load_rows(settings, settings["split"]), str(origin))
     prefs = subsample(prefs_all, params["prefs_n"], seed, "prefs")
     sft_all = []
     if params["sft_n"] != 0:  # 0: the task's SFT model is given (the paper's released SFT models)
-        sft_all = ultrafeedback.sft_rows(ultrafeedback.load_rows(settings, settings["sft_split"]))
+        sft_all = ultrafeedback.sft_rows(load_rows(settings, settings["sft_split"]))
     sft = subsample(sft_all, params["sft_n"], seed, "sft")
     summary = {
         "ultrafeedback": str(origin),
@@ -257,6 +260,7 @@ def run(args: argparse.Namespace) -> None:
     params, settings = check_if_params(json.loads(args.params))
     resources, out, seed = Path(args.resources), Path(args.out), params["seed"]
     tests_all = load_tests(resources)
+    baselines = attach(tests_all, params["references"])
     exclude = {normalise(q["question"]) for rows in tests_all.values() for q in rows}
     if settings["source"] == "ultrafeedback":
         sft_rows, pref_rows, found = ultrafeedback_data(params, settings, seed)
@@ -271,6 +275,7 @@ def run(args: argparse.Namespace) -> None:
         "source": settings["source"],
         **found,
         "test": {},
+        "references": baselines,
     }
     tests = {}
     for name in params["datasets"]:

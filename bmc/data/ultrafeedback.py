@@ -21,18 +21,6 @@ DEFAULTS = {
 SOURCE_KEYS = {"source", "dataset", "revision", "split", "sft_split", "data_files"}
 
 
-def load_rows(params: dict, split: str) -> list[dict]:
-    """The rows of one split: from `data_files` (a file or a list of files) or the hub dataset."""
-    from datasets import load_dataset
-
-    files = params.get("data_files")
-    if files:
-        files = [files] if isinstance(files, str) else list(files)
-        builder = "parquet" if all(str(f).endswith(".parquet") for f in files) else "json"
-        return list(load_dataset(builder, data_files={split: files}, split=split))
-    return list(load_dataset(params["dataset"], revision=params.get("revision"), split=split))
-
-
 def exchange(row: dict, side: str) -> tuple[str, str] | str:
     """(user turn, assistant reply) of a row's `chosen` or `rejected` conversation, or why it is skipped."""
     turns = row.get(side) or []

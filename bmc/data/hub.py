@@ -1,0 +1,21 @@
+"""Rows of a dataset through `datasets.load_dataset`: a hub id at a pinned revision, or local files."""
+
+from __future__ import annotations
+
+SPEC_KEYS = {"dataset", "name", "revision", "split", "data_files"}
+
+
+def load_rows(spec: dict, split: str | None = None) -> list[dict]:
+    """The rows of `split` (default `spec["split"]`) of a hub dataset (`dataset`, optional config `name`,
+    `revision`) or of local `data_files` (a file or a list: JSON lines, JSON, or parquet)."""
+    from datasets import load_dataset
+
+    split = split or spec.get("split") or "train"
+    files = spec.get("data_files")
+    if files:
+        files = [files] if isinstance(files, str) else list(files)
+        builder = "parquet" if all(str(f).endswith(".parquet") for f in files) else "json"
+        return list(load_dataset(builder, data_files={split: files}, split=split))
+    if not spec.get("dataset"):
+        raise ValueError(f"a dataset needs `dataset` (a hub id) or `data_files`, got {sorted(spec)}")
+    return list(load_dataset(spec["dataset"], spec.get("name"), revision=spec.get("revision"), split=split))
