@@ -8,7 +8,9 @@ with --baseline-generations (offline Arena-Hard: the SFT model's answers). Score
 - Arena-Hard: Bradley-Terry win rate with a bootstrap 95% CI (`bmc.evaluation.arena_hard`) and the
   length-controlled win rate.
 `score` (the number the tables average) is the LC win rate for AlpacaEval and the win rate for Arena-Hard.
-Judgments go to `judgments.jsonl` beside `scores.json`, the judge's cost into the scores.
+Judgments go to `judgments.jsonl` beside `scores.json`, the judge's cost into the scores. With
+`judge.alpaca_eval_annotator` (paper scale) AlpacaEval is scored by the `alpaca_eval` library itself
+(`bmc.evaluation.alpaca_eval_library`); Arena-Hard still uses the suite's judge.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from bmc.llm.clients import check_client_config, client_identity, request_chunk
 log = logging.getLogger(__name__)
 GENERATION_FIELDS = {"id": str, "response": str}
 TEST_FIELDS = {"id": str, "dataset": str, "question": str}
-JUDGE_KEYS = {"template_version", "baselines", "bootstrap_rounds"}
+JUDGE_KEYS = {"template_version", "baselines", "bootstrap_rounds", "alpaca_eval_annotator"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -117,6 +119,27 @@ def run(args: argparse.Namespace) -> None:
         baseline = {q["id"]: q["baseline"] for q in tests if isinstance(q.get("baseline"), str)}
         baseline_name = "reference outputs of " + args.tests
     items = judge_items(tests, generations, baseline, args.generations)
+    scores = {
+        "method": args.method,
+        "seed": args.seed,
+        "task": "if",
+        "dataset": args.dataset,
+        "metric": "lc_win_rate" if args.dataset == "alpaca_eval" else "bt_win_rate",
+        "n": len(items),
+        "baseline": baseline_name,
+    }
+    annotator = stage.get("alpaca_eval_annotator")
+    if annotator and args.dataset == "alpaca_eval":  # the official AlpacaEval 2 protocol (paper scale)
+        from bmc.evaluation.alpaca_eval_library import library_scores
+
+        found, judgments = library_scores(
+            items, args.method, annotator, Path(args.out).with_name("alpaca_eval")
+        )
+        scores |= {"judge": {"kind": "alpaca_eval", "model": annotator}, **found}
+        write_jsonl(Path(args.out).with_name("judgments.jsonl"), judgments)
+        write_json(args.out, scores)
+        log.info("%s seed %d on alpaca_eval (%s): %s", args.method, args.seed, annotator, json.dumps(found))
+        return
     identity = client_identity(judge_config, args.base_model, "judge")
     judgments, usage = judge(
         items,
@@ -126,14 +149,7 @@ def run(args: argparse.Namespace) -> None:
         stage.get("template_version", "v1"),
         chunk=request_chunk(judge_config),
     )
-    scores = {
-        "method": args.method,
-        "seed": args.seed,
-        "task": "if",
-        "dataset": args.dataset,
-        "metric": "lc_win_rate" if args.dataset == "alpaca_eval" else "bt_win_rate",
-        "n": len(items),
-        "baseline": baseline_name,
+    scores |= {
         "judge": {k: judge_config[k] for k in ("kind", "model")},
         "judge_usage": usage,
         **scores_of(items, judgments, args.dataset, args.method, int(stage.get("bootstrap_rounds", 100))),
