@@ -207,3 +207,19 @@ def test_given_pairs_replace_sampling(tmp_path):
     given = _dry_run_rules(work, *smoke, str(overlay), "--config", DOWNLOADS, 'tasks=["if"]')
     sampled = _dry_run_rules(work, *smoke, "--config", DOWNLOADS, 'tasks=["if"]')
     assert given == sampled - {"sample_losing", "build_pairs"} | {"given_pairs"}
+
+
+def test_paper_mistral_block_is_an_overlay_with_its_own_results(tmp_path):
+    work = tmp_path / "repo"
+    shutil.copytree(REPO, work, ignore=SKIP)
+    configs = ("--configfile", "workflow/config/paper.yaml", "workflow/config/paper_mistral.yaml")
+    proc = snakemake(work, "-n", "-p", *configs)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    commands = [line for line in proc.stdout.splitlines() if "-m bmc.cli " in line]
+    assert commands and all("results/paper-mistral/" in c for c in commands)
+    assert not any("results/paper/" in c or "Llama-2" in c for c in commands)
+    assert any("zephyr-7b-sft-full" in c and "models/sft_if" in c for c in commands)
+    trains = [c for c in commands if "bmc.cli train " in c]
+    assert trains and all('"delta": 2.0' in c and '"beta": 0.01' in c for c in trains)
+    (table2,) = [c for c in commands if "--table table2" in c]
+    assert "--paper-key table2_mistral" in table2

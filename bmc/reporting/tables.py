@@ -54,6 +54,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--editors", nargs="+", default=None, help="Table 4: name=method per editor, in row order")
     p.add_argument("--paper-values", required=True, help="paper_values.yaml")
+    p.add_argument(
+        "--paper-key",
+        default=None,
+        help="the entry of paper_values.yaml to compare with (default: the table's)",
+    )
     p.add_argument("--label", required=True, help="the scale's label, printed above the table")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)
@@ -363,9 +368,14 @@ def build(
     datasets: list[str] | None = None,
     default_strategy: str = "targeted",
     editors: dict[str, str] | None = None,
+    paper_key: str | None = None,
 ) -> tuple[list[dict], str]:
     with open(paper_values, encoding="utf-8") as f:
         paper = yaml.safe_load(f)
+    if paper_key:  # e.g. Table 2's Mistral block, compared with its own paper values
+        if paper_key not in paper:
+            raise ValueError(f"{paper_values} has no entry {paper_key!r}")
+        paper[table] = paper[paper_key]
     title, task, builder = TABLES[table]
     if table == "table2":
         rows, lines = builder(load_records(score_paths), paper)
@@ -402,7 +412,14 @@ def run(args: argparse.Namespace) -> None:
 
     editors = dict(e.split("=", 1) for e in args.editors) if args.editors else None
     rows, md = build(
-        args.table, args.scores, args.paper_values, args.label, args.datasets, args.default_strategy, editors
+        args.table,
+        args.scores,
+        args.paper_values,
+        args.label,
+        args.datasets,
+        args.default_strategy,
+        editors,
+        args.paper_key,
     )
     write_text(args.out_csv, pd.DataFrame(rows).to_csv(index=False))
     write_text(args.out_md, md)

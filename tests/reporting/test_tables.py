@@ -140,6 +140,14 @@ def test_table2_reads_every_number_with_paper_values(tmp_path):
     )
 
 
+def test_table2_compares_a_block_with_its_own_paper_values(tmp_path):
+    paths = write_if_scores(tmp_path, "DPO-BMC", 0, 30.0, 25.0, 900.0, 40.0)
+    rows, md = build("table2", paths, str(PAPER), "PAPER SCALE: test", paper_key="table2_mistral")
+    assert rows[0]["paper_LC"] is None and "Mistral-7B block" in md
+    with pytest.raises(ValueError, match="no entry 'table2_gemma'"):
+        build("table2", paths, str(PAPER), "PAPER SCALE: test", paper_key="table2_gemma")
+
+
 def test_table4_one_row_per_editor_with_paper_values(tmp_path):
     paths = []
     for method, qa in (("DPO-BMC", 60), ("DPO-BMC@targeted+Llama-3-70B-Instruct", 58)):

@@ -33,12 +33,12 @@ DATASETS = {task: config["data"][task]["datasets"] for task in TASKS}
 METHODS = config["train"]["methods"]
 STRATEGY = config["bridge"]["strategy"]
 # Table 3: DPO-BMC trained on the pairs of each other bridging strategy ("DPO-BMC@<strategy>")
-TABLE3_STRATEGIES = config.get("table3_strategies", [])
+TABLE3_STRATEGIES = config.get("table3_strategies") or []
 TABLE3_METHODS = [f"DPO-BMC@{s}" for s in TABLE3_STRATEGIES if s != STRATEGY]
 # Table 4: DPO-BMC on pairs bridged by each named editor; an editor equal to `bridge.editor` is plain DPO-BMC.
 # Extra local editor models (`editor_models`, built like the base model) are named as "editor:<name>".
 EDITOR_MODELS = config.get("editor_models", {})
-TABLE4_EDITORS = config.get("table4_editors", {})
+TABLE4_EDITORS = config.get("table4_editors") or {}
 TABLE4_METHODS = {
     name: (
         "DPO-BMC"

@@ -53,9 +53,11 @@ rule table2:
         "../../envs/report.yaml"
     params:
         label=shlex.quote(config["label"]),
+        paper_key=config.get("table2_paper_values", "table2"),
     shell:
         "python -m bmc.cli table --table table2 --scores {input.scores} --paper-values {input.paper}"
-        " --label {params.label} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+        " --paper-key {params.paper_key} --label {params.label} --out-csv {output.csv} --out-md {output.md}"
+        " > {log} 2>&1"
 
 
 rule table3:
