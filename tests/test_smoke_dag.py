@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -223,3 +224,22 @@ def test_paper_mistral_block_is_an_overlay_with_its_own_results(tmp_path):
     assert trains and all('"delta": 2.0' in c and '"beta": 0.01' in c for c in trains)
     (table2,) = [c for c in commands if "--table table2" in c]
     assert "--paper-key table2_mistral" in table2
+
+
+def test_a_task_can_train_fewer_methods(tmp_path):
+    work = tmp_path / "repo"
+    shutil.copytree(REPO, work, ignore=SKIP)
+    overlay = work / "math_methods.yaml"
+    overlay.write_text(
+        yaml.safe_dump({"task_overrides": {"math": {"train": {"methods": ["DPO", "DPO-BMC"]}}}})
+    )
+    proc = snakemake(
+        work, "-n", "-p", "--configfile", "workflow/config/smoke.yaml", str(overlay), "--config", DOWNLOADS
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    trained = set(re.findall(r"bmc\.cli train .*?--out \S+/models/(\w+)/(\S+)/seed", proc.stdout))
+    # Tables 3 and 4 add their own DPO-BMC@... runs on every task
+    assert {m for t, m in trained if t == "math" and "@" not in m} == {"DPO", "DPO-BMC"}
+    assert {m for t, m in trained if t == "qa"} >= set(SMOKE["train"]["methods"])
+    generated = set(re.findall(r"generations/(\w+)/([^/\s]+)/seed", proc.stdout))
+    assert {m for t, m in generated if t == "math" and "@" not in m} == {"SFT", "DPO", "DPO-BMC"}

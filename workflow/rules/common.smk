@@ -121,15 +121,21 @@ def model_dir(task, method, seed):
     return f"{R}/models/{task}/{method}/seed{seed}"
 
 
-def eval_runs():
-    """(method, seed) pairs that get evaluated: SFT once, each preference method per seed."""
-    return [("SFT", SEEDS[0])] + [(m, s) for m in METHODS for s in SEEDS]
+def task_methods(task):
+    """The methods trained for a task: `task_overrides.<task>.train.methods`, else `train.methods`."""
+    overrides = config.get("task_overrides", {}).get(task, {}).get("train", {})
+    return overrides.get("methods", METHODS)
+
+
+def eval_runs(task):
+    """(method, seed) pairs that get evaluated: SFT once, each of the task's methods per seed."""
+    return [("SFT", SEEDS[0])] + [(m, s) for m in task_methods(task) for s in SEEDS]
 
 
 def task_scores(task):
     return [
         f"{R}/scores/{task}/{m}/seed{s}/{d}/scores.json"
-        for m, s in eval_runs()
+        for m, s in eval_runs(task)
         for d in DATASETS[task]
     ]
 
@@ -199,9 +205,10 @@ def table_sets(task):
     return DATASETS[task] if task in REASONING else ["alpaca_eval"]
 
 
-def variant_pairs():
-    """Objectives trained both without and with BMC (Table 5 rows), e.g. IPO and IPO-BMC."""
-    return [m for m in METHODS if f"{m}-BMC" in METHODS]
+def variant_pairs(task):
+    """Objectives trained both without and with BMC for a task (Table 5 rows), e.g. IPO and IPO-BMC."""
+    methods = task_methods(task)
+    return [m for m in methods if f"{m}-BMC" in methods]
 
 
 def tables():
@@ -209,7 +216,7 @@ def tables():
     names += ["table2"] if "if" in TASKS else []
     names += ["table3"] if TABLE3_STRATEGIES else []
     names += ["table4"] if TABLE4_EDITORS else []
-    names += [f"table5_{t}" for t in TASKS] if variant_pairs() else []
+    names += [f"table5_{t}" for t in TASKS if variant_pairs(t)]
     return [f"{R}/tables/{name}.{ext}" for name in names for ext in ("csv", "md")]
 
 
