@@ -69,6 +69,20 @@ def grade_row(row: dict) -> dict:
     return {**row, "prediction": prediction, "correct": correct}
 
 
+def make_pair(pair_id: str, question: dict, rejected: str) -> dict:
+    """A preference pair of a question row: y_w from its solution (`bmc.tasks.winning_response`), y_l given."""
+    return {
+        "id": pair_id,
+        "task": question["task"],
+        "dataset": question["dataset"],
+        "prompt": prompt_messages(question["question"]),
+        "chosen": winning_response(question["task"], question["solution"]),
+        "rejected": rejected,
+        "answer": question["answer"],
+        "source": question.get("source"),
+    }
+
+
 def build_add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", required=True, help="graded samples (samples.jsonl)")
     p.add_argument("--out", required=True, help="preference pairs (pairs.jsonl)")
@@ -111,16 +125,7 @@ def build_pairs(samples: list[dict]) -> tuple[list[dict], dict]:
         c["wrong"] += 1
         if qid not in pairs:
             c["kept"] += 1
-            pairs[qid] = {
-                "id": qid,
-                "task": s["task"],
-                "dataset": s["dataset"],
-                "prompt": prompt_messages(s["question"]),
-                "chosen": winning_response(s["task"], s["solution"]),
-                "rejected": s["response"],
-                "answer": s["answer"],
-                "source": s.get("source"),
-            }
+            pairs[qid] = make_pair(qid, s, s["response"])
     keys = ("asked", "answered", "empty", "correct", "wrong", "kept")
     per_dataset = {
         ds: {"questions": len(questions[ds]), **{k: counts[ds][k] for k in keys}} for ds in sorted(counts)
@@ -160,18 +165,7 @@ def given_pairs(rows: list[dict]) -> tuple[list[dict], dict]:
             c["same as chosen"] += 1
         else:
             c["kept"] += 1
-            pairs.append(
-                {
-                    "id": r["id"],
-                    "task": r["task"],
-                    "dataset": r["dataset"],
-                    "prompt": prompt_messages(r["question"]),
-                    "chosen": chosen,
-                    "rejected": r["rejected"],
-                    "answer": r["answer"],
-                    "source": r.get("source"),
-                }
-            )
+            pairs.append(make_pair(r["id"], r, r["rejected"]))
     keys = ("asked", "empty", "same as chosen", "kept")
     per_dataset = {ds: {k: counts[ds][k] for k in keys} for ds in sorted(counts)}
     total = {k: sum(d[k] for d in per_dataset.values()) for k in keys}
