@@ -146,6 +146,14 @@ def test_changing_the_method_list_keeps_finished_trainings(smoke_run):
     assert not rules & {"train", "generate_qa", "generate_math", "evaluate"}, rules
 
 
+@pytest.fixture
+def work(tmp_path):
+    """A copy of the repository without outputs, for dry runs."""
+    copy = tmp_path / "repo"
+    shutil.copytree(REPO, copy, ignore=SKIP)
+    return copy
+
+
 def _dry_run_rules(work: Path, *config: str) -> set[str]:
     proc = snakemake(work, "-n", "--quiet", "rules", *config)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -156,9 +164,7 @@ def _dry_run_rules(work: Path, *config: str) -> set[str]:
     }
 
 
-def test_paper_dry_run_lists_the_same_rules(tmp_path):
-    work = tmp_path / "repo"
-    shutil.copytree(REPO, work, ignore=SKIP)
+def test_paper_dry_run_lists_the_same_rules(work):
     (work / "resources" / "bmc-release" / "math").mkdir(parents=True)  # the paper's data folder (see README)
     paper = _dry_run_rules(work, "--configfile", "workflow/config/paper.yaml")
     smoke = _dry_run_rules(work, "--configfile", "workflow/config/smoke.yaml")
@@ -186,9 +192,7 @@ def test_paper_dry_run_lists_the_same_rules(tmp_path):
         assert all("prompt_format" not in c for c in ran if c not in with_if)
 
 
-def test_a_given_sft_model_replaces_sft_training(tmp_path):
-    work = tmp_path / "repo"
-    shutil.copytree(REPO, work, ignore=SKIP)
+def test_a_given_sft_model_replaces_sft_training(work):
     overlay = work / "given_sft.yaml"
     overlay.write_text(yaml.safe_dump({"sft_models": {"qa": {"kind": "random_llama"}}}))
     smoke = ("--configfile", "workflow/config/smoke.yaml")
@@ -198,9 +202,7 @@ def test_a_given_sft_model_replaces_sft_training(tmp_path):
     assert given - {"sft_given"} == trained - {"sft"}
 
 
-def test_given_pairs_replace_sampling(tmp_path):
-    work = tmp_path / "repo"
-    shutil.copytree(REPO, work, ignore=SKIP)
+def test_given_pairs_replace_sampling(work):
     overlay = work / "given_pairs.yaml"
     data_if = {**SMOKE["data"]["if"], "source": "ultrafeedback", "data_files": "uf.jsonl"}
     overlay.write_text(yaml.safe_dump({"data": {**SMOKE["data"], "if": data_if}}))
@@ -210,9 +212,7 @@ def test_given_pairs_replace_sampling(tmp_path):
     assert given == sampled - {"sample_losing", "build_pairs"} | {"given_pairs"}
 
 
-def test_paper_mistral_block_is_an_overlay_with_its_own_results(tmp_path):
-    work = tmp_path / "repo"
-    shutil.copytree(REPO, work, ignore=SKIP)
+def test_paper_mistral_block_is_an_overlay_with_its_own_results(work):
     configs = ("--configfile", "workflow/config/paper.yaml", "workflow/config/paper_mistral.yaml")
     proc = snakemake(work, "-n", "-p", *configs)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -226,9 +226,7 @@ def test_paper_mistral_block_is_an_overlay_with_its_own_results(tmp_path):
     assert "--paper-key table2_mistral" in table2
 
 
-def test_a_task_can_train_fewer_methods(tmp_path):
-    work = tmp_path / "repo"
-    shutil.copytree(REPO, work, ignore=SKIP)
+def test_a_task_can_train_fewer_methods(work):
     overlay = work / "math_methods.yaml"
     overlay.write_text(
         yaml.safe_dump({"task_overrides": {"math": {"train": {"methods": ["DPO", "DPO-BMC"]}}}})
