@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from statistics import mean
 
 
 def library_scores(items: list[dict], method: str, annotator: str, out_dir: Path) -> tuple[dict, list[dict]]:
@@ -55,8 +54,6 @@ def library_scores(items: list[dict], method: str, annotator: str, out_dir: Path
         "win_rate": round(float(row["win_rate"]), 2),
         "lc_win_rate": lc,
         "standard_error": round(float(row["standard_error"]), 2),
-        "avg_length": round(mean(len(it["response"]) for it in items), 1),
-        "baseline_avg_length": round(mean(len(it["baseline"]) for it in items), 1),
         "judgments": len(judgments),
         "unparsed": unparsed,
         "annotator": annotator,

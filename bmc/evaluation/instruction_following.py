@@ -77,6 +77,14 @@ def judge_items(
     return items
 
 
+def mean_lengths(items: list[dict]) -> dict:
+    """Mean length in characters of the model's answers and of the baseline's."""
+    return {
+        "avg_length": round(mean(len(it["response"]) for it in items), 1),
+        "baseline_avg_length": round(mean(len(it["baseline"]) for it in items), 1),
+    }
+
+
 def scores_of(items: list[dict], judgments: list[dict], dataset: str, method: str, rounds: int) -> dict:
     """The test set's scores from the judgments (see the module docstring)."""
     by_id = {it["id"]: it for it in items}
@@ -85,8 +93,7 @@ def scores_of(items: list[dict], judgments: list[dict], dataset: str, method: st
     out = {
         "win_rate": round(100.0 * mean(prefs), 2),
         "lc_win_rate": round(lc_win_rate(prefs, deltas), 2),
-        "avg_length": round(mean(len(it["response"]) for it in items), 1),
-        "baseline_avg_length": round(mean(len(it["baseline"]) for it in items), 1),
+        **mean_lengths(items),
         "judgments": len(judgments),
         "unparsed": sum(not j["parsed"] for j in judgments),
     }
@@ -135,7 +142,7 @@ def run(args: argparse.Namespace) -> None:
         found, judgments = library_scores(
             items, args.method, annotator, Path(args.out).with_name("alpaca_eval")
         )
-        scores |= {"judge": {"kind": "alpaca_eval", "model": annotator}, **found}
+        scores |= {"judge": {"kind": "alpaca_eval", "model": annotator}, **found, **mean_lengths(items)}
         write_jsonl(Path(args.out).with_name("judgments.jsonl"), judgments)
         write_json(args.out, scores)
         log.info("%s seed %d on alpaca_eval (%s): %s", args.method, args.seed, annotator, json.dumps(found))
