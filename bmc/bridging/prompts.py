@@ -45,6 +45,13 @@ class Template:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
     @property
+    def instruction_lines(self) -> tuple[str, ...]:
+        """The template's own lines (no placeholder, at least 12 characters, e.g. "Draft answer:"): an
+        output holding one of them echoes the prompt."""
+        lines = (line.strip() for line in self.text.splitlines())
+        return tuple(line for line in lines if len(line) >= 12 and "{" not in line)
+
+    @property
     def replaces(self) -> str:
         """Which side of the pair the editor's output replaces ("chosen" or "rejected")."""
         return STRATEGIES[self.strategy][0]

@@ -121,7 +121,7 @@ def bridge_row(pair: dict, template: Template, identity: dict, key: str | None, 
         info["reason"] = "not selected (proportion)"
     else:
         text = cache.get(key).strip()
-        reason = check_edit(text, pair, template.replaces)
+        reason = check_edit(text, pair, template.replaces, template.instruction_lines)
         info.update(status="fallback" if reason else "edited", reason=reason)
         if not reason:
             row[template.replaces] = text

@@ -1,7 +1,9 @@
 """Validation of an editor's output; an invalid edit keeps the original pair (status `fallback`).
 
 Reasons are fixed strings so that the summary can count them. Rules:
-- every output: not empty, not identical to the response it replaces;
+- every output: not empty, not identical to the response it replaces, and no line of the editing
+  instructions in it (a weak editor, e.g. a pretrained model, tends to echo its prompt; for instruction
+  following, which has no answer to check, such an echo would otherwise pass as a winner);
 - a new winner (`chosen`): not identical to y_l either (y_l is wrong); for QA and math, the final
   "The answer is ..." must grade as correct with the evaluation's own grader (`bmc.tasks.grade`);
   for QA nothing may follow that final line;
@@ -21,10 +23,12 @@ WRONG = "final answer is not the correct answer"
 STILL_CORRECT = "degraded answer is still correct"
 SAME_AS_LOSER = "identical to the losing response"
 SAME_AS_WINNER = "identical to the winning response"
+ECHO = "repeats the editing instructions"
 
 
-def check_edit(text: str, pair: dict, replaces: str) -> str | None:
-    """None if `text` is a usable new `replaces` ("chosen" or "rejected") response for `pair`, else why not."""
+def check_edit(text: str, pair: dict, replaces: str, instructions: tuple[str, ...] = ()) -> str | None:
+    """None if `text` is a usable new `replaces` ("chosen" or "rejected") response for `pair`, else why not.
+    `instructions`: the fixed lines of the editing prompt (`Template.instruction_lines`)."""
     if replaces not in ("chosen", "rejected"):
         raise ValueError(f"replaces must be 'chosen' or 'rejected', got {replaces!r}")
     text = text.strip()
@@ -34,6 +38,8 @@ def check_edit(text: str, pair: dict, replaces: str) -> str | None:
         return SAME_AS_LOSER
     if text == pair["chosen"].strip():
         return SAME_AS_WINNER
+    if any(line in text for line in instructions):
+        return ECHO
     answer = pair.get("answer")
     if answer is None or pair.get("task") == "if":
         return None

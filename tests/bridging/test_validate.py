@@ -1,6 +1,7 @@
 import pytest
 
 from bmc.bridging import validate as v
+from bmc.bridging.prompts import STRATEGIES, load_template
 from bmc.bridging.validate import check_edit
 
 from .conftest import PAIR
@@ -34,3 +35,30 @@ def test_pairs_without_an_answer_get_the_generic_checks_only():
     assert check_edit(pair["rejected"], pair, "chosen") == v.SAME_AS_LOSER
     with pytest.raises(ValueError, match="replaces"):
         check_edit("x", pair, "prompt")
+
+
+# a valid output per task and side it replaces, and the pair it is checked against
+VALID = {
+    ("qa", "chosen"): "Fish live in water.\nThe answer is water",
+    ("qa", "rejected"): "Fish live in sand.\nThe answer is desert",
+    ("math", "chosen"): "2 + 2 = 4.\nThe answer is: $4$.",
+    ("math", "rejected"): "2 + 2 = 5.\nThe answer is: $5$.",
+    ("if", "chosen"): "A fine reply.",
+    ("if", "rejected"): "A poor reply.",
+}
+ANSWERS = {"qa": "water", "math": "4", "if": None}
+
+
+@pytest.mark.parametrize("task", ["qa", "math", "if"])
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_an_output_echoing_the_editing_prompt_is_refused(task, strategy):
+    template = load_template(strategy, "v1", task)
+    pair = {**PAIR, "task": task, "answer": ANSWERS[task]}
+    valid = VALID[task, template.replaces]
+    assert check_edit(valid, pair, template.replaces, template.instruction_lines) is None
+    # the instructions' last line and a section header (e.g. "Draft answer:") both count as an echo,
+    # also where the final answer line still comes last
+    for line in template.instruction_lines[-2:]:
+        echo = f"{valid}\n\n{line}\n{valid}"
+        assert check_edit(echo, pair, template.replaces, template.instruction_lines) == v.ECHO
+    assert all("{" not in line and len(line) >= 12 for line in template.instruction_lines)
