@@ -59,6 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="the entry of paper_values.yaml to compare with (default: the table's)",
     )
+    p.add_argument(
+        "--pairs-source", default=None, help="Table 2: config data.if.source (how the pairs were made)"
+    )
     p.add_argument("--label", required=True, help="the scale's label, printed above the table")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)
@@ -242,6 +245,47 @@ def table2(records, paper: dict) -> tuple[list[dict], list[str]]:
     return rows, _markdown(header, lines)
 
 
+# how the instruction-following pairs were made, by config `data.if.source`
+PAIR_SOURCES = {
+    "sharegpt": "a ShareGPT prompt, its ShareGPT reply as y_w and the SFT model's reply as y_l (the paper's"
+    " QA/math construction; the paper's own pairs are UltraFeedback's)",
+    "ultrafeedback": "UltraFeedback binarized, its chosen reply as y_w and its rejected reply as y_l (as the paper)",
+}
+
+
+def table2_setting(records, pairs_source: str | None = None) -> list[str]:
+    """What Table 2's numbers were measured against, read from the scores: pairs, each test set's judge and
+    baseline, and which length control AE LC is (the library's, or our fit without instruction difficulty)."""
+    judges, baselines = defaultdict(set), defaultdict(set)
+    for by_set in records.values():
+        for dataset, by_seed in by_set.items():
+            for s in by_seed.values():
+                judge = s.get("judge") or {}
+                judges[dataset].add(f"{judge.get('kind')} {judge.get('model')}")
+                baselines[dataset].add(s.get("baseline", "?"))
+    lines = [f"- Pairs: {PAIR_SOURCES.get(pairs_source, pairs_source)}."] if pairs_source else []
+    for dataset in (d for d in TABLE2_SETS if d in judges):
+        how = (
+            "its own protocol"
+            if all(j.startswith("alpaca_eval ") for j in judges[dataset])
+            else "both orders"
+        )
+        lines.append(
+            f"- {dataset}: judged by {'; '.join(sorted(judges[dataset]))} ({how}),"
+            f" against {'; '.join(sorted(baselines[dataset]))}."
+        )
+    if all(j.startswith("alpaca_eval ") for j in judges.get("alpaca_eval", ())):
+        lines.append(
+            "- AE LC: the alpaca_eval library's length-controlled win rate (its GLM with instruction difficulty)."
+        )
+    else:
+        lines.append(
+            "- AE LC: AlpacaEval 2's length-controlled GLM fitted without the instruction-difficulty term"
+            " (that term needs the hub's instruction_difficulty.csv); AH LC: the same fit on Arena-Hard's judgments."
+        )
+    return ["Setting:", "", *lines, ""]
+
+
 STRATEGY_TITLES = {  # Table 3's rows, in the paper's order
     "targeted": "y_l → ỹ_w, y_w as reference (BMC)",
     "targeted_no_ref": "y_l → ỹ_w, without y_w",
@@ -369,6 +413,7 @@ def build(
     default_strategy: str = "targeted",
     editors: dict[str, str] | None = None,
     paper_key: str | None = None,
+    pairs_source: str | None = None,
 ) -> tuple[list[dict], str]:
     with open(paper_values, encoding="utf-8") as f:
         paper = yaml.safe_load(f)
@@ -378,7 +423,9 @@ def build(
         paper[table] = paper[paper_key]
     title, task, builder = TABLES[table]
     if table == "table2":
-        rows, lines = builder(load_records(score_paths), paper)
+        records = load_records(score_paths)
+        rows, lines = builder(records, paper)
+        lines = [*table2_setting(records, pairs_source), *lines]
         return rows, _document(label, title, lines, paper.get(table, {}).get("source", ""))
     scores = load_scores(score_paths)
     if task is None:
@@ -420,6 +467,7 @@ def run(args: argparse.Namespace) -> None:
         args.default_strategy,
         editors,
         args.paper_key,
+        args.pairs_source,
     )
     write_text(args.out_csv, pd.DataFrame(rows).to_csv(index=False))
     write_text(args.out_md, md)

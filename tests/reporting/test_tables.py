@@ -140,6 +140,27 @@ def test_table2_reads_every_number_with_paper_values(tmp_path):
     )
 
 
+def test_table2_states_its_pairs_judge_baselines_and_length_control(tmp_path):
+    paths = write_if_scores(tmp_path, "DPO", 0, 20.0, 21.0, 1000.0, 45.0)
+    for path, baseline in zip(paths, ("reference outputs of ae.jsonl", "generations of SFT"), strict=True):
+        s = json.loads(Path(path).read_text())
+        Path(path).write_text(
+            json.dumps(s | {"judge": {"kind": "hf", "model": "base"}, "baseline": baseline})
+        )
+    _, md = build("table2", paths, str(PAPER), "MINI SCALE: test", pairs_source="sharegpt")
+    assert "- Pairs: a ShareGPT prompt, its ShareGPT reply as y_w and the SFT model's reply as y_l" in md
+    assert "- alpaca_eval: judged by hf base (both orders), against reference outputs of ae.jsonl." in md
+    assert "- arena_hard: judged by hf base (both orders), against generations of SFT." in md
+    assert "fitted without the instruction-difficulty term" in md
+    # the alpaca_eval library's own LC (paper scale) is named as such
+    s = json.loads(Path(paths[0]).read_text())
+    Path(paths[0]).write_text(json.dumps(s | {"judge": {"kind": "alpaca_eval", "model": "gpt4"}}))
+    _, md = build("table2", paths, str(PAPER), "x", pairs_source="ultrafeedback")
+    assert "its chosen reply as y_w" in md and "its GLM with instruction difficulty" in md
+    assert "- alpaca_eval: judged by alpaca_eval gpt4 (its own protocol)" in md
+    assert md.index("Setting:") < md.index("| Method |")
+
+
 def test_table2_compares_a_block_with_its_own_paper_values(tmp_path):
     paths = write_if_scores(tmp_path, "DPO-BMC", 0, 30.0, 25.0, 900.0, 40.0)
     rows, md = build("table2", paths, str(PAPER), "PAPER SCALE: test", paper_key="table2_mistral")

@@ -54,9 +54,11 @@ rule table2:
     params:
         label=shlex.quote(config["label"]),
         paper_key=config.get("table2_paper_values", "table2"),
+        pairs_source=config["data"].get("if", {}).get("source", "sharegpt"),
     shell:
         "python -m bmc.cli table --table table2 --scores {input.scores} --paper-values {input.paper}"
-        " --paper-key {params.paper_key} --label {params.label} --out-csv {output.csv} --out-md {output.md}"
+        " --paper-key {params.paper_key} --pairs-source {params.pairs_source} --label {params.label}"
+        " --out-csv {output.csv} --out-md {output.md}"
         " > {log} 2>&1"
 
 
