@@ -40,6 +40,9 @@ class GenerationParams:
     top_p: float = 1.0
     seed: int = 0
     batch_size: int = 16
+    # transformers only: at most this many padded tokens in a batch, items × (longest prompt + max_new_tokens);
+    # one long prompt (Arena-Hard has some of thousands of tokens) then no longer pads a whole batch to its length
+    max_batch_tokens: int | None = None
     backend: str = "transformers"
     enforce_eager: bool = True  # vLLM only
 
@@ -50,6 +53,10 @@ class GenerationParams:
         self.temperature, self.top_p = float(self.temperature), float(self.top_p)
         if self.backend not in BACKENDS:
             raise ValueError(f"generation backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if self.max_batch_tokens is not None:
+            self.max_batch_tokens = int(self.max_batch_tokens)
+            if self.max_batch_tokens < 1:
+                raise ValueError(f"max_batch_tokens must be >= 1 or null, got {self.max_batch_tokens}")
         if self.max_new_tokens < 1 or self.batch_size < 1:
             raise ValueError(
                 f"max_new_tokens and batch_size must be >= 1, got {self.max_new_tokens} and {self.batch_size}"
@@ -100,13 +107,13 @@ class TransformersGenerator:
         torch.manual_seed(p.seed if seed is None else seed)
         lengths = [len(ids) for ids in self.tokenizer(prompts)["input_ids"]]
         order = sorted(range(len(prompts)), key=lambda i: -lengths[i])  # similar lengths share a batch
+        batches = token_budget_batches(order, lengths, p.batch_size, p.max_batch_tokens, p.max_new_tokens)
         decoding = {"do_sample": False}
         if p.do_sample:  # top_k=0 disables transformers' default top-k 50, as in vLLM
             decoding = {"do_sample": True, "temperature": p.temperature, "top_p": p.top_p, "top_k": 0}
         stop = stop_token_ids(self.tokenizer, self.model.generation_config)
         out: list[str] = [""] * len(prompts)
-        for start in range(0, len(order), p.batch_size):
-            idx = order[start : start + p.batch_size]
+        for idx in batches:
             enc = self.tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(self.device)
             with torch.inference_mode():
                 seqs = self.model.generate(
@@ -121,6 +128,30 @@ class TransformersGenerator:
                 new = new[:end]
                 out[i] = self.tokenizer.decode(new, skip_special_tokens=True)
         return out
+
+
+def token_budget_batches(
+    order: list[int], lengths: list[int], batch_size: int, max_batch_tokens: int | None, max_new_tokens: int
+) -> list[list[int]]:
+    """Consecutive runs of `order` (item indices, longest prompt first) as batches of at most `batch_size`
+    items whose padded size, items × (longest prompt in the batch + max_new_tokens), is at most
+    `max_batch_tokens` (None: no limit). An item over the budget alone gets a batch of its own."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    width = 0  # the longest prompt in `current`
+    for i in order:
+        wider = max(width, lengths[i])
+        over = (
+            max_batch_tokens is not None and (len(current) + 1) * (wider + max_new_tokens) > max_batch_tokens
+        )
+        if current and (len(current) == batch_size or over):
+            batches.append(current)
+            current, wider = [], lengths[i]
+        current.append(i)
+        width = wider
+    if current:
+        batches.append(current)
+    return batches
 
 
 def stop_token_ids(tokenizer, generation_config) -> list[int]:
@@ -238,8 +269,10 @@ def _params_path(partial: Path) -> Path:
 
 
 def _discard_if_params_changed(partial: Path, params: GenerationParams) -> None:
-    """Drop a partial file made with other decoding options (batch size aside), then record the current ones."""
-    current = {k: v for k, v in dataclasses.asdict(params).items() if k != "batch_size"}
+    """Drop a partial file made with other decoding options (batching aside), then record the current ones."""
+    current = {
+        k: v for k, v in dataclasses.asdict(params).items() if k not in ("batch_size", "max_batch_tokens")
+    }
     saved_path = _params_path(partial)
     if partial.exists() and saved_path.exists() and read_json(saved_path) != current:
         log.warning("%s was made with other generation options; starting over", partial)

@@ -23,7 +23,7 @@ from bmc.generation.backends import GenerationParams, load_generator
 LOCAL_KINDS = {"hf": "transformers", "vllm": "vllm"}
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed")
 CLIENT_KEYS = {
-    "hf": {"kind", "model", "batch_size", *GENERATION_KEYS},
+    "hf": {"kind", "model", "batch_size", "max_batch_tokens", *GENERATION_KEYS},
     "vllm": {"kind", "model", "batch_size", *GENERATION_KEYS},
     "openai": {
         "kind",
@@ -142,6 +142,8 @@ class LocalClient(ChatClient):
     def __init__(self, model_path: str, config: dict, backend: str):
         super().__init__()
         gen = {**generation_settings(config), "batch_size": int(config.get("batch_size", 16))}
+        if config.get("max_batch_tokens") is not None:  # batching only: not part of the cache identity
+            gen["max_batch_tokens"] = config["max_batch_tokens"]
         self.params = GenerationParams.from_dict({**gen, "backend": backend})
         self.generator = load_generator(model_path, self.params)
         self.tokenizer = self.generator.tokenizer

@@ -162,6 +162,11 @@ def test_model_fingerprint_follows_the_weights(tiny_model_dir, tmp_path):
     identity = client_identity({"kind": "hf", "model": "base", "max_new_tokens": 8}, str(tiny_model_dir))
     assert identity["model"] == str(tiny_model_dir) and identity["fingerprint"]
     assert identity["params"] == [("do_sample", False), ("max_new_tokens", 8)]
+    # batching settings reach the generator but stay out of the identity (and so out of cache keys)
+    batching = {"kind": "hf", "model": "base", "max_new_tokens": 8, "batch_size": 4, "max_batch_tokens": 512}
+    assert client_identity(batching, str(tiny_model_dir)) == identity
+    client = make_client(batching, str(tiny_model_dir))
+    assert (client.params.batch_size, client.params.max_batch_tokens) == (4, 512)
 
 
 def test_hf_editor_stage_end_to_end(tiny_model_dir, tmp_path):

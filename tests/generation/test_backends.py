@@ -4,7 +4,12 @@ import types
 
 import pytest
 
-from bmc.generation.backends import GenerationParams, generate_resumable, load_generator
+from bmc.generation.backends import (
+    GenerationParams,
+    generate_resumable,
+    load_generator,
+    token_budget_batches,
+)
 
 PROMPTS = [
     "### Instruction:\nWhere do people keep money?\nOptions:\n- bank\n- river\n\n### Response:\n",
@@ -40,6 +45,30 @@ def test_batched_left_padded_greedy_equals_one_by_one(greedy):
     assert not any(
         text.startswith(p) for text, p in zip(batched, PROMPTS, strict=True) if len(p) > 10
     )  # no prompt echo
+
+
+def test_token_budget_batches_bound_the_padded_size_and_keep_the_order():
+    lengths = [2500, 700, 600, 100, 90, 80, 10]
+    order = list(range(len(lengths)))
+    # no budget: batches of batch_size, as before
+    assert token_budget_batches(order, lengths, 3, None, 100) == [[0, 1, 2], [3, 4, 5], [6]]
+    # the long prompt goes alone; each batch's items × (longest + 100) stays within 2000
+    batches = token_budget_batches(order, lengths, 4, 2000, 100)
+    assert batches == [[0], [1, 2], [3, 4, 5, 6]]
+    assert [i for b in batches for i in b] == order
+    for b in batches[1:]:
+        assert len(b) * (max(lengths[i] for i in b) + 100) <= 2000
+    # the budget also holds when the order is not longest-first
+    assert token_budget_batches([6, 0], lengths, 4, 2000, 100) == [[6], [0]]
+    with pytest.raises(ValueError, match="max_batch_tokens must be >= 1"):
+        GenerationParams(max_batch_tokens=0)
+
+
+def test_a_token_budget_changes_batching_not_greedy_outputs(tiny_model_dir, greedy):
+    budgeted = load_generator(
+        tiny_model_dir, GenerationParams(max_new_tokens=6, batch_size=3, max_batch_tokens=40)
+    )
+    assert budgeted.generate(PROMPTS) == greedy.generate(PROMPTS)
 
 
 def test_generation_stops_at_eos(tiny_model_dir):
