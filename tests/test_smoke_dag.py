@@ -223,7 +223,7 @@ def test_paper_mistral_block_is_an_overlay_with_its_own_results(work):
     trains = [c for c in commands if "bmc.cli train " in c]
     assert trains and all('"delta": 2.0' in c and '"beta": 0.01' in c for c in trains)
     (table2,) = [c for c in commands if "--table table2" in c]
-    assert "--paper-key table2_mistral" in table2
+    assert "--paper-key table2_mistral" in table2 and "--pairs-source ultrafeedback" in table2
 
 
 def test_a_task_can_train_fewer_methods(work):
