@@ -3,8 +3,8 @@
 Every question is judged twice, the model's answer shown first once and second once, so that a judge's
 position bias cancels. The judge (any `bmc.llm.clients` kind: a local model, vLLM, or an
 OpenAI-compatible endpoint) answers with a verdict label "[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]" or
-"[[B>>A]]" (A = the answer shown first); a bare "A" or "B" (what small judges tend to say) counts as a
-plain preference. A reply with no verdict counts as a tie and is reported (`unparsed`), never dropped
+"[[B>>A]]" (A = the answer shown first; single brackets are read too); a bare "A" or "B" (what small
+judges tend to say) counts as a plain preference, a reply that lists three or more labels as none. A reply with no verdict counts as a tie and is reported (`unparsed`), never dropped
 silently. Judge outputs are cached by content hash, so a rerun or a resumed run never asks twice.
 """
 
@@ -18,8 +18,14 @@ from importlib import resources
 from bmc.llm.cache import ResponseCache, ask_uncached, content_key
 from bmc.llm.clients import ChatClient
 
-VERDICT = re.compile(r"\[\[\s*(A\s*>>\s*B|A\s*>\s*B|A\s*=\s*B|B\s*>\s*A|B\s*>>\s*A)\s*\]\]")
-BARE = re.compile(r"^\W*(?:answer|output|assistant)?\s*\(?([AB])\)?(?:\W|$)", re.IGNORECASE)
+# a label in double (or, as small judges write it, single) brackets
+VERDICT = re.compile(r"\[\[?\s*(A\s*>>\s*B|A\s*>\s*B|A\s*=\s*B|B\s*>\s*A|B\s*>>\s*A)\s*\]\]?")
+# a bare choice at the start: "Answer B", "(b)", or a letter standing alone ("A", "A:", "B) ...", "A is
+# better"); not the article of a sentence that merely begins with "A" ("A boy and girl can ...")
+BARE = re.compile(
+    r"^\W*(?:(?:answer|output|assistant)\s*\(?([AB])\)?(?!\w)|\(([AB])\)|([AB])(?=[ \t]*(?:\n|$)|\s*[^\w\s]|\s+(?:is|wins)\b))",
+    re.IGNORECASE,
+)
 TIE = "A=B"
 
 
@@ -33,12 +39,15 @@ def load_judge_template(version: str = "v1") -> tuple[str, str]:
 
 def parse_verdict(text: str) -> str | None:
     """The verdict label of a judge's reply ("A>>B", ..., "B>>A"), or None when it gives none."""
-    found = VERDICT.findall(text)
+    found = [re.sub(r"\s+", "", label) for label in VERDICT.findall(text)]
+    if len(set(found)) >= 3:  # the list of labels echoed from the prompt, not a choice among them
+        return None
     if found:
-        return re.sub(r"\s+", "", found[-1])
+        return found[-1]
     bare = BARE.match(text.strip())
     if bare:
-        return "A>B" if bare.group(1).upper() == "A" else "B>A"
+        letter = next(g for g in bare.groups() if g)
+        return "A>B" if letter.upper() == "A" else "B>A"
     return None
 
 

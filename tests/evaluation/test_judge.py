@@ -21,6 +21,18 @@ IDENTITY = {"kind": "fake", "model": "judge"}
         ("Answer B.", "B>A"),
         ("Both are fine.", None),
         ("", None),
+        # small judges' forms: single brackets, a letter on its own line or before punctuation
+        ("[A>>B] (A is much better)", "A>>B"),
+        ("A\n\nThe answer to this question", "A>B"),
+        ("```\nA\n```", "A>B"),
+        ("A:\n\nThe code is designed", "A>B"),
+        ("B) Some famous actors", "B>A"),
+        ("A is better than B", "A>B"),
+        # a sentence that begins with the article "A" is no verdict
+        ("A boy and girl can indeed be best friends", None),
+        ("A good idea for a quiz", None),
+        # the prompt's label list echoed back is no verdict either
+        ("[[A>>B]] (A is much better), [[A>B]] (A is better), [[A=B]] (tie), [[B>A]], [[B>>A]]", None),
     ],
 )
 def test_parse_verdict(reply, verdict):
