@@ -140,15 +140,13 @@ def token_budget_batches(
     current: list[int] = []
     width = 0  # the longest prompt in `current`
     for i in order:
-        wider = max(width, lengths[i])
-        over = (
-            max_batch_tokens is not None and (len(current) + 1) * (wider + max_new_tokens) > max_batch_tokens
-        )
-        if current and (len(current) == batch_size or over):
-            batches.append(current)
-            current, wider = [], lengths[i]
+        if current:
+            padded = (len(current) + 1) * (max(width, lengths[i]) + max_new_tokens)
+            if len(current) == batch_size or (max_batch_tokens is not None and padded > max_batch_tokens):
+                batches.append(current)
+                current, width = [], 0
         current.append(i)
-        width = wider
+        width = max(width, lengths[i])
     if current:
         batches.append(current)
     return batches

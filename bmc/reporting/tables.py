@@ -263,18 +263,18 @@ def table2_setting(records, pairs_source: str | None = None) -> list[str]:
                 judge = s.get("judge") or {}
                 judges[dataset].add(f"{judge.get('kind')} {judge.get('model')}")
                 baselines[dataset].add(s.get("baseline", "?"))
+
+    def by_library(dataset: str) -> bool:  # scored by the alpaca_eval library (paper scale)
+        return all(j.startswith("alpaca_eval ") for j in judges.get(dataset, ()))
+
     lines = [f"- Pairs: {PAIR_SOURCES.get(pairs_source, pairs_source)}."] if pairs_source else []
     for dataset in (d for d in TABLE2_SETS if d in judges):
-        how = (
-            "its own protocol"
-            if all(j.startswith("alpaca_eval ") for j in judges[dataset])
-            else "both orders"
-        )
+        how = "its own protocol" if by_library(dataset) else "both orders"
         lines.append(
             f"- {dataset}: judged by {'; '.join(sorted(judges[dataset]))} ({how}),"
             f" against {'; '.join(sorted(baselines[dataset]))}."
         )
-    if all(j.startswith("alpaca_eval ") for j in judges.get("alpaca_eval", ())):
+    if by_library("alpaca_eval"):
         lines.append(
             "- AE LC: the alpaca_eval library's length-controlled win rate (its GLM with instruction difficulty)."
         )
