@@ -261,17 +261,17 @@ def table2_setting(records, pairs_source: str | None = None) -> list[str]:
         for dataset, by_seed in by_set.items():
             for s in by_seed.values():
                 judge = s.get("judge") or {}
-                judges[dataset].add(f"{judge.get('kind')} {judge.get('model')}")
+                judges[dataset].add((str(judge.get("kind")), str(judge.get("model"))))
                 baselines[dataset].add(s.get("baseline", "?"))
 
     def by_library(dataset: str) -> bool:  # scored by the alpaca_eval library (paper scale)
-        return all(j.startswith("alpaca_eval ") for j in judges.get(dataset, ()))
+        return bool(judges[dataset]) and all(kind == "alpaca_eval" for kind, _ in judges[dataset])
 
     lines = [f"- Pairs: {PAIR_SOURCES.get(pairs_source, pairs_source)}."] if pairs_source else []
     for dataset in (d for d in TABLE2_SETS if d in judges):
         how = "its own protocol" if by_library(dataset) else "both orders"
         lines.append(
-            f"- {dataset}: judged by {'; '.join(sorted(judges[dataset]))} ({how}),"
+            f"- {dataset}: judged by {'; '.join(f'{k} {m}' for k, m in sorted(judges[dataset]))} ({how}),"
             f" against {'; '.join(sorted(baselines[dataset]))}."
         )
     if by_library("alpaca_eval"):
