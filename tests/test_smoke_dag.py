@@ -120,6 +120,7 @@ def test_smoke_report_covers_both_tasks(smoke_run):
         "Table 1 (math block)",
         "Table 2",
         "Table 3",
+        "Table 4",
         "Table 5 (QA)",
         "Table 5 (math)",
     )
