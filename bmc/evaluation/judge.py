@@ -5,7 +5,8 @@ position bias cancels. The judge (any `bmc.llm.clients` kind: a local model, vLL
 OpenAI-compatible endpoint) answers with a verdict label "[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]" or
 "[[B>>A]]" (A = the answer shown first; single brackets are read too); a bare "A" or "B" (what small
 judges tend to say) counts as a plain preference, a reply that lists three or more labels as none. A
-reply with no verdict counts as a tie and is reported (`unparsed`), never dropped silently. Judge outputs are cached by content hash, so a rerun or a resumed run never asks twice.
+reply with no verdict counts as a tie and is reported (`unparsed`), never dropped silently. Judge outputs
+are cached by content hash, so a rerun or a resumed run never asks twice.
 """
 
 from __future__ import annotations
