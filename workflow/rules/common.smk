@@ -232,8 +232,8 @@ def judge_baseline(wildcards):
 def summaries():
     """Stage summaries shown in the report, per task: data, pair building, bridging (each strategy and
     each Table 4 editor used)."""
-    strategies = [STRATEGY] + [s for s in TABLE3_STRATEGIES if s != STRATEGY]
-    strategies += [m.partition("@")[2] for m in TABLE4_METHODS.values() if "@" in m]
+    methods = ["DPO-BMC", *TABLE3_METHODS, *TABLE4_METHODS.values()]
+    strategies = dict.fromkeys(pairs_variant(get_method(m), STRATEGY) for m in methods)
     return [
         path
         for t in TASKS
