@@ -29,9 +29,9 @@ def training_text(user: str, assistant: str, eos: str) -> str:
     return training_prompt(user) + assistant + eos
 
 
-def eval_prompt(question: str) -> str:
-    """Zero-shot evaluation prompt: preamble, question, then the step-by-step cue."""
-    return EVAL_PREAMBLE + INSTRUCTION_TEMPLATE.format(user=question) + EVAL_RESPONSE_PREFIX
+def eval_prompt(question: str, cue: str = EVAL_RESPONSE_PREFIX) -> str:
+    """Zero-shot evaluation prompt: preamble, question, then the response cue (QA: step by step; math: none)."""
+    return EVAL_PREAMBLE + INSTRUCTION_TEMPLATE.format(user=question) + cue
 
 
 def prompt_messages(user: str) -> list[dict]:

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 
 from bmc.chat import prompt_messages, prompt_text
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
-from bmc.tasks import grade, winning_response
+from bmc.tasks import STOP_STRINGS, check_task, grade, winning_response
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,13 @@ def sample_run(args: argparse.Namespace) -> None:
     if num_samples < 1:
         raise ValueError(f"sample.num_samples must be >= 1, got {num_samples}")
     fmt = params.pop("prompt_format", "paper")
-    gen_params = GenerationParams.from_dict(params)
     questions = read_jsonl(args.data, required=QUESTION_FIELDS)
     if not questions:
         raise InputError(args.data, None, "no questions")
+    # answers stop where an evaluation answer would (the task's released stop strings, unless configured)
+    if params.get("stop_strings") is None:
+        params["stop_strings"] = list(STOP_STRINGS[check_task(questions[0]["task"])])
+    gen_params = GenerationParams.from_dict(params)
     items = [
         {**q, "id": f"{q['id']}#{k}", "question_id": q["id"], "sample": k}
         for q in questions

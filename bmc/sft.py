@@ -2,8 +2,9 @@
 
 Each example is a prompt-completion pair: prompt = "### Instruction:\\n{user}\\n\\n### Response:\\n",
 completion = the assistant text + the tokenizer's EOS (added here, so TRL adds none); with
-`--prompt-format chat_template` both come from the model's chat template (`bmc.chat`). The loss
-covers the completion only. `--params` is the config's `sft` section: any SFTConfig /
+`--prompt-format chat_template` both come from the model's chat template (`bmc.chat`). The loss covers
+the whole text (`loss_scope: whole_text`, the default: the authors' SFT script has no completion mask) or
+the completion only (`loss_scope: completion`). `--params` is the config's `sft` section: any SFTConfig /
 TrainingArguments field (bf16, deepspeed, gradient_checkpointing, model_init_kwargs with
 attn_implementation, ...) passes through; unknown keys are refused.
 """
@@ -57,21 +58,28 @@ def to_prompt_completion(rows: list[dict], tokenizer, fmt: str = "paper") -> lis
     return out
 
 
+LOSS_SCOPES = ("whole_text", "completion")
+
+
 def build_trainer(model_path: str, rows: list[dict], params: dict, output_dir: Path, fmt: str = "paper"):
-    """An SFTTrainer over `rows` with completion-only loss; returns (trainer, tokenizer)."""
+    """An SFTTrainer over `rows`, the loss over the whole text or the completion only (`params["loss_scope"]`);
+    returns (trainer, tokenizer)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     from bmc.models.prepare import load_tokenizer
     from bmc.training_args import build_args
 
+    scope = params.get("loss_scope", "whole_text")
+    if scope not in LOSS_SCOPES:
+        raise ValueError(f"sft.loss_scope must be one of {list(LOSS_SCOPES)}, got {scope!r}")
     tokenizer = load_tokenizer(model_path)
     args = build_args(
         SFTConfig,
         params,
-        own_keys=set(),
+        own_keys={"loss_scope"},
         output_dir=output_dir,
-        completion_only_loss=True,
+        completion_only_loss=scope == "completion",
         dataset_num_proc=None,
         **cpu_defaults(params),
     )

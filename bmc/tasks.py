@@ -1,9 +1,12 @@
-"""What differs between the tasks: grading, how a released solution becomes y_w, and the evaluation prompt.
+"""What differs between the tasks: grading, how a released solution becomes y_w, and the evaluation protocol.
 
-QA: exact match on the text after the last "The answer is" (`bmc.evaluation.qa`); the QA SFT data starts
-every answer with the step-by-step cue, so y_w does too. Math: the first expression after the last
-"The answer is", compared symbolically with math-verify (`bmc.evaluation.math_answers`); the math SFT
-solutions start directly, so y_w is the released solution as is. Instruction following (`if`): there is
+QA: exact match on the text after the last "The answer is" (`bmc.evaluation.qa`: the corrected rule, and
+the authors' released rule by name); the QA SFT data starts every answer with the step-by-step cue, so y_w
+does too, and so does the evaluation prompt. Math: the final answer in the released extraction order
+(boxed, then "the answer is" in either case, then the last number), compared symbolically with math-verify
+(`bmc.evaluation.math_answers`); the math SFT solutions start directly, so y_w is the released solution as
+is and the evaluation prompt has no cue, as in the authors' math evaluation. Generation stops at the
+released stop strings (`STOP_STRINGS`) unless the config gives its own. Instruction following (`if`): there is
 no gold answer; y_w is a human-preferred reply (ShareGPT at offline scales) and every reply the SFT model
 samples is a candidate y_l, as in the QA and math construction; models are scored by a judge
 (`bmc.evaluation.judge`), not graded.
@@ -16,6 +19,15 @@ from bmc.chat import EVAL_RESPONSE_PREFIX, eval_prompt, prompt_text
 TASKS = ("qa", "math", "if")
 REASONING_TASKS = ("qa", "math")  # graded against a gold answer
 METRICS = {"qa": "exact_match", "math": "accuracy", "if": "judged_win_rate"}
+GRADERS = ("corrected", "released")  # the suite's rule (default) and the authors' released one
+# the released evaluation scripts' stop strings ("Question:" etc. are covered by their prefixes) and their
+# max new tokens; instruction following stops at the end of the turn only
+STOP_STRINGS = {
+    "qa": ("Question", "USER", "ASSISTANT", "Instruction", "Response", "Below"),
+    "math": ("Instruction", "Response"),
+    "if": (),
+}
+MAX_NEW_TOKENS = {"qa": 512, "math": 1024, "if": 2048}
 
 
 def check_task(task: str) -> str:
@@ -24,22 +36,35 @@ def check_task(task: str) -> str:
     return task
 
 
-def grade(task: str, response: str, answer: str) -> tuple[str, bool]:
-    """(prediction, correct) of a response against the gold `answer`; a response without the cue is wrong.
+def grade(task: str, response: str, answer: str, rule: str = "corrected") -> tuple[str, bool]:
+    """(prediction, correct) of a response against the gold `answer` under `rule` (`GRADERS`).
 
-    Instruction following has no gold answer: every reply grades as not correct, so that sampled SFT
-    replies become the losing responses of the pairs (the winner is the human-preferred reply)."""
+    `corrected` is the suite's grader: it builds the pairs (a correct sample never becomes y_l), validates
+    bridged edits and gives the tables' corrected scores. `released` is the authors' rule (QA: the gold as
+    written; math: the same as corrected, see `bmc.evaluation.math_answers`). Instruction following has no
+    gold answer: every reply grades as not correct, so that sampled SFT replies become the losing
+    responses of the pairs (the winner is the human-preferred reply)."""
     task = check_task(task)
+    if rule not in GRADERS:
+        raise ValueError(f"unknown grader {rule!r}; expected one of {list(GRADERS)}")
     if task == "if":
         return "", False
     if task == "qa":
-        from bmc.evaluation.qa import extract_prediction, is_correct
+        from bmc.evaluation import qa
 
-        prediction = extract_prediction(response)
-        return prediction, is_correct(prediction, answer)
+        if rule == "released":
+            prediction = qa.released_prediction(response)
+            return prediction, qa.released_is_correct(prediction, answer)
+        prediction = qa.extract_prediction(response)
+        return prediction, qa.is_correct(prediction, answer)
     from bmc.evaluation.math_answers import extract_answer_span, is_correct
 
     return extract_answer_span(response), is_correct(response, answer)
+
+
+def grade_released(task: str, response: str, answer: str) -> tuple[str, bool]:
+    """(prediction, correct) under the authors' released rule: what the paper's numbers mean."""
+    return grade(task, response, answer, rule="released")
 
 
 def winning_response(task: str, solution: str) -> str:
@@ -48,11 +73,14 @@ def winning_response(task: str, solution: str) -> str:
 
 
 def answer_prompt(task: str, question: str, fmt: str = "paper", tokenizer=None) -> str:
-    """The evaluation prompt: the paper's zero-shot step-by-step prompt for QA and math (in a chat template:
-    the question as the user turn, then the step-by-step cue); for instruction following the training
-    prompt itself (the model answers as it was tuned to, no cue)."""
-    if check_task(task) == "if":
+    """The evaluation prompt. QA: the paper's zero-shot step-by-step prompt (in a chat template: the
+    question as the user turn, then the step-by-step cue); math: the same without the cue, as the authors'
+    math evaluation; instruction following: the training prompt itself (the model answers as it was
+    tuned to)."""
+    task = check_task(task)
+    if task == "if":
         return prompt_text(question, fmt, tokenizer)
+    cue = EVAL_RESPONSE_PREFIX if task == "qa" else ""
     if fmt == "paper":
-        return eval_prompt(question)
-    return prompt_text(question, fmt, tokenizer) + EVAL_RESPONSE_PREFIX
+        return eval_prompt(question, cue)
+    return prompt_text(question, fmt, tokenizer) + cue

@@ -29,8 +29,22 @@ def run_sft(model_dir, tmp_path, rows, **params):
     return out
 
 
-def test_labels_cover_the_response_and_exactly_one_eos(tiny_model_dir, tmp_path):
+def test_labels_cover_the_whole_text_by_default_as_released(tiny_model_dir, tmp_path):
     trainer, tok = build_trainer(str(tiny_model_dir), ROWS, {"max_length": 128}, tmp_path)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
+    for i, (ids, labels, mask) in enumerate(
+        zip(batch["input_ids"], batch["labels"], batch["attention_mask"], strict=True)
+    ):
+        real = ids[mask.bool()].tolist()
+        assert labels[mask.bool()].tolist() == real  # every real token is a label: prompt and response
+        assert tok.decode(real).endswith(ROWS[i]["messages"][1]["content"] + tok.eos_token)
+    with pytest.raises(ValueError, match=r"sft.loss_scope must be one of \['whole_text', 'completion'\]"):
+        build_trainer(str(tiny_model_dir), ROWS, {"loss_scope": "prompt"}, tmp_path)
+
+
+def test_completion_scope_labels_cover_the_response_and_exactly_one_eos(tiny_model_dir, tmp_path):
+    params = {"max_length": 128, "loss_scope": "completion"}
+    trainer, tok = build_trainer(str(tiny_model_dir), ROWS, params, tmp_path)
     assert not trainer.args.bf16 and not trainer.args.activation_checkpointing
     assert next(trainer.model.parameters()).dtype == torch.float32
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])

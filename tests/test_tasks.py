@@ -21,7 +21,13 @@ def test_each_task_grades_with_its_own_grader():
     # math: symbolic equality of the first expression after the cue
     assert grade("math", "So\nThe answer is: $230.0$.", "230") == ("$230.0$", True)
     assert grade("math", "So\nThe answer is: $\\frac{1}{2}$.", "0.5")[1]
-    assert grade("math", "230 pages, so 230.", "230") == ("", False)  # no cue: wrong
+    assert grade("math", "230 pages, so 231.", "230") == ("231", False)  # no cue: the last number
+    assert grade("math", "230 pages, so 230.", "230") == ("230", True)
+    # the released QA rule compares with the gold as written: a capitalised gold never matches
+    assert grade("qa", "The answer is Bank.", "Bank.", rule="released") == ("bank.", False)
+    assert grade("qa", "The answer is Bank.", "Bank.") == ("bank", True)
+    with pytest.raises(ValueError, match="unknown grader 'strict'"):
+        grade("qa", "x", "y", rule="strict")
     # instruction following has no gold answer: every sampled reply is a losing candidate
     assert grade("if", "Paris is the capital.", "") == ("", False)
     with pytest.raises(ValueError, match="unknown task 'chat'"):
@@ -33,7 +39,11 @@ def test_instruction_following_answers_in_the_training_template_without_the_cue(
     from bmc.tasks import answer_prompt
 
     assert answer_prompt("if", "Write a haiku.") == training_prompt("Write a haiku.")
-    assert answer_prompt("qa", "Q?") == answer_prompt("math", "Q?") == eval_prompt("Q?")
+    # QA ends with the step-by-step cue; math has none, as in the authors' math evaluation
+    assert answer_prompt("qa", "Q?") == eval_prompt("Q?")
+    assert answer_prompt("qa", "Q?").endswith("### Response:\nLet's think step by step.\n")
+    assert answer_prompt("math", "Q?") == eval_prompt("Q?", cue="")
+    assert answer_prompt("math", "Q?").endswith("### Response:\n")
 
 
 def test_instruction_following_pairs_take_every_sampled_reply_as_the_loser():
@@ -107,7 +117,7 @@ def test_evaluate_stage_scores_math_with_math_verify(tmp_path):
         {"id": "a", "dataset": "gsm8k", "response": "The answer is: $18$.", "answer": "18"},
         {"id": "b", "dataset": "gsm8k", "response": "The answer is: $\\$18.00$.", "answer": "18"},
         {"id": "c", "dataset": "gsm8k", "response": "The answer is 17", "answer": "18"},
-        {"id": "d", "dataset": "gsm8k", "response": "18", "answer": "18"},
+        {"id": "d", "dataset": "gsm8k", "response": "I do not know", "answer": "18"},
     ]
     gens.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "scores.json"

@@ -35,8 +35,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", required=True, help="JSON: the config's `train` section")
 
 
-def load_pairs(path: str, tokenizer, max_prompt_length: int | None, fmt: str = "paper") -> list[dict]:
-    """Pairs as TRL prompt/chosen/rejected strings in the prompt format; bad rows fail with file and line."""
+def load_pairs(
+    path: str, tokenizer, max_prompt_length: int | None, fmt: str = "paper", max_length: int | None = None
+) -> tuple[list[dict], int]:
+    """Pairs as TRL prompt/chosen/rejected strings in the prompt format, and how many prompts were truncated;
+    bad rows fail with file and line.
+
+    A prompt is truncated as the authors' trainer truncates it: only when the prompt and the longer response
+    together exceed `max_length`, to the prompt's last `max_prompt_length` tokens (decoded back to text)."""
     seen: set[str] = set()
 
     def check(pair: dict) -> str | None:
@@ -51,25 +57,31 @@ def load_pairs(path: str, tokenizer, max_prompt_length: int | None, fmt: str = "
         if pair["id"] in seen:
             return f"duplicate pair id {pair['id']!r}"
         seen.add(pair["id"])
-        if max_prompt_length:
-            n = len(tokenizer(prompt_text(msgs[0]["content"], fmt, tokenizer))["input_ids"])
-            if n > max_prompt_length:
-                return f"prompt has {n} tokens, longer than max_prompt_length={max_prompt_length}"
         return None
 
-    rows = []
+    def n_tokens(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    rows, truncated = [], 0
     for pair in iter_jsonl(path, required=PAIR_FIELDS, check=check):
         user = pair["prompt"][0]["content"]
-        rows.append(
-            {
-                "prompt": prompt_text(user, fmt, tokenizer),
-                "chosen": completion_text(user, pair["chosen"], tokenizer, fmt),
-                "rejected": completion_text(user, pair["rejected"], tokenizer, fmt),
-            }
-        )
+        row = {
+            "prompt": prompt_text(user, fmt, tokenizer),
+            "chosen": completion_text(user, pair["chosen"], tokenizer, fmt),
+            "rejected": completion_text(user, pair["rejected"], tokenizer, fmt),
+        }
+        if max_prompt_length and max_length:
+            ids = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
+            longer = max(n_tokens(row["chosen"]), n_tokens(row["rejected"]))
+            if len(ids) > max_prompt_length and len(ids) + longer > max_length:
+                row["prompt"] = tokenizer.decode(ids[-max_prompt_length:])
+                truncated += 1
+        rows.append(row)
     if not rows:
         raise InputError(path, None, "no pairs to train on")
-    return rows
+    if truncated:
+        log.warning("%s: %d prompts truncated to their last %d tokens", path, truncated, max_prompt_length)
+    return rows, truncated
 
 
 def build_trainer(
@@ -118,7 +130,16 @@ def build_trainer(
     return trainer, tokenizer
 
 
-def summarize(trainer, method: str, seed: int, n_pairs: int, result, wall_s: float, resumed_from) -> dict:
+def summarize(
+    trainer,
+    method: str,
+    seed: int,
+    n_pairs: int,
+    result,
+    wall_s: float,
+    resumed_from,
+    prompts_truncated: int = 0,
+) -> dict:
     """train_summary.json: mask statistics, final loss and the reward metrics of the log history."""
     stats = trainer.mask_stats
     history = [h for h in trainer.state.log_history if "loss" in h]
@@ -133,6 +154,7 @@ def summarize(trainer, method: str, seed: int, n_pairs: int, result, wall_s: flo
         "method": method,
         "seed": seed,
         "n_pairs": n_pairs,
+        "prompts_truncated": prompts_truncated,
         "n_empty_masks": stats["empty_masks"],
         "mean_marked_tokens_per_pair": {
             "chosen": stats["marked_chosen"] / pairs,
@@ -177,11 +199,12 @@ def run(args: argparse.Namespace) -> None:
     get_method(args.method)  # unknown names fail before anything loads
     validate_params(params)
     start = time.time()
-    rows = load_pairs(
+    rows, truncated = load_pairs(
         args.pairs,
         load_tokenizer(args.model),
         params.get("max_prompt_length"),
         params.get("prompt_format", "paper"),
+        params.get("max_length"),
     )
     out = Path(args.out)
     checkpoints = out.with_name(out.name + ".checkpoints")
@@ -192,7 +215,9 @@ def run(args: argparse.Namespace) -> None:
     if resume:
         log.info("resuming from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
-    summary = summarize(trainer, args.method, args.seed, len(rows), result, time.time() - start, resume)
+    summary = summarize(
+        trainer, args.method, args.seed, len(rows), result, time.time() - start, resume, truncated
+    )
     save_final(trainer, tokenizer, out, summary)
     shutil.rmtree(checkpoints, ignore_errors=True)
     log.info(

@@ -46,8 +46,8 @@ def check_edit(text: str, pair: dict, replaces: str, instructions: tuple[str, ..
     if ANSWER_CUE not in text:
         return NO_CUE
     task = pair.get("task", "qa")
-    prediction, correct = grade(task, text, answer)
-    if task == "qa" and "\n" in prediction:
+    _, correct = grade(task, text, answer)
+    if task == "qa" and "\n" in text[text.rfind(ANSWER_CUE) :]:
         return TRAILING
     if replaces == "chosen" and not correct:
         return WRONG

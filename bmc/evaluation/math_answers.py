@@ -1,35 +1,63 @@
-"""Grading of math responses with `math-verify`: the prediction is what follows the last "The answer is".
+"""Grading of math responses: the released extraction order, compared symbolically with `math-verify`.
 
-The math SFT data ends every solution with "The answer is: $X$." (bmc-release/math). A response without
-that cue is wrong, as in the QA grader. The extracted span and the gold answer are parsed by math-verify
-(LaTeX and plain expressions; fractions, \\boxed, units and thousands separators normalised) and compared
-symbolically, with a time limit per item, so no model text is ever `eval`-ed or `exec`-ed.
+The final answer is taken as the authors' evaluation takes it (eval/math/eval/parser.py's order): the
+content of the last `\\boxed{...}` if there is one, else the first sentence after the last "he answer is"
+(so "The answer is" and "the answer is" both count; the math SFT data end every solution with
+"The answer is: $X$."), else the last number in the response. The span and the gold answer are compared
+first as plain text (dollar signs, spaces and case ignored, so "$p - q$" matches "p - q"), then parsed by
+math-verify (LaTeX and plain expressions; fractions, \\boxed, units and thousands separators normalised)
+and compared symbolically, with a time limit per item, so no model text is ever `eval`-ed or `exec`-ed.
+The released comparison routine (a sympy-based `math_equal`) is not reproduced: math-verify is the
+field's maintained equivalent, so QA's two rules have one math counterpart (`grade_released` = `grade`).
 """
 
 from __future__ import annotations
 
 import re
 
-ANSWER_CUE = "The answer is"
+ANSWER_CUE = "he answer is"  # "The answer is" or "the answer is", as the released extraction
 TIMEOUT_S = 5
-# a currency sign before a number is not a LaTeX delimiter: "$18" -> "18", "\$1,000" -> "1,000"
+# a currency sign before a number is not a LaTeX delimiter: "$18" -> "18", "\\$1,000" -> "1,000"
 _CURRENCY = re.compile(r"\\?\$(?=\s*-?\d)(?![^$]*\$)")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _SENTENCE_END = re.compile(r"\n|\.\s")
 _LATEX = re.compile(r"[\\^_{}$]")
 _UNIT_NOTE = re.compile(r"\s*\([^()]*\)\s*$")  # ASDiv's "9 (apples)"
+_NUMBER = re.compile(r"-?\d*\.?\d+")
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last `\\boxed{...}` (nested braces kept), or the text after a brace-less
+    `\\boxed ` up to the next "$"; None when the response has no "boxed"."""
+    cut = text.rfind("boxed")
+    if cut < 0:
+        return None
+    rest = text[cut + len("boxed") :]
+    if not rest.startswith("{"):
+        return rest.split("$")[0].strip()
+    depth = 0
+    for i, char in enumerate(rest):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0:
+            return rest[1:i].strip()
+    return rest[1:].strip()  # unbalanced: everything after the brace
 
 
 def extract_answer_span(text: str) -> str:
-    """The first sentence after the last "The answer is" (and its ":"); "" without the cue.
+    """The final answer in the released order: last boxed, else the first sentence after the last cue
+    (and its ":"), else the last number; "" when there is none.
 
     A sentence ends at a line break or at a "." followed by a space, so "2.5" and "$x.$" stay whole.
     """
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return boxed
     cut = text.rfind(ANSWER_CUE)
-    if cut < 0:
-        return ""
-    span = text[cut + len(ANSWER_CUE) :].strip().removeprefix(":").strip()
-    return _SENTENCE_END.split(span, maxsplit=1)[0].strip().removesuffix(".").strip()
+    if cut >= 0:
+        span = text[cut + len(ANSWER_CUE) :].strip().removeprefix(":").strip()
+        return _SENTENCE_END.split(span, maxsplit=1)[0].strip().removesuffix(".").strip()
+    numbers = _NUMBER.findall(text.replace(",", ""))
+    return numbers[-1] if numbers else ""
 
 
 def gold_answer(row: dict, dataset: str) -> str:
@@ -65,20 +93,28 @@ def _parse(answer: str, timeout_s: int, first_only: bool) -> list:
     return []
 
 
-def is_correct(response: str, gold: str, timeout_s: int = TIMEOUT_S) -> bool:
-    """Whether the response's final answer equals `gold` (symbolically, within `timeout_s` per step).
+def _plain(text: str) -> str:
+    """Text without dollar signs, spaces, case or a final period: "$p - q$." -> "p-q"."""
+    return re.sub(r"\s+", "", text.replace("$", "")).lower().removesuffix(".")
 
-    Only the first expression after the cue counts, so "18. Wait, it is 20" predicts 18. A gold answer
-    without digits or LaTeX ("Yes", a name) is matched as text, case-insensitively.
+
+def is_correct(response: str, gold: str, timeout_s: int = TIMEOUT_S) -> bool:
+    """Whether the response's final answer equals `gold` (as text, else symbolically within `timeout_s`).
+
+    Only the first expression of the span counts, so "18. Wait, it is 20" predicts 18. A gold answer
+    with a word and neither digits nor LaTeX ("Yes", a name) is matched as text, case-insensitively.
     """
     from math_verify import verify
 
     span = extract_answer_span(response)
     if not span:
         return False
-    if not re.search(r"\d", gold) and not _LATEX.search(gold):  # a word answer (ASDiv's "Yes", a name)
-        whole = response[response.rfind(ANSWER_CUE) + len(ANSWER_CUE) :].strip().removeprefix(":")
-        return gold.strip().lower() in {span.lower(), whole.strip().removesuffix(".").strip().lower()}
+    if _plain(span) == _plain(gold):
+        return True
+    if not re.search(r"\d", gold) and not _LATEX.search(gold) and re.search(r"[A-Za-z]{2,}", gold):
+        cut = response.rfind(ANSWER_CUE)  # a word answer may run past the first sentence
+        whole = response[cut + len(ANSWER_CUE) :].strip().removeprefix(":") if cut >= 0 else ""
+        return _plain(gold) == _plain(whole.strip())
     parsed_gold, parsed_pred = _parse(gold, timeout_s, False), _parse(span, timeout_s, True)
     if not parsed_gold or not parsed_pred:
         return False

@@ -1,4 +1,6 @@
-"""Stage `evaluate`: accuracy of a generations file with the task's grader (`bmc.tasks`), with per-question records."""
+"""Stage `evaluate`: accuracy of a generations file under both graders (`bmc.tasks.GRADERS`), with per-question
+records. `score` is the corrected grader's, `score_released` the authors' released rule's (what the paper's
+numbers mean); `parsed` counts responses with a final answer the grader could find."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import logging
 from pathlib import Path
 
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
-from bmc.tasks import METRICS, TASKS, grade
+from bmc.tasks import METRICS, TASKS, grade, grade_released
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ def run(args: argparse.Namespace) -> None:
         raise InputError(args.generations, None, "no generations to score")
     records = grade_generations(generations, args.task)
     n_correct = sum(r["correct"] for r in records)
+    n_released = sum(r["correct_released"] for r in records)
     scores = {
         "model": args.model_name,
         "method": args.method,
@@ -45,11 +48,14 @@ def run(args: argparse.Namespace) -> None:
         "score": 100.0 * n_correct / len(records),
         "n": len(records),
         "correct": n_correct,
+        "score_released": 100.0 * n_released / len(records),
+        "correct_released": n_released,
+        "parsed": sum(bool(r["prediction"]) for r in records),
     }
     write_jsonl(Path(args.out).with_name("records.jsonl"), records)
     write_json(args.out, scores)
     log.info(
-        "%s %s seed %d on %s: %.1f%% (%d/%d)",
+        "%s %s seed %d on %s: %.1f%% (%d/%d; released rule %.1f%%)",
         args.model_name,
         args.method,
         args.seed,
@@ -57,13 +63,25 @@ def run(args: argparse.Namespace) -> None:
         scores["score"],
         n_correct,
         len(records),
+        scores["score_released"],
     )
 
 
 def grade_generations(generations: list[dict], task: str = "qa") -> list[dict]:
-    """Per-generation records: `id`, `prediction`, `answer`, `correct`."""
+    """Per-generation records: `id`, `answer`, and `prediction`/`correct` under the corrected grader and
+    `prediction_released`/`correct_released` under the released rule."""
     records = []
     for g in generations:
         prediction, correct = grade(task, g["response"], g["answer"])
-        records.append({"id": g["id"], "prediction": prediction, "answer": g["answer"], "correct": correct})
+        released, correct_released = grade_released(task, g["response"], g["answer"])
+        records.append(
+            {
+                "id": g["id"],
+                "answer": g["answer"],
+                "prediction": prediction,
+                "correct": correct,
+                "prediction_released": released,
+                "correct_released": correct_released,
+            }
+        )
     return records

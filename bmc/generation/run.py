@@ -1,4 +1,9 @@
-"""Stage `generate`: answers to a task's test sets with the task's evaluation prompt (`bmc.tasks.answer_prompt`)."""
+"""Stage `generate`: answers to a task's test sets with the task's evaluation protocol (`bmc.tasks`).
+
+The prompt is `bmc.tasks.answer_prompt`'s; generation stops at the config's `stop_strings`, by default the
+task's released ones (`bmc.tasks.STOP_STRINGS`). `set_overrides` changes decoding per test set, e.g. the
+paper's Arena-Hard answers are greedy while AlpacaEval's are sampled at temperature 0.9.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import logging
 
 from bmc.generation.backends import GenerationParams, generate_resumable, load_generator
 from bmc.io import InputError, read_jsonl
-from bmc.tasks import TASKS, answer_prompt
+from bmc.tasks import STOP_STRINGS, TASKS, answer_prompt
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +34,21 @@ def run(args: argparse.Namespace) -> None:
     """Answers every test set with one loaded model (loading dominates on small sets)."""
     if len(args.data) != len(args.out):
         raise ValueError(f"--data has {len(args.data)} files but --out has {len(args.out)}")
-    params = json.loads(args.params)
-    fmt = params.pop("prompt_format", "paper")
-    params = GenerationParams.from_dict(params)
+    section = json.loads(args.params)
+    fmt = section.pop("prompt_format", "paper")
+    if section.get("stop_strings") is None:  # null or absent: the task's released stop strings
+        section["stop_strings"] = list(STOP_STRINGS[args.task])
+    params = GenerationParams.from_dict(section)
     tests = []
     for path in args.data:
         questions = read_jsonl(path, required=TEST_FIELDS)
         if not questions:
             raise InputError(path, None, "no test questions")
         tests.append(questions)
+    per_set = set_params(section, [q[0]["dataset"] for q in tests])
     generator = load_generator(args.model, params)
     for questions, out in zip(tests, args.out, strict=True):
+        generator.params = per_set[questions[0]["dataset"]]
         prompts = {
             q["id"]: answer_prompt(args.task, q["question"], fmt, generator.tokenizer) for q in questions
         }
@@ -52,3 +61,15 @@ def run(args: argparse.Namespace) -> None:
             desc=f"answering {questions[0]['dataset']}",
         )
         log.info("wrote %d generations to %s", len(rows), out)
+
+
+def set_params(section: dict, datasets: list[str]) -> dict[str, GenerationParams]:
+    """Each test set's decoding: the section with its `set_overrides.<set>` on top (checked up front)."""
+    overrides = section.get("set_overrides") or {}
+    unknown = sorted(set(overrides) - set(datasets))
+    if unknown:
+        raise ValueError(
+            f"eval.set_overrides names test sets {unknown} that are not generated here {datasets}"
+        )
+    base = {k: v for k, v in section.items() if k != "set_overrides"}
+    return {d: GenerationParams.from_dict({**base, **overrides.get(d, {})}) for d in datasets}

@@ -67,13 +67,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-md", required=True)
 
 
-def load_scores(paths: list[str]) -> dict[str, dict[str, dict[int, float]]]:
-    """method -> dataset -> seed -> score."""
+def load_scores(paths: list[str], key: str = "score") -> dict[str, dict[str, dict[int, float]]]:
+    """method -> dataset -> seed -> `key` of scores.json (`score`: the corrected grader's; `score_released`:
+    the authors' rule; `parsed_pct`: the share of answers with a final answer the grader found)."""
     scores: dict = defaultdict(lambda: defaultdict(dict))
     for path in paths:
         with open(path, encoding="utf-8") as f:
             s = json.load(f)
-        scores[s["method"]][s["dataset"]][int(s["seed"])] = float(s["score"])
+        if key == "parsed_pct":
+            value = 100.0 * s["parsed"] / s["n"]
+        elif key not in s:
+            raise ValueError(f"{path} has no {key!r}: score it again with the current `evaluate` stage")
+        else:
+            value = s[key]
+        scores[s["method"]][s["dataset"]][int(s["seed"])] = float(value)
     return scores
 
 
@@ -100,30 +107,50 @@ def datasets_of(task: str, datasets: list[str] | None) -> list[str]:
     return [d for d in COLUMNS[task] if d in chosen]
 
 
-def table1(task: str, scores, paper: dict, sets: list[str]) -> tuple[list[dict], list[str]]:
-    """Table 1's block for `task`: every method's score per test set and their average."""
+def table1(task: str, scores, paper: dict, sets: list[str], released=None, parsed=None):
+    """Table 1's block for `task`: every method's score per test set and their average, under the authors'
+    released rule (`released`, what the paper's numbers mean) beside the corrected grader's average
+    (`scores`), and the share of answers with a final answer (`parsed`). Without `released`, the corrected
+    scores fill the per-set cells."""
     reported = paper[f"table1_{task}"]["values"]
+    shown = released if released is not None else scores
     rows = []
     for method in ordered(scores):
-        r = method_row(scores[method], sets, method)
+        r = method_row(shown[method], sets, method)
         row = {"method": method, "seeds": r["seeds"]}
         for col, (mean, half) in r["cells"].items():
             row[col], row[f"{col}_ci95"] = round(mean, 2), None if half is None else round(half, 2)
+        for name, source in (("Avg_corrected", scores), ("parsed_pct", parsed)):
+            if source is not None:
+                mean, half = method_row(source[method], sets, method)["cells"]["Avg"]
+                row[name], row[f"{name}_ci95"] = round(mean, 2), None if half is None else round(half, 2)
         paper_avg = reported.get(method, {}).get("Avg")
         row["paper_Avg"] = paper_avg
         row["diff_Avg"] = None if paper_avg is None else round(row["Avg"] - paper_avg, 2)
         rows.append(row)
-    header = ["Method", *(COLUMNS[task][d] for d in sets), "Avg", "Paper Avg", "Δ vs paper", "Seeds"]
+    extra = [c for c in ("Avg_corrected", "parsed_pct") if c in rows[0]] if rows else []
+    titles = {"Avg_corrected": "Avg (corrected)", "parsed_pct": "Answers parsed %"}
+    header = ["Method", *(COLUMNS[task][d] for d in sets), "Avg", *(titles[c] for c in extra)]
+    header += ["Paper Avg", "Δ vs paper", "Seeds"]
     lines = [
         [
             r["method"],
-            *(fmt(r[c], r[f"{c}_ci95"]) for c in [*sets, "Avg"]),
+            *(fmt(r[c], r[f"{c}_ci95"]) for c in [*sets, "Avg", *extra]),
             _num(r["paper_Avg"]),
             _num(r["diff_Avg"], sign=True),
             str(r["seeds"]),
         ]
         for r in rows
     ]
+    if released is not None:
+        lines = _markdown(header, lines) + [
+            "",
+            "Per-set cells and Avg: the authors' released grading rule, what the paper's numbers mean (QA: the "
+            "prediction lower-cased, the gold answer as written, so a capitalised or period-ended gold never "
+            "matches). Avg (corrected): the suite's grader, one normalisation on both sides; it also builds the "
+            "pairs and validates bridged edits. Answers parsed: the share of answers with a final answer.",
+        ]
+        return rows, lines
     return rows, _markdown(header, lines)
 
 
@@ -146,7 +173,7 @@ def table5(task: str, scores, paper: dict, sets: list[str]) -> tuple[list[dict],
             "gain": round(with_bmc[0] - without[0], 2),
             "paper_without": paper_row.get("without"),
             "paper_with": paper_row.get("with"),
-            "paper_gain": paper_row.get("gain"),
+            "paper_gain": paper_gain(paper_row),
         }
         rows.append(row)
         lines.append(
@@ -166,6 +193,15 @@ def table5(task: str, scores, paper: dict, sets: list[str]) -> tuple[list[dict],
         )
     header = ["Variant", "without BMC", "with BMC", "gain", "paper without", "paper with", "paper gain"]
     return rows, _markdown(header, lines)
+
+
+def paper_gain(paper_row: dict) -> float | None:
+    """The paper's gain from BMC: as reported, else with - without when both are given."""
+    if paper_row.get("gain") is not None:
+        return paper_row["gain"]
+    if paper_row.get("without") is not None and paper_row.get("with") is not None:
+        return round(paper_row["with"] - paper_row["without"], 2)
+    return None
 
 
 TABLE2_SETS = ("alpaca_eval", "arena_hard")
@@ -428,6 +464,10 @@ def build(
         lines = [*table2_setting(records, pairs_source), *lines]
         return rows, _document(label, title, lines, paper.get(table, {}).get("source", ""))
     scores = load_scores(score_paths)
+    if table.startswith("table1_"):
+        released, parsed = load_scores(score_paths, "score_released"), load_scores(score_paths, "parsed_pct")
+        rows, lines = builder(task, scores, paper, datasets_of(task, datasets), released, parsed)
+        return rows, _document(label, title, lines, paper.get(table, {}).get("source", ""))
     if task is None:
         sets = sets_by_task(datasets)
         if datasets is None:  # every task whose standard sets were scored

@@ -402,19 +402,33 @@ def test_bad_pairs_fail_with_file_and_line(tiny_model_dir, tmp_path):
     bad = write_pairs(tmp_path / "bad.jsonl", [pair(0), pair(1, r=" ")])
     with pytest.raises(ValueError, match=r"bad.jsonl:2: empty rejected"):
         load_pairs(bad, tok, 100)
-    long = write_pairs(tmp_path / "long.jsonl", [pair(0, q="word " * 50)])
-    with pytest.raises(ValueError, match="long.jsonl:1: prompt has .* longer than max_prompt_length=20"):
-        load_pairs(long, tok, 20)
     two_turns = pair(0)
     two_turns["prompt"].append({"role": "assistant", "content": "a"})
     with pytest.raises(ValueError, match="exactly one"):
         load_pairs(write_pairs(tmp_path / "turns.jsonl", [two_turns]), tok, 100)
     with pytest.raises(ValueError, match="duplicate pair id"):
         load_pairs(write_pairs(tmp_path / "dup.jsonl", [pair(0), pair(0)]), tok, 100)
-    rows = load_pairs(write_pairs(tmp_path / "ok.jsonl", [pair(0, q="Q?", c="A")]), tok, 100)
+    rows, truncated = load_pairs(write_pairs(tmp_path / "ok.jsonl", [pair(0, q="Q?", c="A")]), tok, 100)
     assert rows == [
         {"prompt": training_prompt("Q?"), "chosen": "A" + tok.eos_token, "rejected": "y" + tok.eos_token}
     ]
+    assert truncated == 0
+
+
+def test_long_prompts_are_truncated_keeping_their_end_as_released(tiny_model_dir, tmp_path):
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    question = " ".join(f"w{i}" for i in range(60)) + " final question?"
+    path = write_pairs(tmp_path / "long.jsonl", [pair(0, q=question, c="yes " * 5), pair(1, q="Q?")])
+    full = tok(training_prompt(question), add_special_tokens=False)["input_ids"]
+    assert len(full) > 40
+    # prompt + longer response within max_length: kept whole, even over max_prompt_length
+    rows, truncated = load_pairs(path, tok, 20, max_length=len(full) + 10)
+    assert truncated == 0 and rows[0]["prompt"] == training_prompt(question)
+    # over max_length: the prompt's last 20 tokens, so the "### Response:" cue survives
+    rows, truncated = load_pairs(path, tok, 20, max_length=len(full))
+    assert truncated == 1 and rows[1]["prompt"] == training_prompt("Q?")
+    assert rows[0]["prompt"] == tok.decode(full[-20:])
+    assert rows[0]["prompt"].endswith("final question?\n\n### Response:\n")
 
 
 def test_train_stage_writes_model_and_summary(tiny_model_dir, tmp_path):
@@ -436,6 +450,7 @@ def test_train_stage_writes_model_and_summary(tiny_model_dir, tmp_path):
     run(argparse.Namespace(**args, params=json.dumps(params)))
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["steps"] == 2 and summary["n_pairs"] == 3 and summary["n_empty_masks"] == 1
+    assert summary["prompts_truncated"] == 0
     assert summary["mean_marked_tokens_per_pair"]["chosen"] > 0
     assert math.isfinite(summary["final_loss"]) and summary["final_reward_accuracy"] is not None
     assert (out / "model.safetensors").exists() and (out / "tokenizer.json").exists()

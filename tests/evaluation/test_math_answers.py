@@ -32,9 +32,10 @@ def test_equivalent_answers_are_correct(response, gold):
     [
         ("The answer is: 17", "18"),
         ("The answer is: $(3, \\pi)$", "\\left( 3, \\frac{\\pi}{2} \\right)"),
-        ("The total is 18.", "18"),  # no cue: wrong, like the QA grader
+        ("The total is 18.", "17"),  # no cue: the last number counts, as released
         ("The answer is: ", "18"),
-        ("The answer is: 18. Wait, the answer is 20", "20"),  # the cue is case-sensitive, as in training data
+        ("The answer is: 18. Wait, the answer is 20", "18"),  # the last cue (either case) counts
+        ("The answer is 18, so $\\boxed{20}$", "18"),  # a boxed answer comes first
         ("The answer is: No", "Yes"),
         ("The answer is: __import__('os').system('exit 1')", "0"),
     ],
@@ -43,10 +44,30 @@ def test_other_answers_are_wrong(response, gold):
     assert not is_correct(response, gold)
 
 
-def test_answer_span():
+def test_answer_span_follows_the_released_order():
     assert extract_answer_span("x\nThe answer is: $\\frac{1}{2}$.") == "$\\frac{1}{2}$"
     assert extract_answer_span("The answer is 3. The answer is 4.") == "4"
-    assert extract_answer_span("no cue") == ""
+    assert extract_answer_span("so the answer is 7.") == "7"  # lower-case cue
+    # boxed first (nested braces kept, the last box), then the cue, then the last number
+    assert extract_answer_span("The answer is 3, i.e. $\\boxed{\\frac{1}{2}}$ or \\boxed{x^{2}}") == "x^{2}"
+    assert extract_answer_span("$\\boxed 5$ apples") == "5"
+    assert extract_answer_span("She has 1,200 and gives -3.5 away") == "-3.5"
+    assert extract_answer_span("no answer at all") == ""
+
+
+@pytest.mark.parametrize(
+    "response,gold",
+    [
+        ("The total is 18 pages.", "18"),  # no cue, no box: the last number
+        ("Therefore the answer is: 18", "18"),  # lower-case cue
+        ("So $\\boxed{18}$.", "18"),
+        ("The answer is: $p - q$.", "p - q"),  # gold without dollars, prediction with
+        ("The answer is: p-q", "$p - q$"),
+        ("The answer is: 18. Wait, the answer is 20", "20"),  # the last cue counts
+    ],
+)
+def test_released_extraction_finds_the_answer(response, gold):
+    assert is_correct(response, gold)
 
 
 def test_gold_answers_of_the_released_test_sets():

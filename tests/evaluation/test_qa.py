@@ -83,14 +83,19 @@ def test_evaluate_stage_writes_scores_and_records(tmp_path):
         "score": 50.0,
         "n": 4,
         "correct": 2,
+        # the released rule keeps the prediction's period and compares with the gold as written
+        "score_released": 0.0,
+        "correct_released": 0,
+        "parsed": 3,
     }
     records = [json.loads(line) for line in (out.parent / "records.jsonl").read_text().splitlines()]
-    assert [(r["id"], r["prediction"], r["correct"]) for r in records] == [
-        ("a", "gravity", True),
-        ("b", "wind", False),
-        ("c", "", False),
-        ("d", "erosion", True),
-    ]
+    assert [(r["id"], r["prediction"], r["correct"], r["prediction_released"], r["correct_released"])
+            for r in records] == [
+        ("a", "gravity", True, "gravity.", False),
+        ("b", "wind", False, "wind", False),
+        ("c", "", False, "", False),
+        ("d", "erosion", True, "erosion", False),
+    ]  # fmt: skip
     assert records[1]["answer"] == "Erosion"
 
 

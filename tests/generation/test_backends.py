@@ -6,6 +6,7 @@ import pytest
 
 from bmc.generation.backends import (
     GenerationParams,
+    cut_at_stop_strings,
     generate_resumable,
     load_generator,
     token_budget_batches,
@@ -81,6 +82,58 @@ def test_generation_stops_at_eos(tiny_model_dir):
     stop_id = new_ids[2]  # pretend the third generated token is EOS
     tok.eos_token = tok.convert_ids_to_tokens(stop_id)
     assert gen.generate([prompt]) == [tok.decode(new_ids[: new_ids.index(stop_id)])]
+
+
+def test_generation_ends_before_the_first_stop_string(tiny_model_dir):
+    gen = load_generator(tiny_model_dir, GenerationParams(max_new_tokens=12, batch_size=3))
+    free = gen.generate(PROMPTS)
+    # stop strings taken from the free outputs: each text ends right before the earliest one it holds
+    stops = [free[0][3:6], free[2][4:7]]
+    stopped = load_generator(
+        tiny_model_dir, GenerationParams(max_new_tokens=12, batch_size=3, stop_strings=stops)
+    ).generate(PROMPTS)
+    assert stopped == [cut_at_stop_strings(text, stops) for text in free]
+    assert stopped[0] == free[0][: free[0].find(stops[0])] and len(stopped[0]) < len(free[0])
+    assert cut_at_stop_strings("a Response: b Question", ["Question", "Response"]) == "a "
+    assert cut_at_stop_strings("abc", None) == "abc"
+    with pytest.raises(ValueError, match="stop_strings must be a list"):
+        GenerationParams(stop_strings="Response")
+
+
+def test_generate_stage_uses_the_task_stop_strings_and_per_set_decoding(tmp_path, monkeypatch):
+    from bmc.generation import run as stage
+
+    seen = []
+
+    class Recorder:
+        tokenizer = None
+
+        def __init__(self, params):
+            self.params = params
+
+        def generate(self, prompts, seed=None):
+            seen.append((self.params.stop_strings, self.params.do_sample, self.params.max_new_tokens))
+            return ["x"] * len(prompts)
+
+    monkeypatch.setattr(stage, "load_generator", lambda model, params: Recorder(params))
+    files = []
+    for name in ("alpaca_eval", "arena_hard"):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text(
+            json.dumps({"id": f"{name}-1", "dataset": name, "question": "Q?", "answer": ""}) + "\n"
+        )
+        files.append(str(path))
+    section = {"max_new_tokens": 9, "do_sample": True, "temperature": 0.9,
+               "set_overrides": {"arena_hard": {"do_sample": False, "max_new_tokens": 5}}}  # fmt: skip
+    outs = [str(tmp_path / "a.out.jsonl"), str(tmp_path / "b.out.jsonl")]
+    args = types.SimpleNamespace(
+        model=str(tmp_path), data=files, out=outs, task="math", params=json.dumps(section)
+    )
+    stage.run(args)
+    assert seen == [(["Instruction", "Response"], True, 9), (["Instruction", "Response"], False, 5)]
+    section["set_overrides"] = {"mt_bench": {"do_sample": False}}
+    with pytest.raises(ValueError, match=r"set_overrides names test sets \['mt_bench'\]"):
+        stage.run(types.SimpleNamespace(**{**vars(args), "params": json.dumps(section)}))
 
 
 def test_sampling_is_reproducible_per_seed(tiny_model_dir):
@@ -211,7 +264,8 @@ def test_vllm_backend_maps_greedy_params(tiny_model_dir, fake_vllm):
     assert gen.generate(["b", "a"]) == ["answer to b", "answer to a"]
     assert gen.tokenizer.pad_token == "<|im_end|>"
     assert fake_vllm.calls[-1][1] == {
-        "n": 1, "max_tokens": 7, "temperature": 0.0, "top_p": 1.0, "seed": 4, "skip_special_tokens": True,
+        "n": 1, "max_tokens": 7, "temperature": 0.0, "top_p": 1.0, "seed": 4, "stop": [],
+        "skip_special_tokens": True,
     }  # fmt: skip
 
 

@@ -14,9 +14,9 @@ def write_scores(tmp_path, method, seed, values):
     paths = []
     for dataset, score in zip(SETS, values, strict=True):
         p = tmp_path / f"{method}-{seed}-{dataset}.json"
-        p.write_text(
-            json.dumps({"method": method, "seed": seed, "dataset": dataset, "score": score, "n": 10})
-        )
+        # the released rule scores 10 points lower here; 8 of 10 answers had a final answer
+        record = {"method": method, "seed": seed, "dataset": dataset, "score": score, "n": 10}
+        p.write_text(json.dumps(record | {"score_released": score - 10, "parsed": 8}))
         paths.append(str(p))
     return paths
 
@@ -37,11 +37,15 @@ def test_table1_with_seeds_and_paper_values(tmp_path):
     rows, md = build("table1_qa", paths, str(PAPER), "SMOKE SCALE: test")
     by = {r["method"]: r for r in rows}
     assert [r["method"] for r in rows] == ["SFT", "DPO", "DPO-BMC"]
-    assert by["SFT"]["Avg"] == 65.0 and by["SFT"]["Avg_ci95"] is None
-    assert by["SFT"]["paper_Avg"] == 59.0 and by["SFT"]["diff_Avg"] == 6.0
-    assert by["DPO-BMC"]["Avg"] == 65.0 and by["DPO-BMC"]["seeds"] == 2
+    # per-set cells and Avg: the released rule (compared with the paper); beside it the corrected average
+    assert by["SFT"]["Avg"] == 55.0 and by["SFT"]["Avg_ci95"] is None and by["SFT"]["ECQA"] == 40.0
+    assert by["SFT"]["Avg_corrected"] == 65.0 and by["SFT"]["parsed_pct"] == 80.0
+    assert by["SFT"]["paper_Avg"] == 59.0 and by["SFT"]["diff_Avg"] == -4.0
+    assert by["DPO-BMC"]["Avg"] == 55.0 and by["DPO-BMC"]["seeds"] == 2
     assert by["DPO-BMC"]["Avg_ci95"] == pytest.approx(12.706 * (50**0.5) / 2**0.5, abs=0.01)
-    assert md.startswith("**SMOKE SCALE: test**") and "| DPO-BMC | 65.0 ± 63.5" in md and "| 65.1 |" in md
+    assert md.startswith("**SMOKE SCALE: test**") and "| DPO-BMC | 55.0 ± 63.5" in md and "| 65.1 |" in md
+    assert "| Avg | Avg (corrected) | Answers parsed % | Paper Avg |" in md
+    assert "Per-set cells and Avg: the authors' released grading rule" in md
 
 
 def test_missing_cell_is_an_error(tmp_path):
@@ -70,6 +74,13 @@ def test_table5_gain(tmp_path):
     ]
     with pytest.raises(ValueError, match="Table 5 needs"):
         build("table5_qa", write_scores(tmp_path, "DPO", 0, [1, 2, 3, 4]), str(PAPER), "x")
+
+
+def test_table5_paper_gain_is_derived_when_only_both_ends_are_reported():
+    from bmc.reporting.tables import paper_gain
+
+    assert paper_gain({"without": 17.1, "with": 20.0}) == 2.9  # R-DPO on instruction following
+    assert paper_gain({"gain": 3.9}) == 3.9 and paper_gain({"without": 48.3}) is None
 
 
 def test_table3_one_row_per_strategy_across_tasks(tmp_path):
