@@ -10,6 +10,7 @@ import sys
 # stage name -> module exposing add_arguments(parser) and run(args)
 STAGES = {
     "model": "bmc.models.prepare",
+    "release": "bmc.data.release",
     "data": "bmc.data.qa",
     "data-math": "bmc.data.math",
     "data-if": "bmc.data.instruct",
@@ -17,6 +18,7 @@ STAGES = {
     "sample": "bmc.pairs:sample",
     "pairs": "bmc.pairs:build",
     "pairs-given": "bmc.pairs:given",
+    "released-pairs": "bmc.data.released_pairs",
     "bridge": "bmc.bridging.run",
     "train": "bmc.alignment.train",
     "generate": "bmc.generation.run",

@@ -168,12 +168,12 @@ def _dry_run_rules(work: Path, *config: str) -> set[str]:
 
 
 def test_paper_dry_run_lists_the_same_rules(work):
-    (work / "resources" / "bmc-release" / "math").mkdir(parents=True)  # the paper's data folder (see README)
     paper = _dry_run_rules(work, "--configfile", "workflow/config/paper.yaml")
     smoke = _dry_run_rules(work, "--configfile", "workflow/config/smoke.yaml")
-    # instruction following starts from the released SFT model with UltraFeedback's given pairs, and the
-    # paper's Table 4 editors are endpoints (no extra local editor model to build)
-    assert paper == smoke - {"editor_model"} | {"sft_given", "given_pairs"}
+    # instruction following starts from the released SFT model with UltraFeedback's given pairs, the
+    # paper's Table 4 editors are endpoints (no extra local editor model to build), the `release` rule
+    # fetches the authors' repository and Table 3 adds DPO-BMC on their bridged pairs (`released_pairs`)
+    assert paper == smoke - {"editor_model"} | {"sft_given", "given_pairs", "release", "released_pairs"}
     expected = {
         "base_model",
         "data_qa",
@@ -193,6 +193,35 @@ def test_paper_dry_run_lists_the_same_rules(work):
         with_if = [c for c in ran if "/if/" in c or "sft_if" in c]
         assert with_if and all('"prompt_format": "chat_template"' in c for c in with_if)
         assert all("prompt_format" not in c for c in ran if c not in with_if)
+
+
+def test_paper_dry_run_fetches_the_release_and_uses_tabmwp_math_sft_and_the_released_pairs(work):
+    proc = snakemake(work, "-n", "-p", "--configfile", "workflow/config/paper.yaml")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    commands = [line for line in proc.stdout.splitlines() if "-m bmc.cli " in line]
+    (release,) = [c for c in commands if "bmc.cli release " in c]
+    pinned = yaml.safe_load((REPO / "workflow/config/paper.yaml").read_text())["release"]["commit"]
+    assert "--out resources/bmc-release " in release and f'"commit": "{pinned}"' in release
+    assert "--manifest workflow/resources/bmc_release.yaml" in release
+    # the data rules read the release folder (math: math/ and math_sft/ beside it)
+    for stage in ("data", "data-math"):
+        (data,) = [c for c in commands if f"bmc.cli {stage} " in c]
+        assert "--resources resources/bmc-release " in data
+    # TabMWP is generated and scored for every Table 1 math row
+    generated = [c for c in commands if "bmc.cli generate " in c and "--task math" in c]
+    assert generated and all("data/math/test/tabmwp.jsonl" in c for c in generated)
+    assert any("--dataset tabmwp" in c and "--method DPO-BMC " in c for c in commands)
+    # DPO-BMC@released trains on each task's converted release pairs
+    converted = {c.split("--task ")[1].split()[0] for c in commands if "bmc.cli released-pairs " in c}
+    assert converted == {"qa", "math", "if"}
+    for task in converted:
+        assert any(
+            "--method DPO-BMC@released " in c
+            and f"--pairs results/paper/bridged/{task}/released/pairs.jsonl" in c
+            for c in commands
+        ), task
+    (table3,) = [c for c in commands if "--table table3 " in c]
+    assert "scores/math/DPO-BMC@released/seed0/tabmwp/scores.json" in table3
 
 
 def test_a_given_sft_model_replaces_sft_training(work):

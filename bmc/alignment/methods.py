@@ -23,6 +23,7 @@ A method on bridged data may name the bridging strategy of its pairs after "@" (
 `DPO-BMC@inverse` trains DPO-BMC on pairs whose loser was degraded from y_w; without it the config's
 `bridge.strategy` is used. A named editor of the config's `table4_editors` may follow after "+"
 (Table 4), e.g. `DPO-BMC@targeted+llama3_70b`; without it the config's `bridge.editor` made the pairs.
+`@released` names the authors' own GPT-4-bridged pairs (`bmc.data.released_pairs`), which take no editor.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bmc.bridging.prompts import STRATEGIES  # light: no torch
 DATA_KINDS = ("original", "bridged")
 LOSSES = ("dpo", "ipo", "rdpo", "simpo", "orpo", "figa", "tdpo")
 REFERENCE_FREE = frozenset({"simpo", "orpo", "figa"})
+RELEASED = "released"  # the authors' released bridged pairs, a source of pairs rather than a strategy we run
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,11 @@ def get_method(name: str) -> Method:
     if not bridging:
         return method
     strategy, plus, editor = bridging.partition("+")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown bridging strategy in {name!r}; expected one of {sorted(STRATEGIES)}")
+    if strategy not in STRATEGIES and strategy != RELEASED:
+        valid = sorted([*STRATEGIES, RELEASED])
+        raise ValueError(f"unknown bridging strategy in {name!r}; expected one of {valid}")
+    if plus and strategy == RELEASED:
+        raise ValueError(f"the released pairs come with their own editor, so {name!r} may not name one")
     if plus and not EDITOR_NAME.fullmatch(editor):
         raise ValueError(f"editor name in {name!r} must be letters, digits, '_' or '-'")
     if method.data != "bridged":

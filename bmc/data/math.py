@@ -7,6 +7,12 @@ root, holding `math/`, is accepted too). Training questions are the chain-of-tho
 Solution" rows are skipped, and so are the released rows without a final "The answer is" (most of
 `cot_pretrain_data_sampled.jsonl`; the shipped subset holds none). The pool is split disjointly, by a
 seeded shuffle, into `sft_n` SFT examples and `prefs_n` preference questions.
+The full release (paper scale) also holds the authors' math SFT set, `math_sft/*.parquet` beside
+`math/` (rows: `messages`, one user turn then one assistant turn, and `prompt_id` if present): when it
+is there, SFT examples are `sft_n` of its rows and the preference questions are `prefs_n` of the whole
+pool, not split, since SFT no longer draws from the pool (as in QA, where SFT and preference questions
+come from separate released files). The shipped subsets never read it, so offline scales are unchanged.
+TabMWP's test rows (table, question, optional choices) are worded as the released evaluation words them.
 Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json`. Ids and `source` always
 point into the released files, so a question has the same id whichever folder was read.
 """
@@ -27,7 +33,7 @@ from bmc.io import InputError, iter_jsonl
 
 log = logging.getLogger(__name__)
 
-TEST_SETS = ("gsm8k", "math-oai", "mawps", "svamp", "asdiv")
+TEST_SETS = ("gsm8k", "math-oai", "mawps", "svamp", "asdiv", "tabmwp")
 # released training files, relative to the release; pool order follows this order, then the line
 TRAIN_FILES = ("math/finetune_data_sampled.jsonl", "math/cot_pretrain_data_sampled.jsonl")
 SHIPPED_TRAIN = "train.jsonl"
@@ -40,7 +46,16 @@ TEST_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "mawps": {"input": str, "target": NUMBER},
     "svamp": {"Body": str, "Question": str, "Answer": NUMBER},
     "asdiv": {"body": str, "question": str, "answer": str},
+    "tabmwp": {
+        "question": str,
+        "table": str,
+        "table_title": (str, type(None)),
+        "choices": (list, type(None)),
+        "answer": str,
+        "ans_type": str,
+    },
 }
+SFT_DIR = "math_sft"  # the authors' math SFT set in the release, beside `math/`
 QUESTION_HEADER = "## Question\n"
 SOLUTION_HEADERS = ("\n\n## Solution\n", "\n\n## Step-by-Step Solution\n")
 CODE_HEADER = "## Code Solution"
@@ -93,7 +108,8 @@ def parse_cot(row: dict) -> dict | str:
     question = text[start + len(QUESTION_HEADER) : end].strip()
     if not question:
         return "the question between '## Question' and '## Solution' is empty"
-    answer = strip_dollars(extract_answer_span(row["output"]))
+    # the cue is required: without it the extraction would fall back to the solution's last number
+    answer = strip_dollars(extract_answer_span(row["output"])) if ANSWER_CUE in row["output"] else ""
     if not answer:
         return "output should end with a final answer 'The answer is: $X$.' with a non-empty X"
     return {"question": question, "solution": row["output"], "answer": answer}
@@ -170,6 +186,47 @@ def split_pool(pool: list[dict], sft_n: int | None, prefs_n: int | None, seed: i
     return [pool[i] for i in sft], [pool[i] for i in prefs]
 
 
+def sft_folder(resources: Path) -> Path | None:
+    """The release's `math_sft/` folder (beside `math/`) if it holds parquet files; None for the shipped subsets."""
+    folder, shipped = math_folder(resources)
+    if shipped:
+        return None
+    for candidate in dict.fromkeys((resources / SFT_DIR, folder.parent / SFT_DIR)):
+        if any(candidate.glob("*.parquet")):
+            return candidate
+    return None
+
+
+def load_math_sft(folder: Path) -> list[dict]:
+    """SFT examples (`id`, `messages`) of every `math_sft/*.parquet`: a `messages` column of one user turn
+    then one assistant turn; ids from `prompt_id` if there is one, else the file and row."""
+    import pandas as pd
+
+    examples = []
+    for path in sorted(folder.glob("*.parquet")):
+        frame = pd.read_parquet(path)
+        columns = list(frame.columns)
+        if "messages" not in columns:
+            raise InputError(
+                path, None, f"expected a `messages` column (user and assistant turns); columns: {columns}"
+            )
+        ids = frame["prompt_id"] if "prompt_id" in columns else [None] * len(frame)
+        for row_no, (pid, messages) in enumerate(zip(ids, frame["messages"], strict=True), 1):
+            turns = [] if isinstance(messages, str) or messages is None else list(messages)
+            if not turns or not all(hasattr(m, "keys") for m in turns):
+                raise InputError(path, row_no, f"`messages` should be a list of turns (columns: {columns})")
+            key = f"math_sft-{pid}" if pid is not None else f"math_sft-{path.stem}-{row_no}"
+            row = {
+                "id": key,
+                "messages": [{"role": m.get("role"), "content": m.get("content")} for m in turns],
+            }
+            if msg := check_conversation(row):
+                raise InputError(path, row_no, msg)  # row number in the parquet table
+            examples.append(row)
+    _check_unique(folder, [e["id"] for e in examples])
+    return examples
+
+
 def sft_example(question: dict) -> dict:
     """A chat SFT row: the question as the user turn, the released solution as the assistant turn."""
     messages = [
@@ -182,8 +239,20 @@ def sft_example(question: dict) -> dict:
     return row
 
 
+def tabmwp_question(row: dict) -> str:
+    """A TabMWP problem as the released evaluation words it: the table (with its title if any), the question
+    and, for multiple-choice rows, the options (a Python list, as printed there)."""
+    title = f'regarding "{row["table_title"]}" ' if row["table_title"] else ""
+    text = f"Read the following table {title}and answer a question:\n{row['table']}\n{row['question']}"
+    if row["choices"]:
+        text += f" Please select from the following options: {row['choices']}"
+    return text
+
+
 def question_text(row: dict, name: str) -> str:
     """The question of a released test row (SVAMP and ASDiv join the body and the question)."""
+    if name == "tabmwp":
+        return tabmwp_question(row)
     if name == "svamp":
         return f"{row['Body']} {row['Question']}"
     if name == "asdiv":
@@ -233,14 +302,23 @@ def run(args: argparse.Namespace) -> None:
     params = check_math_params(json.loads(args.params))
     resources, out, seed = Path(args.resources), Path(args.out), params["seed"]
     pool, skipped = load_training(resources)
-    sft, prefs = split_pool(pool, params["sft_n"], params["prefs_n"], seed)
-    sft_rows = [sft_example(q) for q in sft]
+    sft_dir = sft_folder(resources)
+    if sft_dir is None:  # SFT and preference questions split the pool
+        sft, prefs = split_pool(pool, params["sft_n"], params["prefs_n"], seed)
+        sft_rows = [sft_example(q) for q in sft]
+        sft_summary, prefs_available = {"n": len(sft_rows), "available": len(pool)}, len(pool) - len(sft)
+    else:  # the authors' SFT set; the whole pool gives preference questions
+        released = load_math_sft(sft_dir)
+        sft_rows = subsample(released, params["sft_n"], seed, "math_sft")
+        prefs = subsample(pool, params["prefs_n"], seed, "math-train")
+        sft_summary = {"n": len(sft_rows), "available": len(released), "source": str(sft_dir)}
+        prefs_available = len(pool)
     summary: dict = {
         "seed": seed,
         "resources": str(resources),
         "pool": {"n": len(pool), **skipped},
-        "sft": {"n": len(sft_rows), "available": len(pool)},
-        "prefs": {"math-train": {"n": len(prefs), "available": len(pool) - len(sft)}},
+        "sft": sft_summary,
+        "prefs": {"math-train": {"n": len(prefs), "available": prefs_available}},
         "test": {},
     }
     tests = {}

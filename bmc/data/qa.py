@@ -121,11 +121,12 @@ def load_sft(resources: Path) -> list[dict]:
 
 
 def subsample(rows: list, n: int | None, seed: int, name: str) -> list:
-    """A seeded subset of n rows, kept in their original order; n None/0 or >= len keeps all.
+    """A seeded subset of n rows, kept in their original order; n None or >= len keeps all, 0 keeps none
+    (as the math and instruction-following splits take it).
 
     The generator is seeded by (seed, name), so a subset does not depend on the other subsets drawn.
     """
-    if not n or n >= len(rows):
+    if n is None or n >= len(rows):
         return list(rows)
     keep = set(random.Random(f"{seed}:{name}").sample(range(len(rows)), n))
     return [r for i, r in enumerate(rows) if i in keep]

@@ -71,7 +71,23 @@ def gold_answer(row: dict, dataset: str) -> str:
         return str(int(value)) if value.is_integer() else repr(value)
     if dataset == "asdiv":
         return _UNIT_NOTE.sub("", row["answer"]).strip()
-    raise ValueError(f"unknown math test set {dataset!r}; expected gsm8k, math-oai, mawps, svamp or asdiv")
+    if dataset == "tabmwp":  # numbers as the released evaluation reads them; text answers as written
+        from decimal import Decimal, InvalidOperation
+
+        answer = row["answer"].strip()
+        if row["ans_type"] not in {"integer_number", "decimal_number"}:
+            return answer
+        number = answer.replace(",", "")
+        if "/" in number:
+            return number  # a fraction ("3/4"), which math-verify parses
+        try:
+            value = Decimal(number.removesuffix("%")) / (100 if number.endswith("%") else 1)
+        except InvalidOperation:
+            raise ValueError(f"{row['ans_type']} answer {answer!r} is not a number") from None
+        return format(value.normalize(), "f")  # "1,000" -> "1000", "12%" -> "0.12", "2.50" -> "2.5"
+    raise ValueError(
+        f"unknown math test set {dataset!r}; expected gsm8k, math-oai, mawps, svamp, asdiv or tabmwp"
+    )
 
 
 def _parse(answer: str, timeout_s: int, first_only: bool) -> list:

@@ -128,7 +128,7 @@ def test_rows_are_parsed_into_question_solution_answer(tmp_path):
     assert [q["id"] for q in pool][-2:] == ["math-cot_pretrain-2", "math-cot_pretrain-4"]
     assert not any(q["id"] == "math-finetune-3" for q in pool)  # a code row
     boxed = parse_cot({"input": "## Question\nq\n\n## Solution\n", "output": "The answer is: \\boxed{6}"})
-    assert boxed["answer"] == "\\boxed{6}"
+    assert boxed["answer"] == "6"  # the released extraction order: the boxed content first
 
 
 def test_ids_are_the_same_from_the_shipped_layout_and_the_release(tmp_path):
@@ -262,7 +262,7 @@ def test_nothing_is_written_when_a_later_file_is_bad(tmp_path):
     "params, message",
     [
         ({"datasets": ["gsm8k"], "train_n": 3}, "unknown data.math settings"),
-        ({"datasets": ["gsm8k", "tabmwp"]}, "unknown test sets \\['tabmwp'\\]"),
+        ({"datasets": ["gsm8k", "aqua"]}, "unknown test sets \\['aqua'\\]"),
         ({"datasets": ["GSM8K"]}, "unknown test sets"),
         ({"datasets": []}, "data.math.datasets should be a non-empty list"),
         ({"datasets": ["mawps", "mawps"]}, "twice"),

@@ -103,12 +103,13 @@ def test_release_folder_names_are_accepted(tmp_path):
 
 
 def test_subsample_is_seeded_keeps_order_and_all_means_all():
+    assert subsample(list(range(5)), 0, 1, "x") == []  # 0 means none, as in the math and IF splits
     rows = list(range(100))
     a, b = subsample(rows, 10, 1, "ECQA-train"), subsample(rows, 10, 1, "ECQA-train")
     assert a == b == sorted(a) and len(set(a)) == 10
     assert subsample(rows, 10, 2, "ECQA-train") != a and subsample(rows, 10, 1, "QASC-train") != a
     assert (
-        subsample(rows, None, 1, "x") == subsample(rows, 0, 1, "x") == subsample(rows, 1000, 1, "x") == rows
+        subsample(rows, None, 1, "x") == subsample(rows, 1000, 1, "x") == rows
     )
 
 

@@ -16,6 +16,9 @@ rule bridge:
         f"{LOGS}/bridge/{{task}}/{{strategy}}.log",
     benchmark:
         f"{BENCH}/bridge/{{task}}/{{strategy}}.tsv"
+    wildcard_constraints:
+        # the authors' released pairs are converted by released_pairs, not bridged here
+        strategy=r"(?!released\b)[a-z_]+(\+[A-Za-z0-9_-]+)?",
     conda:
         "../../envs/bridge.yaml"
     threads: JOB_THREADS
@@ -36,3 +39,21 @@ rule bridge:
         "python -m bmc.cli bridge --task {wildcards.task} --pairs {input.pairs} --out {output.pairs}"
         " --summary {output.summary} --cache {params.cache} --base-model {input.editor_base}"
         " --params {params.bridge} > {log} 2>&1"
+
+
+# DPO-BMC@released: the authors' GPT-4-bridged pairs of the release, in the bridged-pairs format
+rule released_pairs:
+    input:
+        RELEASE_DIR,
+    output:
+        pairs=f"{R}/bridged/{{task}}/released/pairs.jsonl",
+        summary=f"{R}/bridged/{{task}}/released/summary.json",
+    log:
+        f"{LOGS}/released_pairs/{{task}}.log",
+    benchmark:
+        f"{BENCH}/released_pairs/{{task}}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "python -m bmc.cli released-pairs --task {wildcards.task} --release {input} --out {output.pairs}"
+        " --summary {output.summary} > {log} 2>&1"

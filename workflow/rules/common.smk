@@ -4,7 +4,6 @@ import os
 import shlex
 import sys
 
-from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 from bmc.alignment.methods import (
@@ -14,7 +13,10 @@ from bmc.alignment.methods import (
 )  # noqa: E402  (light imports: no torch)
 from bmc.bridging.prompts import template_path  # noqa: E402
 
-validate(config, "../config/schema.yaml")
+from bmc.config import check  # noqa: E402
+
+# every setting typed and checked here, before any job runs (bmc/config.py; a bad key fails naming its path)
+SETTINGS = check(config)
 
 SCALE = config["scale"]
 R = f"results/{SCALE}"
@@ -48,6 +50,9 @@ TABLE4_METHODS = {
     for name, editor in TABLE4_EDITORS.items()
 }
 RESOURCES = config.get("resources", "workflow/resources")
+# the authors' repository at a pinned commit, laid out by the `release` rule (paper scale)
+RELEASE_DIR = "resources/bmc-release"
+RELEASE = config.get("release") or {}
 # tasks whose SFT model is given (`sft_models`: a model section per task) instead of trained
 GIVEN_SFT_MODELS = {t: m for t, m in config.get("sft_models", {}).items() if t in TASKS}
 TRAINED_SFT_TASKS = [t for t in TASKS if t not in GIVEN_SFT_MODELS]
@@ -57,6 +62,14 @@ GIVEN_PAIR_TASKS = [
     t for t in TASKS if config["data"][t].get("source") in ("ultrafeedback",)
 ]
 SAMPLED_PAIR_TASKS = [t for t in TASKS if t not in GIVEN_PAIR_TASKS]
+
+
+def data_input(task):
+    """The folder a data rule reads (`data.<task>.source`, default the shipped subsets); a source inside the
+    release folder is read from the folder itself, which the `release` rule makes."""
+    source = config["data"].get(task, {}).get("source", f"{RESOURCES}/data/{task}")
+    inside = os.path.normpath(source).startswith(RELEASE_DIR + os.sep)
+    return RELEASE_DIR if inside or os.path.normpath(source) == RELEASE_DIR else source
 
 
 def one_of(names):

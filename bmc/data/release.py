@@ -1,0 +1,178 @@
+"""Stage `release`: the authors' repository at a pinned commit, laid out as the data stages read it.
+
+`git` fetches the one commit (`--params`: `url`, `commit`; any URL git accepts, a local path too) into a
+temporary folder beside `--out`; every file of the manifest (`--manifest`, YAML: `commit` and `files`:
+repository path -> `dest`, the path in the folder, and `blob`, its git blob SHA-1) is copied to its
+`dest` and its bytes are hashed as git does ("blob <size>\\0" + bytes). Any missing file or checksum
+mismatch fails, listing each one; otherwise the folder (plus `release.json`: URL, commit, files) is
+renamed onto `--out` in one step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from bmc.io import InputError
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "url": "https://github.com/YJiangcm/BMC.git",
+    "commit": "958d49e54778ed41e15bb65c0a4184b04df7933b",
+}
+SHA1 = re.compile(r"[0-9a-f]{40}")
+CHUNK = 1 << 20
+
+
+class ReleaseError(RuntimeError):
+    """The release could not be fetched or does not match the manifest."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", required=True, help="YAML: commit and files (path -> dest, blob)")
+    p.add_argument("--out", required=True, help="the folder to lay out (resources/bmc-release)")
+    p.add_argument("--params", default="{}", help="JSON: the config's `release` section (url, commit)")
+
+
+def check_params(params: dict) -> dict:
+    """The `release` section with defaults; an unknown key or a commit that is not 40 hex digits fails."""
+    unknown = sorted(set(params) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown release settings {unknown}; valid: {sorted(DEFAULTS)}")
+    params = {**DEFAULTS, **params}
+    if not SHA1.fullmatch(str(params["commit"])):
+        raise ValueError(f"release.commit should be a full 40-hex commit id, got {params['commit']!r}")
+    return params
+
+
+def load_manifest(path: str | Path) -> tuple[str, dict[str, dict]]:
+    """(commit, repository path -> {dest, blob}) of a manifest, every entry checked."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    commit, files = str(data.get("commit", "")), data.get("files")
+    if not SHA1.fullmatch(commit):
+        raise InputError(path, None, f"`commit` should be a 40-hex commit id, got {commit!r}")
+    if not isinstance(files, dict) or not files:
+        raise InputError(path, None, "`files` should map repository paths to {dest, blob}")
+    dests: set[str] = set()
+    for src, entry in files.items():
+        if not isinstance(entry, dict) or set(entry) != {"dest", "blob"}:
+            raise InputError(path, None, f"files.{src}: expected exactly the keys dest and blob")
+        dest = Path(str(entry["dest"]))
+        if dest.is_absolute() or ".." in dest.parts or str(dest) in dests:
+            raise InputError(
+                path, None, f"files.{src}: dest {entry['dest']!r} is absolute, escapes or repeats"
+            )
+        if not SHA1.fullmatch(str(entry["blob"])):
+            raise InputError(path, None, f"files.{src}: blob should be 40 hex digits, got {entry['blob']!r}")
+        dests.add(str(dest))
+    return commit, files
+
+
+def blob_sha1(path: Path) -> str:
+    """The git blob SHA-1 of a file (what `git ls-tree` and `git hash-object` print)."""
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _git(repo: Path, *args: str, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never wait for credentials
+    return subprocess.run(["git", "-C", str(repo), *args], stdout=stdout, stderr=subprocess.PIPE, env=env)
+
+
+def fetch(url: str, commit: str, repo: Path, manifest: str | Path, out: Path) -> None:
+    """The commit's objects in a new repository `repo`: a shallow fetch of the commit, else a full fetch."""
+    repo.mkdir(parents=True)
+    _git(repo, "init", "-q")
+    attempts = [["fetch", "-q", "--depth", "1", url, commit], ["fetch", "-q", "--no-tags", url]]
+    errors = []
+    for args in attempts:
+        proc = _git(repo, *args)
+        if proc.returncode == 0 and _git(repo, "cat-file", "-e", f"{commit}^{{commit}}").returncode == 0:
+            return
+        errors.append(proc.stderr.decode(errors="replace").strip() or f"commit {commit} not found")
+    fatal = [line for line in errors[0].splitlines() if line.startswith("fatal:")] or errors[0].splitlines()
+    raise ReleaseError(
+        f"could not fetch commit {commit} of {url} ({fatal[0]})\n"
+        f"Without access to {url}, place the release by hand: copy the repository (a clone holding commit "
+        f"{commit}) to this machine and set the config's release.url to its path, or lay out {out} yourself "
+        f"with every file listed in {manifest} at its `dest` (repository path -> dest)."
+    )
+
+
+def lay_out(repo: Path, commit: str, files: dict[str, dict], folder: Path) -> list[str]:
+    """Copy each manifest file of `commit` to `folder/<dest>`; returns the problems found (missing, mismatch)."""
+    problems = []
+    for src, entry in files.items():
+        dest = folder / entry["dest"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(dest, "wb") as f:
+            proc = _git(repo, "cat-file", "blob", f"{commit}:{src}", stdout=f)
+        if proc.returncode != 0:
+            problems.append(f"{src}: not in commit {commit}")
+        elif (found := blob_sha1(dest)) != entry["blob"]:
+            problems.append(f"{src}: blob {found}, the manifest expects {entry['blob']}")
+    return problems
+
+
+def replace_folder(new: Path, out: Path) -> None:
+    """Put `new` at `out` by renames (an existing `out` is moved aside, then removed)."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(new, out)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def build(url: str, commit: str, manifest: str | Path, out: str | Path) -> dict:
+    """Fetch, verify and lay out the release at `out`; returns what `release.json` records."""
+    out = Path(out)
+    manifest_commit, files = load_manifest(manifest)
+    if manifest_commit != commit:
+        raise ReleaseError(
+            f"release.commit {commit} differs from the commit {manifest_commit} that {manifest} was computed "
+            "for: pin the manifest's commit, or recompute the manifest's blobs (git ls-tree -r <commit>)"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        fetch(url, commit, staging / "git", manifest, out)
+        problems = lay_out(staging / "git", commit, files, staging / "release")
+        if problems:
+            raise ReleaseError(
+                f"{url} at {commit} does not match {manifest} ({len(problems)} of {len(files)} files):\n  "
+                + "\n  ".join(problems)
+            )
+        record = {
+            "url": url,
+            "commit": commit,
+            "files": {e["dest"]: {"source": src, "blob": e["blob"]} for src, e in files.items()},
+        }
+        (staging / "release" / "release.json").write_text(json.dumps(record, indent=2) + "\n")
+        replace_folder(staging / "release", out)
+        return record
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    params = check_params(json.loads(args.params))
+    record = build(params["url"], params["commit"], args.manifest, args.out)
+    log.info(
+        "release %s at %s: %d files in %s", params["url"], params["commit"], len(record["files"]), args.out
+    )

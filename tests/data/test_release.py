@@ -1,0 +1,179 @@
+"""The `release` stage against a small local git repository with the authors' paths."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bmc.cli import main
+from bmc.data.release import DEFAULTS, ReleaseError, blob_sha1, build, check_params, load_manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED_MANIFEST = ROOT / "workflow" / "resources" / "bmc_release.yaml"
+# repository path -> (dest, content at the pinned commit)
+FILES = {
+    "LICENSE": ("LICENSE-bmc-repo", b"Apache License 2.0\n"),
+    "eval/QA/ECQA/data/train.jsonl": ("ECQA/train.jsonl", b'{"problem": "p"}\n'),
+    "eval/math/eval/data/tabmwp/test.jsonl": ("math/tabmwp/test.jsonl", b'{"question": "q"}\n'),
+    "training_data/math_sft/train-00000-of-00001.parquet": (
+        "math_sft/train-00000-of-00001.parquet",
+        bytes(range(256)) * 4,
+    ),
+    "training_data/qa_dpo_bmc/train-00000-of-00001.parquet": (
+        "qa_dpo_bmc/train-00000-of-00001.parquet",
+        b"PAR1",
+    ),
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    cmd = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org", *args]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def source_repo(tmp_path) -> tuple[Path, str]:
+    """A repository whose first commit holds FILES; a later commit changes one of them and adds another."""
+    repo = tmp_path / "BMC"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    for path, (_, content) in FILES.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_bytes(content)
+    (repo / "README.md").write_text("not in the manifest\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pinned")
+    pinned = git(repo, "rev-parse", "HEAD")
+    (repo / "LICENSE").write_text("changed later\n")
+    git(repo, "commit", "-qam", "later")
+    return repo, pinned
+
+
+def write_manifest(path: Path, repo: Path, commit: str, **override) -> Path:
+    """A manifest of FILES with git's own blob ids (`git ls-tree`), some entries overridden."""
+    blobs = {}
+    for line in git(repo, "ls-tree", "-r", commit).splitlines():
+        meta, name = line.split("\t", 1)
+        blobs[name] = meta.split()[2]
+    files = {src: {"dest": dest, "blob": blobs[src]} for src, (dest, _) in FILES.items()}
+    files.update(override)
+    path.write_text(yaml.safe_dump({"commit": commit, "files": files}))
+    return path
+
+
+def test_release_is_laid_out_from_the_pinned_commit_and_checked(tmp_path, source_repo):
+    repo, pinned = source_repo
+    manifest = write_manifest(tmp_path / "manifest.yaml", repo, pinned)
+    out = tmp_path / "resources" / "bmc-release"
+    params = json.dumps({"url": f"file://{repo}", "commit": pinned})
+    main(["release", "--manifest", str(manifest), "--out", str(out), "--params", params])
+    for dest, content in FILES.values():
+        assert (out / dest).read_bytes() == content, dest  # the pinned commit's bytes, not the later ones
+    assert not (out / "README.md").exists() and not (out / "LICENSE").exists()
+    record = json.loads((out / "release.json").read_text())
+    assert record["commit"] == pinned and record["url"] == f"file://{repo}"
+    assert record["files"]["math/tabmwp/test.jsonl"]["source"] == "eval/math/eval/data/tabmwp/test.jsonl"
+    assert [p.name for p in out.parent.iterdir()] == ["bmc-release"]  # no staging folder left behind
+    # a second run replaces the folder as a whole (a plain path works as the URL too)
+    (out / "stale.txt").write_text("old")
+    build(str(repo), pinned, manifest, out)
+    assert not (out / "stale.txt").exists() and (out / "ECQA/train.jsonl").is_file()
+
+
+def test_our_blob_checksum_is_gits(tmp_path, source_repo):
+    repo, _ = source_repo
+    for path in FILES:
+        assert blob_sha1(repo / path) == git(repo, "hash-object", path)
+
+
+def test_a_checksum_mismatch_names_each_file_and_writes_nothing(tmp_path, source_repo):
+    repo, pinned = source_repo
+    wrong = {"dest": "LICENSE-bmc-repo", "blob": "0" * 40}
+    missing = {"dest": "math/gsm8k/test.jsonl", "blob": "1" * 40}
+    manifest = write_manifest(
+        tmp_path / "m.yaml", repo, pinned, LICENSE=wrong, **{"eval/math/eval/data/gsm8k/test.jsonl": missing}
+    )
+    out = tmp_path / "release"
+    with pytest.raises(ReleaseError) as err:
+        build(str(repo), pinned, manifest, out)
+    message = str(err.value)
+    assert "does not match" in message and "2 of 6 files" in message
+    assert (
+        f"LICENSE: blob {git(repo, 'rev-parse', f'{pinned}:LICENSE')}, the manifest expects {'0' * 40}"
+        in message
+    )
+    assert f"eval/math/eval/data/gsm8k/test.jsonl: not in commit {pinned}" in message
+    assert not out.exists() and list(tmp_path.glob(".release*")) == []
+
+
+def test_an_unreachable_url_says_how_to_place_the_folder_by_hand(tmp_path, source_repo):
+    repo, pinned = source_repo
+    manifest = write_manifest(tmp_path / "m.yaml", repo, pinned)
+    url = f"file://{tmp_path / 'nowhere'}"
+    with pytest.raises(ReleaseError) as err:
+        build(url, pinned, manifest, tmp_path / "release")
+    message = str(err.value)
+    assert f"could not fetch commit {pinned} of {url}" in message
+    assert "place the release by hand" in message and "release.url" in message and str(manifest) in message
+    assert not (tmp_path / "release").exists()
+
+
+def test_a_repository_without_the_commit_is_refused(tmp_path, source_repo):
+    repo, _ = source_repo
+    unknown = "f" * 40
+    manifest = write_manifest(tmp_path / "m.yaml", repo, "HEAD")
+    manifest.write_text(manifest.read_text().replace("commit: HEAD", f"commit: {unknown}"))
+    with pytest.raises(ReleaseError, match=f"could not fetch commit {unknown} of {repo}"):
+        build(str(repo), unknown, manifest, tmp_path / "release")
+
+
+def test_the_configured_commit_must_be_the_manifests(tmp_path, source_repo):
+    repo, pinned = source_repo
+    manifest = write_manifest(tmp_path / "m.yaml", repo, pinned)
+    later = git(repo, "rev-parse", "HEAD")
+    with pytest.raises(ReleaseError, match=f"release.commit {later} differs from the commit {pinned}"):
+        build(str(repo), later, manifest, tmp_path / "release")
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"commit": "958d49e"}, "full 40-hex commit"),
+        ({"url": "x", "branch": "main"}, "unknown release settings"),
+    ],
+)
+def test_bad_release_settings_are_refused(params, message):
+    with pytest.raises(ValueError, match=message):
+        check_params(params)
+
+
+def test_bad_manifest_entries_are_refused(tmp_path):
+    good = {"dest": "a.txt", "blob": "a" * 40}
+    for files, message in (
+        ({"x": good, "y": good}, "repeats"),
+        ({"x": {"dest": "../a", "blob": "a" * 40}}, "escapes"),
+        ({"x": {"dest": "a", "blob": "xyz"}}, "blob should be 40 hex"),
+        ({"x": {"dest": "a"}}, "exactly the keys dest and blob"),
+    ):
+        path = tmp_path / "m.yaml"
+        path.write_text(yaml.safe_dump({"commit": "a" * 40, "files": files}))
+        with pytest.raises(ValueError, match=message):
+            load_manifest(path)
+
+
+def test_shipped_manifest_covers_what_the_paper_scale_reads():
+    commit, files = load_manifest(SHIPPED_MANIFEST)
+    assert commit == DEFAULTS["commit"]
+    paper = yaml.safe_load((ROOT / "workflow/config/paper.yaml").read_text())
+    assert paper["release"] == DEFAULTS  # paper scale pins the manifest's commit
+    dests = {entry["dest"] for entry in files.values()}
+    for folder in ("ECQA", "QASC", "OpenbookQA", "ARC"):
+        assert {f"{folder}/{split}.jsonl" for split in ("train", "validation", "test")} <= dests
+    sets = ("gsm8k", "math-oai", "mawps", "svamp", "asdiv", "tabmwp")
+    assert {f"math/{name}/test.jsonl" for name in sets} <= dests
+    assert {"math/finetune_data_sampled.jsonl", "math/cot_pretrain_data_sampled.jsonl"} <= dests
+    for folder in ("qa_sft", "math_sft", "qa_dpo_bmc", "math_dpo_bmc", "ultrafeedback_dpo_bmc"):
+        assert any(d.startswith(f"{folder}/train-") and d.endswith(".parquet") for d in dests), folder
+    assert files["LICENSE"]["dest"] == "LICENSE-bmc-repo"

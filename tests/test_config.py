@@ -1,0 +1,113 @@
+"""Typed config: every scale and overlay parses; each kind of mistake fails naming the key's full path."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import update_config
+
+from bmc.config import Config, ConfigError, check, trainer_fields
+
+CONFIGS = Path(__file__).resolve().parents[1] / "workflow" / "config"
+
+
+def load(*names):
+    config = {}
+    for name in names:
+        update_config(config, yaml.safe_load((CONFIGS / name).read_text()))
+    return config
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("smoke.yaml",),
+        ("mini.yaml",),
+        ("paper.yaml",),
+        ("mini.yaml", "all_methods.yaml", "table3.yaml", "mini_table4.yaml"),
+        ("paper.yaml", "paper_mistral.yaml"),
+    ],
+)
+def test_every_shipped_config_and_overlay_parses(names):
+    assert isinstance(check(load(*names)), Config)
+
+
+def _with(change):
+    config = load("smoke.yaml")
+    change(config)
+    return config
+
+
+def _overrides(config, task, section):
+    return config.setdefault("task_overrides", {}).setdefault(task, {}).setdefault(section, {})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["train"].update(detla=2.0), r"train: unknown key\(s\) \['detla'\]"),
+        (lambda c: c["eval"].update(max_new_tokenz=10), r"eval\.max_new_tokenz: unknown key"),
+        (lambda c: _overrides(c, "qa", "train").update(beta="abc"), r"task_overrides\.qa\.train\.beta: .*number"),
+        (lambda c: _overrides(c, "math", "train").update(delta=-2), r"task_overrides\.math\.train\.delta: .*0"),
+        (lambda c: c["bridge"]["editor"].update(temprature=0), r"bridge\.editor\.temprature: unknown key"),
+        (lambda c: c["train"].update(learning_rate="1e-5"), r"train\.learning_rate: .*number"),  # YAML string
+        (lambda c: c["train"].update(methods=["DPO-BMCC"]), r"train\.methods: unknown method 'DPO-BMCC'"),
+        (lambda c: c["data"]["qa"].update(datasets=["ECQA", "ECQA"]), r"data\.qa\.datasets: lists a test set twice"),
+        (lambda c: c["data"]["math"].update(sft_n=-1), r"data\.math\.sft_n: .*0"),
+        (lambda c: c["sft"].update(loss_scope="prompt"), r"sft\.loss_scope: "),
+        (lambda c: c["sft"].pop("learning_rate"), r"sft\.learning_rate: required"),
+        (lambda c: c["model"].update(kind="hub"), r"model: a model of kind hub needs \['name'\]"),
+        (lambda c: c.update(tasks=["qa", "if"], judge=None), r"judge: required for task `if`"),
+        (lambda c: c["eval"].update(set_overrides={"arena_hard": {"temperatur": 0}}),
+         r"eval\.set_overrides\.arena_hard\.temperatur: unknown key"),
+    ],
+)  # fmt: skip
+def test_mistakes_fail_naming_the_key(change, message):
+    with pytest.raises(ConfigError, match=message):
+        check(_with(change))
+
+
+def test_trainer_settings_pass_through_when_trl_knows_them():
+    config = _with(lambda c: c["train"].update(bf16=False, logging_steps=5, max_grad_norm=1.0))
+    assert check(config).train.model_extra == {"logging_steps": 5, "max_grad_norm": 1.0}
+
+
+def test_switching_the_editor_kind_drops_the_other_kind_options_with_a_warning():
+    config = _with(lambda c: c["bridge"]["editor"].update(kind="openai", model="gpt-4"))
+    assert config["bridge"]["editor"]["batch_size"] == 16  # inherited from the hf editor by the merge
+    with pytest.warns(UserWarning, match=r"\['batch_size'\] are not options of kind openai"):
+        assert check(config).bridge.editor.batch_size is None
+    with pytest.raises(ConfigError, match=r"bridge\.editor\.batch_sise: unknown key"):
+        check(_with(lambda c: c["bridge"]["editor"].update(batch_sise=4)))
+
+
+def test_shipped_trainer_field_names_match_the_installed_trl():
+    from trl import SFTConfig
+
+    from bmc.alignment.trainer import BMCConfig
+
+    names = {
+        k: sorted(f.name for f in dataclasses.fields(c))
+        for k, c in (("sft", SFTConfig), ("train", BMCConfig))
+    }
+    assert trainer_fields() == names, "regenerate bmc/trainer_fields.json"
+
+
+def test_the_json_schema_is_generated():
+    schema = Config.model_json_schema(by_alias=True)
+    assert {"train", "eval", "data", "task_overrides"} <= set(schema["properties"])
+    json.dumps(schema)
+
+
+def test_snakemake_dry_run_fails_at_parse_naming_the_key(tmp_path):
+    overlay = tmp_path / "typo.yaml"
+    overlay.write_text("task_overrides:\n  qa:\n    train: {beta: abc}\n")
+    root = CONFIGS.parents[1]
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--configfile", str(CONFIGS / "smoke.yaml"), str(overlay)]
+    result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "task_overrides.qa.train.beta: Input should be a valid number" in result.stdout + result.stderr
