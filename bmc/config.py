@@ -131,6 +131,8 @@ class Generation(Section):
     """Decoding of sampling (`sample`) and evaluation (`eval`); defaults: `bmc.generation.backends`."""
 
     backend: Backend | None = None
+    # the weights' precision on both backends (null: bfloat16 on a GPU, float32 otherwise)
+    dtype: Literal["float32", "bfloat16", "float16"] | None = None
     max_new_tokens: PosInt | None = None
     do_sample: bool | None = None
     temperature: Annotated[float, Field(ge=0)] | None = None
@@ -140,6 +142,7 @@ class Generation(Section):
     max_batch_tokens: PosInt | None = None
     enforce_eager: bool | None = None
     stop_strings: list[Annotated[str, Field(min_length=1)]] | None = None
+    dtype: Literal["float32", "bfloat16", "float16"] | None = None
     num_samples: PosInt | None = None  # sample: answers per training question
     set_overrides: dict[str, Generation] | None = None  # eval: decoding per test set
 
@@ -278,6 +281,16 @@ class Release(Section):
     commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] | None = None
 
 
+class Analysis(Section):
+    """The paper's quantitative analyses (workflow/rules/analysis.smk)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    names: list[str] | None = None
+    max_pairs: PosInt | None = None
+    prices: dict[str, dict[str, float]] | None = None
+    currency: str | None = None
+
+
 class Overrides(Section):
     """`task_overrides.<task>`: settings on top of a section for one task (same keys and types)."""
 
@@ -285,6 +298,22 @@ class Overrides(Section):
     sample: Generation | None = None
     train: Train | None = None
     eval: Generation | None = None
+
+
+class Price(Section):
+    input: Annotated[float, Field(ge=0)]
+    output: Annotated[float, Field(ge=0)]
+
+
+class AnalysisSection(Section):
+    """The paper's quantitative analyses that run (workflow/rules/analysis.smk, bmc/analysis/) and their settings."""
+
+    names: list[
+        Literal["fig2_span_surprise", "sec53_reward", "token_dynamics", "bridging_cost", "diff_algorithm"]
+    ] = Field(default_factory=list)
+    max_pairs: PosInt | None = None  # pairs (or held-out pairs) a model scores per task; None = all
+    prices: dict[str, Price] | None = None  # bridging cost per million editor tokens, by editor name or `default`
+    currency: str = "USD"
 
 
 class Config(Section):
@@ -313,6 +342,8 @@ class Config(Section):
     train_launcher: str | None = None
     gpus: dict[str, Count] | None = None
     release: Release | None = None
+    analysis: Analysis | None = None
+    analysis: AnalysisSection | None = None
 
     @model_validator(mode="after")
     def _sections_agree(self):
