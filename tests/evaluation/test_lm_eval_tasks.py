@@ -177,3 +177,12 @@ def test_data_location(tmp_path, data_dir):
         read_test_set("OBQA", data_dir=data_dir)
     with pytest.raises(ValueError, match="unknown test set"):
         read_test_set("TabMWP", data_dir=data_dir)
+
+
+def test_tabmwp_task_reads_a_paper_scale_data_folder(data_dir):
+    tabmwp = _rows("tabmwp", ("Read the following table and answer a question:\nx | 1\nWhat is x?", "1"))
+    _write_jsonl(data_dir / "math" / "test" / "tabmwp.jsonl", tabmwp)
+    task = _manager(data_dir=str(data_dir)).load(["bmc_tabmwp"])["tasks"]["bmc_tabmwp"]
+    docs = list(task.test_docs())
+    assert [d["question"] for d in docs] == [tabmwp[0]["question"]]
+    assert task.doc_to_text(docs[0]) == answer_prompt("math", tabmwp[0]["question"])

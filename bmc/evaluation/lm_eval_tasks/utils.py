@@ -20,7 +20,7 @@ from bmc.io import InputError, read_jsonl
 from bmc.tasks import answer_prompt, grade, grade_released
 
 QA_SETS = ("ECQA", "QASC", "OBQA", "ARC")
-MATH_SETS = ("gsm8k", "math-oai", "mawps", "svamp", "asdiv")
+MATH_SETS = ("gsm8k", "math-oai", "mawps", "tabmwp", "svamp", "asdiv")
 TEST_FIELDS = {"id": str, "dataset": str, "question": str, "answer": str}
 SHIPPED_DATA = Path(__file__).resolve().parents[3] / "workflow" / "resources" / "data"
 
