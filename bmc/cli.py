@@ -26,6 +26,8 @@ STAGES = {
     "judge": "bmc.evaluation.instruction_following",
     "table": "bmc.reporting.tables",
     "report": "bmc.reporting.report",
+    "analysis": "bmc.analysis.run",
+    "sweep-pairs": "bmc.analysis.sweeps",
 }
 
 

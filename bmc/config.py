@@ -141,6 +141,9 @@ class Generation(Section):
     batch_size: PosInt | None = None
     max_batch_tokens: PosInt | None = None
     enforce_eager: bool | None = None
+    tensor_parallel_size: PosInt | None = None  # vLLM only (null: the job's GPUs)
+    max_model_len: PosInt | None = None
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
     stop_strings: list[Annotated[str, Field(min_length=1)]] | None = None
     dtype: Literal["float32", "bfloat16", "float16"] | None = None
     num_samples: PosInt | None = None  # sample: answers per training question
@@ -305,15 +308,116 @@ class Price(Section):
     output: Annotated[float, Field(ge=0)]
 
 
+class SimilarityModel(Section):
+    """A sentence-transformers folder zipped inside a PyPI wheel, both pinned by sha256."""
+
+    package: str
+    wheel_sha256: Sha256
+    safetensors_sha256: Sha256
+    zip_member: str = "model.zip"
+
+
 class AnalysisSection(Section):
     """The paper's quantitative analyses that run (workflow/rules/analysis.smk, bmc/analysis/) and their settings."""
 
     names: list[
-        Literal["fig2_span_surprise", "sec53_reward", "token_dynamics", "bridging_cost", "diff_algorithm"]
+        Literal[
+            "fig2_span_surprise",
+            "sec53_reward",
+            "token_dynamics",
+            "bridging_cost",
+            "diff_algorithm",
+            "sec31_similarity",
+            "fig3_bridged_proportion",
+            "delta_sensitivity",
+            "fig5_edit_distance",
+        ]
     ] = Field(default_factory=list)
     max_pairs: PosInt | None = None  # pairs (or held-out pairs) a model scores per task; None = all
-    prices: dict[str, Price] | None = None  # bridging cost per million editor tokens, by editor name or `default`
+    # bridging cost per million editor tokens, by editor name or `default`
+    prices: dict[str, Price] | None = None
     currency: str = "USD"
+    similarity_model: SimilarityModel | None = None  # §3.1's sentence embedder
+    # sweeps (models trained beside the main runs, on `sweep_tasks`; default the first graded task)
+    sweep_tasks: list[Literal["qa", "math"]] | None = None
+    proportions: list[Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=list)  # Figure 3
+    deltas: list[PosFloat] = Field(default_factory=list)  # δ sensitivity
+    edit_distance_bins: Count = 0  # Figure 5
+    diff_training: bool = False  # DPO-BMC also trained on the other diff algorithm's masks
+
+
+class PlanTask(Section):
+    """A task's sizes for the cost plan: examples, mean tokens of a training sequence and of a generated
+    answer, and the model's parameters (billions)."""
+
+    sft_examples: Count
+    pairs: Count
+    test_examples: Count
+    tokens: PosInt
+    new_tokens: PosInt
+    params_b: PosFloat
+
+
+class PlanCall(Section):
+    input_tokens: PosInt
+    output_tokens: PosInt
+
+
+class PlanJudge(PlanCall):
+    examples: dict[str, Count]
+    calls_per_example: dict[str, PosInt]
+
+
+class PlanServer(Section):
+    gpus: PosInt
+    tokens_per_s: PosFloat
+
+
+class Plan(Section):
+    """Throughput and size assumptions of `python -m bmc.cost_plan`."""
+
+    gpu: str
+    train_tokens_per_gpu_s: PosFloat
+    reference_cost: Annotated[float, Field(ge=0)]
+    generate_tokens_per_gpu_s: PosFloat
+    analysis_gpu_hours: Annotated[float, Field(ge=0)]
+    base_params_b: PosFloat
+    checkpoint_bytes_per_param: PosFloat
+    concurrent_training_jobs: PosInt
+    tasks: dict[Task, PlanTask]
+    editor: PlanCall
+    editor_server: PlanServer
+    judge: PlanJudge
+    prices: dict[str, Price]
+    currency: str = "USD"
+
+
+class RuleResources(Section):
+    """A rule's cluster job: CPUs, memory (MB) and runtime (minutes); `tasks` overrides them per task."""
+
+    cpus: PosInt | None = None
+    mem_mb: PosInt | None = None
+    runtime: PosInt | None = None
+    tasks: dict[Task, RuleResources] | None = None
+
+
+class Cluster(Section):
+    """Where rules run on a cluster and what they ask for (`bmc.cluster`); GPUs come from `gpus`."""
+
+    gpu_partition: str
+    cpu_partition: str | None = None
+    internet_partition: str | None = None  # a partition whose nodes reach the internet (else: `local`)
+    local: list[str] = Field(default_factory=list)  # rules run where Snakemake runs
+    # by rule name or `gpus` stage (`generate`); what is not given comes from the profile's default-resources
+    rules: dict[str, RuleResources] | None = None
+
+
+class Launch(Section):
+    """How the training stages start their processes (`bmc.launch`): one per GPU of `gpus.<stage>`, else
+    `cpu_processes`, with this accelerate config file."""
+
+    accelerate_config: str | None = None
+    cpu_processes: PosInt | None = None
 
 
 class Config(Section):
@@ -339,8 +443,10 @@ class Config(Section):
     resources: str | None = None
     download_cache: str | None = None
     job_threads: PosInt | None = None
-    train_launcher: str | None = None
     gpus: dict[str, Count] | None = None
+    cluster: Cluster | None = None
+    launch: Launch | None = None
+    plan: Plan | None = None
     release: Release | None = None
     analysis: Analysis | None = None
     analysis: AnalysisSection | None = None

@@ -1,7 +1,12 @@
-"""Atomic file outputs and validated JSONL reading shared by every stage."""
+"""Atomic file outputs, validated reading of source files and input fingerprints shared by every stage.
+
+Every source file is read through `read_text` / `iter_lines` / `iter_jsonl` / `read_json`: a byte that is not
+UTF-8 or a line that does not parse raises `InputError` naming the file and the line.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -54,9 +59,31 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
 
 
+def decode_utf8(data: bytes, path: str | Path, first_line: int = 1) -> str:
+    """`data` as UTF-8 text; a bad byte raises InputError with its line (counted from `first_line`) and column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = first_line + data.count(b"\n", 0, e.start)
+        column = e.start - data.rfind(b"\n", 0, e.start)
+        raise InputError(path, line, f"not UTF-8: byte 0x{data[e.start]:02x} at column {column}") from None
+
+
+def read_text(path: str | Path) -> str:
+    """The whole text of a UTF-8 source file (see `decode_utf8`)."""
+    return decode_utf8(Path(path).read_bytes(), path)
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text) of every line of a UTF-8 file, each decoded on its own (see `decode_utf8`)."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            yield lineno, decode_utf8(raw, path, lineno)
+
+
 def read_json(path: str | Path) -> Any:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise InputError(path, e.lineno, f"invalid JSON: {e.msg}") from None
 
@@ -80,28 +107,27 @@ def iter_jsonl(
     `required` maps field name -> expected type(s); `check` returns an error message or None.
     Blank lines are skipped.
     """
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(path, lineno, f"invalid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(path, lineno, f"expected a JSON object, got {type(row).__name__}")
-            for key, typ in (required or {}).items():
-                if key not in row:
-                    raise InputError(path, lineno, f"missing field {key!r} (fields: {sorted(row)})")
-                if not isinstance(row[key], typ):
-                    raise InputError(
-                        path,
-                        lineno,
-                        f"field {key!r} should be {_typename(typ)}, got {type(row[key]).__name__}",
-                    )
-            if check is not None and (msg := check(row)):
-                raise InputError(path, lineno, msg)
-            yield row
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(path, lineno, f"invalid JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise InputError(path, lineno, f"expected a JSON object, got {type(row).__name__}")
+        for key, typ in (required or {}).items():
+            if key not in row:
+                raise InputError(path, lineno, f"missing field {key!r} (fields: {sorted(row)})")
+            if not isinstance(row[key], typ):
+                raise InputError(
+                    path,
+                    lineno,
+                    f"field {key!r} should be {_typename(typ)}, got {type(row[key]).__name__}",
+                )
+        if check is not None and (msg := check(row)):
+            raise InputError(path, lineno, msg)
+        yield row
 
 
 def read_jsonl(path: str | Path, required=None, check=None) -> list[dict]:
@@ -112,7 +138,8 @@ class ResumableJsonl:
     """Append-only progress file for long steps: finished items survive a crash.
 
     Rows are keyed by `key`; `done` holds the keys already written. A torn last line (killed mid-write)
-    is dropped on open. `finalize(path, order)` writes the final file atomically in `order`.
+    (or cut inside a multi-byte character) is dropped on open. `finalize(path, order)` writes the final file
+    atomically in `order`.
     """
 
     def __init__(self, partial_path: str | Path, key: str = "id"):
@@ -121,11 +148,12 @@ class ResumableJsonl:
         self.rows: dict[str, dict] = {}
         if self.path.exists():
             good = []
-            with open(self.path, encoding="utf-8") as f:
-                for line in f:
+            with open(self.path, "rb") as f:
+                for raw in f:
                     try:
+                        line = raw.decode("utf-8")
                         row = json.loads(line)
-                    except json.JSONDecodeError:
+                    except (UnicodeDecodeError, json.JSONDecodeError):
                         break  # torn tail from a killed writer
                     self.rows[row[key]] = row
                     good.append(line if line.endswith("\n") else line + "\n")
@@ -152,6 +180,62 @@ class ResumableJsonl:
 
     def close(self) -> None:
         self._f.close()
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (the data part of an input fingerprint)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_fingerprint(path: str | Path, samples: int = 64, chunk: int = 1 << 16) -> str | None:
+    """sha256 over a local model's config and evenly spaced slices of its weight files; None for a hub id.
+
+    Cheap even for 70B models, and a rebuilt or retrained model at the same path gets a new fingerprint.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if f.suffix in (".json", ".jinja", ".model"):  # config, tokenizer, chat template
+            h.update(f.name.encode() + f.read_bytes())
+        elif f.suffix in (".safetensors", ".bin", ".pt"):
+            size = f.stat().st_size
+            h.update(f"{f.name}:{size}".encode())
+            with open(f, "rb") as fh:
+                for i in range(samples):
+                    fh.seek(size * i // samples)
+                    h.update(fh.read(chunk))
+    return h.hexdigest()
+
+
+def fingerprint_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """What differs between two input fingerprints (nested dicts and lists, compared as JSON), as
+    "key: old -> new" lines."""
+    old, new = json.loads(json.dumps(old)), json.loads(json.dumps(new))
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            out += fingerprint_changes(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            c
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for c in fingerprint_changes(a, b, f"{prefix}{i}.")
+        ]
+    if old == new:
+        return []
+    return [f"{prefix.rstrip('.') or 'value'}: {_short(old)} -> {_short(new)}"]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _typename(typ) -> str:

@@ -2,6 +2,7 @@
 
 `sample`: the SFT model answers each training question (training template, so it answers the way it
 learned) `num_samples` times; each answer is graded with the task's evaluation grader (`bmc.tasks`).
+`samples.jsonl.meta.json` records how they were generated (`bmc.generation.backends.generate_resumable`).
 `pairs`: y_w = the ground-truth solution (`bmc.tasks.winning_response`), y_l = the first wrong,
 non-empty sample.
 `pairs-given`: pairs whose y_l is given with the data (a `rejected` field of each preference row, e.g. the
@@ -61,6 +62,7 @@ def sample_run(args: argparse.Namespace) -> None:
         desc="sampling answers",
         seed_of=lambda it: gen_params.seed + it["sample"],
         finish=grade_row,
+        describe={"stage": "sample", "task": questions[0]["task"]},
     )
     n_correct = sum(r["correct"] for r in rows)
     log.info("sampled %d answers to %d questions: %d correct", len(rows), len(questions), n_correct)

@@ -2,7 +2,9 @@
 
 Each example is a prompt-completion pair: prompt = "### Instruction:\\n{user}\\n\\n### Response:\\n",
 completion = the assistant text + the tokenizer's EOS (added here, so TRL adds none); with
-`--prompt-format chat_template` both come from the model's chat template (`bmc.chat`). The loss covers
+`--prompt-format chat_template` both come from the model's chat template (`bmc.chat`). A killed run resumes
+from its newest checkpoint if base model, data and settings are unchanged, else starts over and says why
+(`bmc.training_args.resume_point`). The loss covers
 the whole text (`loss_scope: whole_text`, the default: the authors' SFT script has no completion mask) or
 the completion only (`loss_scope: completion`). `--params` is the config's `sft` section: any SFTConfig /
 TrainingArguments field (bf16, deepspeed, gradient_checkpointing, model_init_kwargs with
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -42,6 +45,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="sft.jsonl (id, messages)")
     p.add_argument("--out", required=True, help="output model folder")
     p.add_argument("--params", required=True, help="JSON: the config's `sft` section")
+    p.add_argument(
+        "--world-size",
+        type=int,
+        default=os.environ.get("BMC_WORLD_SIZE"),
+        help="processes the job must run on (default: as `bmc.launch` started it)",
+    )
 
 
 def to_prompt_completion(rows: list[dict], tokenizer, fmt: str = "paper") -> list[dict]:
@@ -106,8 +115,9 @@ def truncation_report(trainer, tokenizer, n_rows: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> None:
-    from bmc.training_args import last_checkpoint, save_atomically
+    from bmc.training_args import check_world_size, resume_point, save_atomically, training_fingerprint
 
+    check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
     params = json.loads(args.params)
     fmt = params.pop("prompt_format", "paper")
     rows = read_jsonl(args.data, required={"id": str, "messages": list}, check=check_conversation)
@@ -118,9 +128,8 @@ def run(args: argparse.Namespace) -> None:
     start = time.time()
     trainer, tokenizer = build_trainer(args.model, rows, params, checkpoints, fmt)
     lengths = truncation_report(trainer, tokenizer, len(rows))
-    resume = last_checkpoint(checkpoints)
-    if resume:
-        log.info("resuming from %s", resume)
+    fingerprint = training_fingerprint(args.model, args.data, {**params, "prompt_format": fmt})
+    resume = resume_point(checkpoints, fingerprint, trainer)
     result = trainer.train(resume_from_checkpoint=resume)
     save_atomically(trainer, tokenizer, out)
     if trainer.is_world_process_zero():

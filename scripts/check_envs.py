@@ -6,6 +6,8 @@ Usage: python scripts/check_envs.py [--no-resolve]
 from __future__ import annotations
 
 import argparse
+import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +35,62 @@ def problems(env_file: Path) -> list[str]:
         if "==" not in req:
             found.append(f"pip requirement {req!r} is not pinned with ==")
     return found
+
+
+REPO = ENVS.parent
+# import name -> pip distribution name, where they differ
+DISTRIBUTIONS = {"yaml": "pyyaml", "math_verify": "math-verify", "sklearn": "scikit-learn"}
+
+
+def _module_file(module: str) -> Path | None:
+    path = REPO / Path(*module.split("."))
+    for candidate in (path / "__init__.py", path.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def stage_imports(module: str) -> dict[str, str]:
+    """Third-party distributions a `bmc` module may import, directly or through other `bmc` modules (every
+    import statement, module-level or inside functions): distribution -> the first module importing it."""
+    found: dict[str, str] = {}
+    seen, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        path = _module_file(name)
+        if path is None or name in seen:
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            for target in targets:
+                top = target.split(".")[0]
+                if top == "bmc":
+                    todo.append(target)
+                elif top not in sys.stdlib_module_names and top != "__future__":
+                    found.setdefault(DISTRIBUTIONS.get(top, top).replace("_", "-"), name)
+    return found
+
+
+def pinned(env_file: Path) -> set[str]:
+    return {re.split(r"[=<>!\[ ]", r)[0].lower().replace("_", "-") for r in pip_requirements(env_file)}
+
+
+def rule_stages() -> list[tuple[str, Path, list[str]]]:
+    """(rule, its conda env file, the `bmc` stages its shell runs) for every rule of workflow/rules."""
+    out = []
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"\n(?=rule \w+:)", smk.read_text(encoding="utf-8")):
+            head, env = re.match(r"rule (\w+):", block), re.search(r'conda:\s*\n\s*"([^"]+)"', block)
+            if head and env:
+                stages = re.findall(r"bmc\.cli ([\w-]+)", block)
+                out.append((head.group(1), (smk.parent / env.group(1)).resolve(), stages))
+    return out
 
 
 def resolves(env_file: Path) -> tuple[bool, str]:

@@ -1,4 +1,5 @@
-"""Every rule names a pinned conda env that exists (the pip dry run lives in scripts/check_envs.py)."""
+"""Every rule names a pinned conda env that exists and pins what the rule's stage imports; every env installs
+`bmc` itself (the pip dry run lives in scripts/check_envs.py)."""
 
 import re
 import sys
@@ -6,7 +7,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-from check_envs import problems  # noqa: E402
+from check_envs import pinned, problems, rule_stages, stage_imports  # noqa: E402
+
+from bmc.cli import STAGES  # noqa: E402
 
 
 def test_env_files_are_pinned():
@@ -24,3 +27,42 @@ def test_every_rule_has_an_existing_conda_env():
         assert len(envs) == len(rules), f"{smk.name}: {len(rules)} rules but {len(envs)} conda envs"
         for env in envs:
             assert (smk.parent / env).resolve().exists(), f"{smk.name}: {env} missing"
+
+
+# Imports a stage's modules reach that its env leaves out, because the stage never runs that code.
+NOT_RUN = {
+    # tables read the judge module's constants; its model clients (transformers, vLLM, HTTP) load lazily
+    "table": {"torch", "transformers", "vllm", "tqdm", "certifi"},
+    # provenance reads the GPU's name only when torch is importable
+    "report": {"torch"},
+    # bmc.pairs also holds `sample` (generate env); building and taking given pairs load no model
+    "pairs": {"torch", "transformers", "vllm"},
+    "pairs-given": {"torch", "transformers", "vllm"},
+    # the ShareGPT wheel is fetched by bmc.models.prepare.fetch_wheel, whose module loads models lazily
+    "data-if": {"torch", "transformers"},
+}
+
+
+def test_each_env_pins_what_its_stages_import():
+    missing = {}
+    for rule, env, stages in rule_stages():
+        for stage in stages:
+            imports = stage_imports(STAGES[stage].partition(":")[0])
+            gap = set(imports) - pinned(env) - NOT_RUN.get(stage, set())
+            if gap:
+                missing[f"{rule} ({stage}, {env.name})"] = {d: imports[d] for d in sorted(gap)}
+    assert not missing, f"envs lack what their stages import (distribution: importing module): {missing}"
+
+
+def test_not_run_exemptions_are_still_needed():
+    stages = {stage: env for _, env, found in rule_stages() for stage in found}
+    for stage, exempt in NOT_RUN.items():
+        reached = set(stage_imports(STAGES[stage].partition(":")[0])) - pinned(stages[stage])
+        assert exempt <= reached, f"{stage}: {sorted(exempt - reached)} are pinned or no longer imported"
+
+
+def test_every_env_installs_bmc_itself():
+    for env in sorted((REPO / "envs").glob("*.yaml")):
+        script = env.with_suffix(".post-deploy.sh")
+        assert script.is_file(), f"{env.name}: no {script.name} (Snakemake runs it after creating the env)"
+        assert "pip install --quiet --no-deps ." in script.read_text()

@@ -1,10 +1,10 @@
-"""Atomic writes: the file appears whole or not at all, with the usual permissions."""
+"""Atomic writes: the file appears whole or not at all, with the usual permissions; resumable progress files."""
 
 import os
 
 import pytest
 
-from bmc.io import write_json, write_text
+from bmc.io import ResumableJsonl, write_json, write_text
 
 
 def test_written_files_get_the_umask_permissions(tmp_path):
@@ -26,3 +26,12 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         write_text(target, Boom())
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_a_partial_file_cut_inside_a_character_resumes_from_its_whole_rows(tmp_path):
+    partial = tmp_path / "out.partial.jsonl"
+    partial.write_bytes('{"id": "a", "text": "café"}\n{"id": "b", "text": "caf'.encode() + "é".encode()[:1])
+    progress = ResumableJsonl(partial)
+    assert progress.done == {"a"}
+    progress.add({"id": "b", "text": "thé"})
+    assert progress.finalize(tmp_path / "out.jsonl", ["a", "b"])[1]["text"] == "thé"

@@ -5,6 +5,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from bmc import training_args
 from bmc.io import InputError
 from bmc.sft import build_trainer, run
 
@@ -25,7 +26,11 @@ def run_sft(model_dir, tmp_path, rows, **params):
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     params = {"learning_rate": 1e-3, "per_device_train_batch_size": 2, "max_length": 128, **params}
     out = tmp_path / "sft"
-    run(argparse.Namespace(model=str(model_dir), data=str(data), out=str(out), params=json.dumps(params)))
+    run(
+        argparse.Namespace(
+            model=str(model_dir), data=str(data), out=str(out), params=json.dumps(params), world_size=None
+        )
+    )
     return out
 
 
@@ -87,13 +92,62 @@ def test_two_step_run_writes_a_loadable_model(tiny_model_dir, tmp_path):
     assert not (tmp_path / "sft.checkpoints").exists() and not (tmp_path / ".sft.tmp").exists()
 
 
-def test_run_resumes_from_a_checkpoint(tiny_model_dir, tmp_path):
-    trainer, _ = build_trainer(
-        str(tiny_model_dir), ROWS, {"max_steps": 3, "save_steps": 1}, tmp_path / "sft.checkpoints"
+def killed_before_saving(monkeypatch, fn):
+    """Run `fn` with the final save failing (a run killed after its last checkpoint); its checkpoints stay."""
+    with monkeypatch.context() as m:
+        m.setattr(training_args, "save_atomically", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+        with pytest.raises(KeyboardInterrupt):
+            fn()
+
+
+def test_run_resumes_only_checkpoints_of_the_same_inputs(tiny_model_dir, tmp_path, monkeypatch, caplog):
+    killed_before_saving(
+        monkeypatch, lambda: run_sft(tiny_model_dir, tmp_path, ROWS, max_steps=1, save_steps=1)
     )
-    trainer.train()  # leaves checkpoint-1..3 (save_total_limit keeps the newest)
-    out = run_sft(tiny_model_dir, tmp_path, ROWS, max_steps=3)
-    assert json.loads((out / "sft_summary.json").read_text())["resumed_from"].endswith("checkpoint-3")
+    with caplog.at_level("INFO"):  # other settings: started over, and the log says why
+        killed_before_saving(
+            monkeypatch,
+            lambda: run_sft(tiny_model_dir, tmp_path, ROWS, max_steps=1, save_steps=1, learning_rate=2e-3),
+        )
+    assert "checkpoints made from other inputs (settings.learning_rate: 0.001 -> 0.002); starting over" in (
+        caplog.text
+    )
+    out = run_sft(tiny_model_dir, tmp_path, ROWS, max_steps=1, save_steps=1, learning_rate=2e-3)
+    assert json.loads((out / "sft_summary.json").read_text())["resumed_from"].endswith("checkpoint-1")
+
+
+class FakeTrainer:
+    """What `resume_point` asks of a trainer: one process."""
+
+    class accelerator:
+        @staticmethod
+        def wait_for_everyone():
+            pass
+
+    @staticmethod
+    def is_world_process_zero():
+        return True
+
+
+def test_resume_point_compares_fingerprints(tmp_path, caplog):
+    folder, data = tmp_path / "m.checkpoints", tmp_path / "data.jsonl"
+    data.write_text("{}\n")
+    fingerprint = training_args.training_fingerprint("hub/model", str(data), {"beta": 0.1, "save_steps": 5})
+    assert fingerprint["settings"] == {"beta": 0.1} and fingerprint["model"] == "hub/model"
+    assert training_args.resume_point(folder, fingerprint, FakeTrainer) is None  # nothing to resume
+    (folder / "checkpoint-3").mkdir()
+    assert training_args.resume_point(folder, fingerprint, FakeTrainer).endswith("checkpoint-3")
+    data.write_text("{}\n{}\n")
+    changed = training_args.training_fingerprint("hub/model", str(data), {"beta": 0.1})
+    with caplog.at_level("WARNING"):
+        assert training_args.resume_point(folder, changed, FakeTrainer) is None
+    assert "(data_sha256: " in caplog.text and not (folder / "checkpoint-3").exists()
+    (folder / "checkpoint-4").mkdir()
+    (folder / "fingerprint.json").unlink()  # checkpoints of an older version: no fingerprint
+    with caplog.at_level("WARNING"):
+        assert training_args.resume_point(folder, changed, FakeTrainer) is None
+    assert "no input fingerprint beside them" in caplog.text
+    assert json.loads((folder / "fingerprint.json").read_text()) == changed
 
 
 def test_bad_rows_are_refused_with_file_and_line(tiny_model_dir, tmp_path):

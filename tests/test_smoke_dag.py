@@ -296,3 +296,19 @@ def test_mini_report_shows_every_table4_editors_bridging(work):
     for task in MINI_TASKS:
         assert f"results/mini/bridged/{task}/targeted+gemma3_270m/summary.json" in report
         assert f"results/mini/bridged/{task}/targeted/summary.json" in report
+
+
+@pytest.mark.slow
+def test_smoke_draws_every_analysis_into_the_report(smoke_run):
+    r = smoke_run / "results" / "smoke"
+    names = SMOKE["analysis"]["names"]
+    for name in names:
+        for ext in ("png", "pdf", "csv", "json"):
+            assert (r / f"figures/{name}.{ext}").stat().st_size > 0, (name, ext)
+        summary = json.loads((r / f"figures/{name}.json").read_text())
+        assert "SMOKE SCALE" in summary["label"] and summary["ours"], name
+    html = (r / "report/index.html").read_text()
+    assert html.count('src="data:image/png;base64,') == len(names)
+    assert "Contents" in html and "Statistical power" in html
+    md = (r / "report/index.md").read_text()
+    assert all(f"](../figures/{name}.png)" in md for name in names)

@@ -2,7 +2,8 @@
 
 Pairs use the paper's template by default: prompt = `bmc.chat.training_prompt(user)`, completion =
 assistant text + EOS; `--prompt-format chat_template` uses the model's chat template (`bmc.chat`). Checkpoints go to
-`<out>.checkpoints/` and a killed run resumes from the newest one; the final folder appears atomically.
+`<out>.checkpoints/` and a killed run resumes from the newest one if the models, the pairs and the settings
+(β included) are those it was made with, else starts over and says why; the final folder appears atomically.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 from bmc.chat import completion_text, prompt_text
-from bmc.io import InputError, iter_jsonl, write_json
+from bmc.io import InputError, iter_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pairs", required=True, help="pairs.jsonl (original or bridged)")
     p.add_argument("--out", required=True, help="output model folder")
     p.add_argument("--params", required=True, help="JSON: the config's `train` section")
+    p.add_argument(
+        "--world-size",
+        type=int,
+        default=os.environ.get("BMC_WORLD_SIZE"),
+        help="processes the job must run on (default: as `bmc.launch` started it)",
+    )
 
 
 def load_pairs(
@@ -174,12 +181,17 @@ def summarize(
 
 def save_final(trainer, tokenizer, out: Path, summary: dict) -> None:
     """Model, tokenizer and train_summary.json built in a temporary sibling folder, then renamed onto `out`."""
+    from bmc.alignment.trainer import token_dynamics_rows
+
     tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))
+    if trainer.is_world_process_zero():
+        shutil.rmtree(tmp, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(tmp))  # every process takes part (ZeRO-3 gathers its shards); rank 0 writes
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(tmp))
         write_json(tmp / "train_summary.json", summary)
+        write_jsonl(tmp / "token_dynamics.jsonl", token_dynamics_rows(trainer.state.log_history))
         shutil.rmtree(out, ignore_errors=True)
         os.replace(tmp, out)
 
@@ -193,8 +205,9 @@ def validate_params(params: dict) -> None:
 def run(args: argparse.Namespace) -> None:
     from bmc.alignment.methods import get_method
     from bmc.models.prepare import load_tokenizer
-    from bmc.training_args import last_checkpoint
+    from bmc.training_args import check_world_size, resume_point, training_fingerprint
 
+    check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
     params = json.loads(args.params)
     get_method(args.method)  # unknown names fail before anything loads
     validate_params(params)
@@ -211,15 +224,20 @@ def run(args: argparse.Namespace) -> None:
     trainer, tokenizer = build_trainer(
         args.method, args.seed, args.model, args.ref, rows, params, checkpoints
     )
-    resume = last_checkpoint(checkpoints)
-    if resume:
-        log.info("resuming from %s", resume)
+    settings = {k: v for k, v in params.items() if k not in ("methods", "method_params")}
+    settings |= {"method": args.method, "seed": args.seed}
+    settings["method_params"] = (params.get("method_params") or {}).get(args.method, {})
+    ref = args.ref if args.ref and Path(args.ref).resolve() != Path(args.model).resolve() else None
+    fingerprint = training_fingerprint(args.model, args.pairs, settings, ref)
+    resume = resume_point(checkpoints, fingerprint, trainer)
     result = trainer.train(resume_from_checkpoint=resume)
     summary = summarize(
         trainer, args.method, args.seed, len(rows), result, time.time() - start, resume, truncated
     )
     save_final(trainer, tokenizer, out, summary)
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    if trainer.is_world_process_zero():
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
     log.info(
         "trained %s seed %d on %d pairs (%d with empty masks)",
         args.method,

@@ -154,6 +154,8 @@ class Scores(NamedTuple):
     outputs: object  # the model outputs
     # (2·batch, seq-1, vocab) next-token log-distributions, only for objectives that need them (TDPO)
     distributions: torch.Tensor | None = None
+    token_logps: torch.Tensor | None = None  # (2·batch, seq-1) per-token log-probs (0 off the response)
+    diff_mask: torch.Tensor | None = None  # (2·batch, seq-1) varied-token marks, aligned with token_logps
 
 
 class BMCTrainer(DPOTrainer):
@@ -208,7 +210,35 @@ class BMCTrainer(DPOTrainer):
     def _precompute_ref_logps(self, dataset, name, batch_size):
         if not self.method.needs_reference:  # SimPO, ORPO, FIGA: nothing to precompute
             return dataset
-        return super()._precompute_ref_logps(dataset, name, batch_size)
+        if dataset.cache_files or self.accelerator.num_processes == 1:
+            return super()._precompute_ref_logps(dataset, name, batch_size)
+        # TRL caches the sums in a file beside the dataset's; a dataset built in memory has none, and each
+        # process would look in its own temporary folder. Every process keeps the gathered sums in memory.
+        chosen, rejected = self._reference_sums(dataset, name, batch_size)
+        return dataset.add_column("ref_chosen_logps", chosen).add_column("ref_rejected_logps", rejected)
+
+    def _reference_sums(self, dataset, name: str, batch_size: int) -> tuple[list[float], list[float]]:
+        """The reference's weighted sums of every pair of `dataset`, computed in shards and gathered on all ranks."""
+        from torch.utils.data import DataLoader
+        from trl.models import prepare_deepspeed
+
+        loader = self.accelerator.prepare(
+            DataLoader(dataset, batch_size=batch_size, collate_fn=self.data_collator, shuffle=False)
+        )
+        if self.ref_model is None and self.is_deepspeed_enabled:  # parameters still sharded before train()
+            if self._precompute_engine is None:
+                self._precompute_engine = prepare_deepspeed(self.model, self.accelerator)
+            model = self._precompute_engine
+        else:
+            model = self.ref_model or self.model
+        chosen, rejected = [], []
+        for batch in loader:
+            sums = self.accelerator.gather_for_metrics(self.compute_ref_log_probs(model, batch))
+            chosen.append(sums[0].float().cpu())
+            rejected.append(sums[1].float().cpu())
+        if len(torch.cat(chosen)) != len(dataset):
+            raise RuntimeError(f"reference sums for {len(torch.cat(chosen))} of {len(dataset)} {name} pairs")
+        return torch.cat(chosen).tolist(), torch.cat(rejected).tolist()
 
     # ---- log-probs ------------------------------------------------------------------------------------
     def token_weights(self, token_logps: torch.Tensor, diff_mask: torch.Tensor) -> torch.Tensor:
@@ -253,7 +283,10 @@ class BMCTrainer(DPOTrainer):
         weights = self.token_weights(token_logps, inputs["diff_mask"][:, 1:])
         plain = weighted_logps(token_logps, torch.ones_like(token_logps), loss_mask)
         weighted = weighted_logps(token_logps, weights, loss_mask)
-        return Scores(weighted, plain, token_counts(loss_mask), outputs, distributions)
+        diff_mask = inputs["diff_mask"][:, 1:] * loss_mask
+        return Scores(
+            weighted, plain, token_counts(loss_mask), outputs, distributions, token_logps, diff_mask
+        )
 
     def compute_ref_log_probs(self, model, inputs):
         """Reference's weighted sums (batch,) ×2, λ from the reference's own probabilities (also for precompute)."""
@@ -315,6 +348,8 @@ class BMCTrainer(DPOTrainer):
             seq_kl,
         )
         self._log_metrics(mode, chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len)
+        if mode == "train":
+            self._log_token_dynamics(policy, inputs["completion_mask"][:, 1:])
         loss = losses.mean()
         return (loss, outputs) if return_outputs else loss
 
@@ -341,3 +376,67 @@ class BMCTrainer(DPOTrainer):
             }
             for name, value in metrics.items():
                 self._metrics[mode][name].append(gather(value.detach()).mean().item())
+
+    def _log_token_dynamics(self, policy: Scores, loss_mask: torch.Tensor) -> None:
+        """Mean log-prob of the varied and unvaried response tokens of chosen and rejected, read from the
+        policy's forward pass of this step (no extra forward); logged with the step's other metrics."""
+        with torch.no_grad():
+            sums = token_group_sums(policy.token_logps.detach(), policy.diff_mask, loss_mask)
+            # one gather of every group's (sum, count) on every process, so that no process waits on another
+            totals = self.accelerator.gather(torch.stack(list(sums.values())).reshape(1, -1, 2))
+            for key, (total, count) in zip(sums, totals.sum(dim=0).tolist(), strict=True):
+                if count > 0:
+                    self._metrics["train"][f"{TOKEN_DYNAMICS_PREFIX}{key}"].append(total / count)
+
+
+TOKEN_DYNAMICS_PREFIX = "tokens/"
+# the step's other logged values kept beside the token means (sequence-level implicit rewards, gradient norm)
+STEP_KEYS = (
+    "loss",
+    "grad_norm",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+)
+
+
+def token_group_sums(
+    token_logps: torch.Tensor, diff_mask: torch.Tensor, loss_mask: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """{chosen,rejected}_{varied,unvaried}_logp: (sum of the log-probs, token count) of that group's tokens
+    in the [chosen; rejected] rows, as a float tensor of two."""
+    half = token_logps.size(0) // 2
+    scored = loss_mask.bool()
+    varied = diff_mask.bool() & scored
+    out = {}
+    for side, rows in (("chosen", slice(None, half)), ("rejected", slice(half, None))):
+        for group, sel in (("varied", varied[rows]), ("unvaried", scored[rows] & ~varied[rows])):
+            values = token_logps[rows][sel].float()
+            out[f"{side}_{group}_logp"] = torch.stack(
+                [values.sum(), values.new_tensor(float(values.numel()))]
+            )
+    return out
+
+
+def token_group_means(
+    token_logps: torch.Tensor, diff_mask: torch.Tensor, loss_mask: torch.Tensor
+) -> dict[str, float | None]:
+    """The mean log-prob of each group's tokens (None when the group has no token)."""
+    sums = token_group_sums(token_logps, diff_mask, loss_mask)
+    return {k: (v[0] / v[1]).item() if v[1] > 0 else None for k, v in sums.items()}
+
+
+def token_dynamics_rows(log_history: list[dict]) -> list[dict]:
+    """The token-dynamics metrics of a trainer's log history, one row per logging step."""
+    rows = []
+    for entry in log_history:
+        values = {
+            k[len(TOKEN_DYNAMICS_PREFIX) :]: v
+            for k, v in entry.items()
+            if k.startswith(TOKEN_DYNAMICS_PREFIX)
+        }
+        if values:
+            shared = {k.replace("/", "_"): entry[k] for k in STEP_KEYS if k in entry}
+            rows.append({"step": entry.get("step"), "epoch": entry.get("epoch"), **values, **shared})
+    return rows

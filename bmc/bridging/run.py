@@ -5,7 +5,10 @@ Every input pair appears in the output, in input order, with `bridge.status`:
 - `fallback`: the output was invalid (`reason` says why), the pair keeps its original responses;
 - `kept`:     not selected for bridging (`proportion` < 1), the pair keeps its original responses.
 `chosen_original` always holds y_w; the inverse strategy also keeps `rejected_original` (y_l).
-ChatClient outputs are cached chunk by chunk (`bmc.llm.cache`), so a killed run resumes where it stopped.
+A request the editor fails after its retries is a `fallback` ("editor request failed: <reason>"); it is not
+cached, so a later run asks it again. Each edit is cached the moment it arrives (`bmc.llm.cache`), so a killed
+run resumes where it stopped; `editor_usage` in the summary counts every request the cache folder's ledger
+holds for these pairs, over every run (killed ones included), and `this_run` the requests of this run.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from rapidfuzz import fuzz
 
 from bmc.bridging.prompts import Template, load_template
 from bmc.bridging.validate import check_edit
-from bmc.io import read_jsonl, write_json, write_jsonl
+from bmc.io import file_sha256, read_jsonl, write_json, write_jsonl
+from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache, ask_uncached, content_key
-from bmc.llm.clients import ChatClient, check_client_config, client_identity, request_chunk
+from bmc.llm.clients import ChatClient, check_client_config, client_identity, legacy_identity, request_chunk
 from bmc.tasks import TASKS
 
 log = logging.getLogger(__name__)
@@ -98,20 +102,33 @@ def bridge_pairs(
     cache: ResponseCache,
     selected: set[str],
     chunk: int = 16,
+    legacy: dict | None = None,
 ) -> tuple[list[dict], dict]:
-    """(bridged rows in input order, editor usage with `cache_hits`).
+    """(bridged rows in input order, this run's editor usage with `cache_hits`).
 
-    The editor is built only when some request is not cached yet; outputs are cached after each chunk.
+    The editor is built only when some request is not cached yet; each output is cached as it arrives.
+    `legacy`: the editor's identity as older cache keys spelled it (their entries are reused).
     """
-    keys = {p["id"]: edit_key(template, identity, template.render(p)) for p in pairs if p["id"] in selected}
-    requests = {keys[p["id"]]: template.render(p) for p in pairs if p["id"] in keys}
+    messages = {p["id"]: template.render(p) for p in pairs if p["id"] in selected}
+    keys = {pid: edit_key(template, identity, m) for pid, m in messages.items()}
+    requests = {keys[pid]: m for pid, m in messages.items()}
+    aliases = {keys[pid]: edit_key(template, legacy, m) for pid, m in messages.items()} if legacy else None
     desc = f"bridging ({template.name})"
-    usage = ask_uncached(requests, editor_factory, cache, template.name, identity, chunk, desc)
-    rows = [bridge_row(pair, template, identity, keys.get(pair["id"]), cache) for pair in pairs]
+    usage, failures = ask_uncached(
+        requests, editor_factory, cache, template.name, identity, chunk, desc, aliases
+    )
+    rows = [bridge_row(pair, template, identity, keys.get(pair["id"]), cache, failures) for pair in pairs]
     return rows, usage
 
 
-def bridge_row(pair: dict, template: Template, identity: dict, key: str | None, cache: ResponseCache) -> dict:
+def bridge_row(
+    pair: dict,
+    template: Template,
+    identity: dict,
+    key: str | None,
+    cache: ResponseCache,
+    failures: dict[str, str] | None = None,
+) -> dict:
     """The output row of one pair: edited, fallback (with the reason) or kept."""
     row = {**pair, "chosen_original": pair["chosen"]}
     if template.replaces == "rejected":
@@ -119,6 +136,8 @@ def bridge_row(pair: dict, template: Template, identity: dict, key: str | None, 
     info = {"strategy": template.strategy, "editor": identity["kind"], "status": "kept", "reason": None}
     if key is None:
         info["reason"] = "not selected (proportion)"
+    elif failures and key in failures:
+        info.update(status="fallback", reason=f"editor request failed: {failures[key]}")
     else:
         text = cache.get(key).strip()
         reason = check_edit(text, pair, template.replaces, template.instruction_lines)
@@ -126,6 +145,17 @@ def bridge_row(pair: dict, template: Template, identity: dict, key: str | None, 
         if not reason:
             row[template.replaces] = text
     return {**row, "bridge": {**info, "cache_key": key}}
+
+
+def bridge_fingerprint(pairs_path: str, params: dict, template: Template, identity: dict) -> dict:
+    """What a bridging output is made from: the pairs file, the template, the editor and the selection."""
+    return {
+        "pairs_sha256": file_sha256(pairs_path),
+        "template": [template.name, template.sha256],
+        "editor": identity,
+        "proportion": params["proportion"],
+        "seed": params["seed"],
+    }
 
 
 def summarize(rows: list[dict], template: Template, editor: dict, usage: dict, wall_s: float) -> dict:
@@ -170,18 +200,24 @@ def run(args: argparse.Namespace) -> None:
     selected = select([p["id"] for p in pairs], float(params["proportion"]), int(params["seed"]))
     editor_config = params["editor"]
     identity = client_identity(editor_config, args.base_model)
+    cache = ResponseCache(args.cache)
+    cache.check_inputs(args.out, bridge_fingerprint(args.pairs, params, template, identity), "bridging")
     rows, usage = bridge_pairs(
         pairs,
         template,
         identity,
         lambda: make_client(editor_config, args.base_model),
-        ResponseCache(args.cache),
+        cache,
         selected,
         chunk=request_chunk(editor_config),
+        legacy=legacy_identity(editor_config),
     )
     missing = {p["id"] for p in pairs} - {r["id"] for r in rows}
     assert not missing and len(rows) == len(pairs), f"pairs lost in bridging: {sorted(missing)[:5]}"
     write_jsonl(args.out, rows)
-    summary = summarize(rows, template, {**editor_config, **identity}, usage, time.time() - start)
+    keys = [r["bridge"]["cache_key"] for r in rows if r["bridge"]["cache_key"]]
+    this_run = {k: v for k, v in usage.items() if k != "cache_hits"}
+    spent = {**ledger.totals(args.cache, keys), "cache_hits": usage["cache_hits"], "this_run": this_run}
+    summary = summarize(rows, template, {**editor_config, **identity}, spent, time.time() - start)
     write_json(args.summary, summary)
-    log.info("bridging %s: %s, editor %s", template.name, summary["status"], usage)
+    log.info("bridging %s: %s, editor %s", template.name, summary["status"], spent)

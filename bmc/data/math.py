@@ -163,6 +163,8 @@ def load_training(resources: Path) -> tuple[list[dict], dict[str, int]]:
         pool.append(
             {"id": f"math-{kind}-{line}", "task": "math", "dataset": "math-train", **parsed, "source": source}
         )
+    if not pool:
+        raise InputError(folder / SHIPPED_TRAIN if shipped else folder, None, "no usable training questions")
     pool.sort(key=lambda q: (TRAIN_FILES.index(q["source"]["file"]), q["source"]["line"]))
     _check_unique(folder, [q["id"] for q in pool])
     return pool, skipped
@@ -294,6 +296,8 @@ def load_test(resources: Path, name: str) -> list[dict]:
                 "source": {"file": f"math/{name}/test.jsonl", "line": line},
             }
         )
+    if not questions:
+        raise InputError(path, None, f"test set {name} has no rows")
     _check_unique(path, [q["id"] for q in questions])
     return questions
 

@@ -16,7 +16,7 @@ import random
 from pathlib import Path
 
 from bmc.data.schemas import QA_FIELDS, SFT_FIELDS, check_qa_row, check_sft_row
-from bmc.io import InputError, iter_jsonl, write_json, write_jsonl
+from bmc.io import InputError, iter_jsonl, iter_lines, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,7 @@ def dataset_folder(resources: Path, dataset: str) -> Path:
 
 def nonblank_line_numbers(path: Path) -> list[int]:
     """1-based numbers of the non-blank lines (the rows `iter_jsonl` yields, in order)."""
-    with open(path, encoding="utf-8") as f:
-        return [i for i, line in enumerate(f, 1) if line.strip()]
+    return [i for i, line in iter_lines(path) if line.strip()]
 
 
 def load_questions(resources: Path, dataset: str, split: str) -> list[dict]:
@@ -88,6 +87,8 @@ def load_questions(resources: Path, dataset: str, split: str) -> list[dict]:
                 "source": {"file": released, "line": line},
             }
         )
+    if not questions:
+        raise InputError(path, None, f"the {split} split of {dataset} has no rows")
     _check_unique(path, [q["id"] for q in questions])
     return questions
 
@@ -98,26 +99,41 @@ def load_sft(resources: Path) -> list[dict]:
     if shipped.exists():
         rows = iter_jsonl(shipped, required=SFT_FIELDS, check=check_sft_row)
         examples = [{"id": r["prompt_id"], "messages": r["messages"]} for r in rows]
+        if not examples:
+            raise InputError(shipped, None, "no SFT examples")
         _check_unique(shipped, [e["id"] for e in examples])
         return examples
     files = sorted((resources / "qa_sft").glob("*.parquet"))
     if not files:
         raise InputError(resources, None, "neither sft.jsonl nor qa_sft/*.parquet found")
-    import pandas as pd
-
     examples = []
     for path in files:
-        frame = pd.read_parquet(path)
+        frame = read_parquet(path)
         missing = [c for c in SFT_FIELDS if c not in frame.columns]
         if missing:
             raise InputError(path, None, f"missing columns {missing} (columns: {list(frame.columns)})")
         for row_no, (pid, messages) in enumerate(zip(frame["prompt_id"], frame["messages"], strict=True), 1):
-            row = {"prompt_id": str(pid), "messages": [dict(m) for m in messages]}
+            turns = None if messages is None or isinstance(messages, str | dict) else list(messages)
+            if turns is None or not all(hasattr(m, "keys") for m in turns):
+                raise InputError(path, row_no, "messages should be a list of {role, content} turns")
+            row = {"prompt_id": str(pid), "messages": [dict(m) for m in turns]}
             if msg := check_sft_row(row):
                 raise InputError(path, row_no, msg)  # row number in the parquet table
             examples.append({"id": row["prompt_id"], "messages": row["messages"]})
+    if not examples:
+        raise InputError(files[0].parent, None, "no SFT examples in qa_sft/*.parquet")
     _check_unique(files[0].parent, [e["id"] for e in examples])
     return examples
+
+
+def read_parquet(path: Path):
+    """A parquet table; a file that is not one fails naming it."""
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+        raise InputError(path, None, f"not a readable parquet file ({type(e).__name__}: {e})") from None
 
 
 def subsample(rows: list, n: int | None, seed: int, name: str) -> list:

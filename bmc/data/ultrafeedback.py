@@ -24,7 +24,9 @@ SOURCE_KEYS = {"source", "dataset", "revision", "split", "sft_split", "data_file
 def exchange(row: dict, side: str) -> tuple[str, str] | str:
     """(user turn, assistant reply) of a row's `chosen` or `rejected` conversation, or why it is skipped."""
     turns = row.get(side) or []
-    if len(turns) != 2 or turns[0].get("role") != "user" or turns[1].get("role") != "assistant":
+    if len(turns) != 2 or not all(isinstance(t, dict) for t in turns):
+        return f"{side} is not one user turn then one assistant turn"
+    if turns[0].get("role") != "user" or turns[1].get("role") != "assistant":
         return f"{side} is not one user turn then one assistant turn"
     user, reply = (str(t.get("content") or "").strip() for t in turns)
     if not user or not reply:

@@ -22,11 +22,12 @@ from pathlib import Path
 from statistics import mean
 
 from bmc.evaluation import arena_hard
-from bmc.evaluation.judge import judge, model_preference
+from bmc.evaluation.judge import judge, judge_keys, model_preference
 from bmc.evaluation.length_control import lc_win_rate
-from bmc.io import InputError, read_jsonl, write_json, write_jsonl
+from bmc.io import InputError, file_sha256, read_jsonl, write_json, write_jsonl
+from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache
-from bmc.llm.clients import check_client_config, client_identity, request_chunk
+from bmc.llm.clients import check_client_config, client_identity, legacy_identity, request_chunk
 
 log = logging.getLogger(__name__)
 GENERATION_FIELDS = {"id": str, "response": str}
@@ -96,6 +97,7 @@ def scores_of(items: list[dict], judgments: list[dict], dataset: str, method: st
         **mean_lengths(items),
         "judgments": len(judgments),
         "unparsed": sum(not j["parsed"] for j in judgments),
+        "failed": sum("error" in j for j in judgments),
     }
     if dataset == "arena_hard":
         battles = [
@@ -148,17 +150,25 @@ def run(args: argparse.Namespace) -> None:
         log.info("%s seed %d on alpaca_eval (%s): %s", args.method, args.seed, annotator, json.dumps(found))
         return
     identity = client_identity(judge_config, args.base_model, "judge")
+    version = stage.get("template_version", "v1")
+    cache = ResponseCache(args.cache)
+    sources = [args.generations, args.tests, args.baseline_generations]
+    inputs = [file_sha256(path) if path else None for path in sources]
+    cache.check_inputs(args.out, {"inputs_sha256": inputs, "judge": identity, "template": version}, "judging")
     judgments, usage = judge(
         items,
         identity,
         lambda: make_client(judge_config, args.base_model, "judge"),
-        ResponseCache(args.cache),
-        stage.get("template_version", "v1"),
+        cache,
+        version,
         chunk=request_chunk(judge_config),
+        legacy=legacy_identity(judge_config),
     )
+    this_run = {k: v for k, v in usage.items() if k != "cache_hits"}
+    spent = ledger.totals(args.cache, judge_keys(items, identity, version))
     scores |= {
         "judge": {k: judge_config[k] for k in ("kind", "model")},
-        "judge_usage": usage,
+        "judge_usage": {**spent, "cache_hits": usage["cache_hits"], "this_run": this_run},
         **scores_of(items, judgments, args.dataset, args.method, int(stage.get("bootstrap_rounds", 100))),
     }
     write_jsonl(Path(args.out).with_name("judgments.jsonl"), judgments)

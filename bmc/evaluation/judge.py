@@ -5,8 +5,9 @@ position bias cancels. The judge (any `bmc.llm.clients` kind: a local model, vLL
 OpenAI-compatible endpoint) answers with a verdict label "[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]" or
 "[[B>>A]]" (A = the answer shown first; single brackets are read too); a bare "A" or "B" (what small
 judges tend to say) counts as a plain preference, a reply that lists three or more labels as none. A
-reply with no verdict counts as a tie and is reported (`unparsed`), never dropped silently. Judge outputs
-are cached by content hash, so a rerun or a resumed run never asks twice.
+reply with no verdict counts as a tie and is reported (`unparsed`), never dropped silently; so does a request
+the judge failed after its retries (`error` gives the reason; it is not cached, a later run asks it again).
+Judge outputs are cached by content hash the moment they arrive, so a rerun or a resumed run never asks twice.
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ def judge_key(identity: dict, template_name: str, template: str, messages: list[
     return content_key({"judge": identity, "template": [template_name, template_hash], "messages": messages})
 
 
+def judge_keys(items: list[dict], identity: dict, version: str = "v1") -> list[str]:
+    """The cache key of every request `judge` makes for `items` (two per item, in order)."""
+    name, template = load_judge_template(version)
+    return [judge_key(identity, name, template, r["messages"]) for r in requests_for(items, template)]
+
+
 def judge(
     items: list[dict],
     identity: dict,
@@ -77,30 +84,34 @@ def judge(
     cache: ResponseCache,
     version: str = "v1",
     chunk: int = 16,
+    legacy: dict | None = None,
 ) -> tuple[list[dict], dict]:
-    """(one judgment row per request, judge usage with `cache_hits`).
+    """(one judgment row per request, this run's judge usage with `cache_hits`).
 
     Items are {"id", "question", "response", "baseline"}. The judge is built only when some request is
-    not cached yet; outputs are cached after each chunk, so a killed run resumes where it stopped.
+    not cached yet; each output is cached as it arrives, so a killed run resumes where it stopped.
+    `legacy`: the judge's identity as older cache keys spelled it (their entries are reused).
     """
     name, template = load_judge_template(version)
     requests = requests_for(items, template)
-    keys = [judge_key(identity, name, template, r["messages"]) for r in requests]
+    keys = judge_keys(items, identity, version)
     messages = {key: r["messages"] for key, r in zip(keys, requests, strict=True)}
-    usage = ask_uncached(messages, judge_factory, cache, name, identity, chunk, "judging")
+    aliases = {k: judge_key(legacy, name, template, m) for k, m in messages.items()} if legacy else None
+    usage, failures = ask_uncached(messages, judge_factory, cache, name, identity, chunk, "judging", aliases)
     rows = []
     for request, key in zip(requests, keys, strict=True):
-        reply = cache.get(key)
-        verdict = parse_verdict(reply)
-        rows.append(
-            {
-                "id": request["id"],
-                "model_first": request["model_first"],
-                "verdict": verdict or TIE,
-                "parsed": verdict is not None,
-                "reply": reply,
-            }
-        )
+        reply = None if key in failures else cache.get(key)
+        verdict = parse_verdict(reply) if reply is not None else None
+        row = {
+            "id": request["id"],
+            "model_first": request["model_first"],
+            "verdict": verdict or TIE,
+            "parsed": verdict is not None,
+            "reply": reply,
+        }
+        if key in failures:
+            row["error"] = failures[key]
+        rows.append(row)
     return rows, usage
 
 

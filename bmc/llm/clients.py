@@ -3,22 +3,24 @@
 
 - `hf`:     a local transformers model (its chat template, batched generation via bmc.generation)
 - `vllm`:   the same through vLLM (offline batch)
-- `openai`: any OpenAI-compatible endpoint (OpenAI, a vLLM server, ...); the key comes from the environment
-            variable named by `api_key_env`; the client retries 408/409/429/5xx, connection errors and
-            timeouts with exponential backoff (`max_retries`); requests run in a bounded thread pool.
-Each client counts requests and prompt/completion tokens (the cost of a stage). `section` names the config
-section (`bridge.editor`, `judge`) in error messages.
+- `openai`: any OpenAI-compatible endpoint (OpenAI, a vLLM server, ...; `bmc.llm.endpoint`): the key comes
+            from the environment variable named by `api_key_env`; every reply is validated, bad ones are
+            retried with backoff (`max_retries`, `backoff_s`, 429 waits as long as Retry-After says) and a
+            request that still fails comes back as a failed `Reply` with its reason (only a refused key, an
+            unknown model or an endpoint that is down stops the stage).
+`ChatClient.ask` hands each reply over as soon as it is in (the cache stores it at once) and writes every
+attempt to the ledger (`bmc.llm.ledger`) when one is attached. Each client also counts its requests and
+prompt/completion tokens (`usage`). `section` names the config section (`bridge.editor`, `judge`) in errors.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from bmc.chat import render_chat
-from bmc.generation.backends import GenerationParams, load_generator
+from bmc.io import model_fingerprint  # noqa: F401 - part of this module's interface
 
 LOCAL_KINDS = {"hf": "transformers", "vllm": "vllm"}
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed")
@@ -37,18 +39,55 @@ CLIENT_KEYS = {
         "max_concurrency",
         "max_retries",
         "timeout_s",
+        "backoff_s",
     },
 }
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A model's answer to one request: `text`, or None and `error` (a fixed reason) when it failed."""
+
+    text: str | None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
 class ChatClient:
-    """`complete(requests)`: one text per chat request, in order; `usage` counts the work done."""
+    """`complete(requests)`: one text (or `Reply`) per chat request, in order; `usage` counts the work done;
+    `ask` answers keyed requests and hands each reply to a callback as soon as it is in."""
+
+    name = ""  # the model, as the ledger names it
 
     def __init__(self) -> None:
         self.usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        self.ledger = None  # a bmc.llm.ledger.Ledger, attached by the caller
 
-    def complete(self, requests: list[list[dict]]) -> list[str]:
+    def complete(self, requests: list[list[dict]]) -> list[str | Reply]:
         raise NotImplementedError
+
+    def ask(
+        self, requests: dict[str, list[dict]], on_reply: Callable[[str, Reply], None], chunk: int = 16
+    ) -> None:
+        """Answer every request (cache key -> messages) by `complete` calls of `chunk` requests; each reply goes
+        to `on_reply(key, reply)` as soon as its call returns, and every request to the ledger."""
+        keys = list(requests)
+        for start in range(0, len(keys), chunk):
+            batch = keys[start : start + chunk]
+            sent = [self.ledger.sent(k, self.name) for k in batch] if self.ledger else []
+            began = time.monotonic()
+            outputs = self.complete([requests[k] for k in batch])
+            if len(outputs) != len(batch):
+                raise RuntimeError(f"model returned {len(outputs)} outputs for {len(batch)} requests")
+            seconds = (time.monotonic() - began) / len(batch)
+            for i, (key, out) in enumerate(zip(batch, outputs, strict=True)):
+                reply = out if isinstance(out, Reply) else Reply(out)
+                if sent:
+                    outcome = "ok" if reply.text is not None else str(reply.error)
+                    tokens = (reply.prompt_tokens, reply.completion_tokens)
+                    self.ledger.done(sent[i], key, outcome, None, *tokens, seconds)
+                on_reply(key, reply)
 
 
 def check_client_config(config: dict, section: str = "bridge.editor") -> None:
@@ -95,38 +134,12 @@ def resolve_model(config: dict, base_model: str | None, section: str = "bridge.e
     return str(model)
 
 
-def model_fingerprint(path: str | Path, samples: int = 64, chunk: int = 1 << 16) -> str | None:
-    """sha256 over a local model's config and evenly spaced slices of its weight files; None for a hub id.
-
-    Cheap even for 70B models, and a rebuilt or retrained model at the same path gets a new fingerprint.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        return None
-    h = hashlib.sha256()
-    for f in sorted(path.iterdir()):
-        if f.suffix in (".json", ".jinja", ".model"):  # config, tokenizer, chat template
-            h.update(f.name.encode() + f.read_bytes())
-        elif f.suffix in (".safetensors", ".bin", ".pt"):
-            size = f.stat().st_size
-            h.update(f"{f.name}:{size}".encode())
-            with open(f, "rb") as fh:
-                for i in range(samples):
-                    fh.seek(size * i // samples)
-                    h.update(fh.read(chunk))
-    return h.hexdigest()
-
-
 def client_identity(config: dict, base_model: str | None, section: str = "bridge.editor") -> dict:
-    """What determines a client's output (part of the cache key): kind, model and decoding settings."""
+    """What determines a client's output (part of the cache key): kind, model and decoding settings.
+    An endpoint's address is not part of it: moving a server to another host or port keeps its cache."""
     kind = config["kind"]
     if kind == "openai":
-        return {
-            "kind": kind,
-            "model": config["model"],
-            "base_url": config.get("base_url"),
-            "params": sorted(openai_settings(config).items()),
-        }
+        return {"kind": kind, "model": config["model"], "params": sorted(openai_settings(config).items())}
     model = resolve_model(config, base_model, section)
     return {
         "kind": kind,
@@ -136,11 +149,21 @@ def client_identity(config: dict, base_model: str | None, section: str = "bridge
     }
 
 
+def legacy_identity(config: dict) -> dict | None:
+    """An endpoint's identity as older cache keys spelled it (with `base_url`), to keep those entries readable."""
+    if config["kind"] != "openai":
+        return None
+    return {**client_identity(config, None), "base_url": config.get("base_url")}
+
+
 class LocalClient(ChatClient):
     """A local model through bmc.generation (transformers or vLLM), prompts rendered by its chat template."""
 
     def __init__(self, model_path: str, config: dict, backend: str):
+        from bmc.generation.backends import GenerationParams, load_generator
+
         super().__init__()
+        self.name = str(model_path)
         gen = {**generation_settings(config), "batch_size": int(config.get("batch_size", 16))}
         if config.get("max_batch_tokens") is not None:  # batching only: not part of the cache identity
             gen["max_batch_tokens"] = config["max_batch_tokens"]
@@ -150,80 +173,27 @@ class LocalClient(ChatClient):
         if not getattr(self.tokenizer, "chat_template", None):
             raise ValueError(f"model {model_path} has no chat template; use an instruction-tuned model")
 
-    def _count(self, texts: list[str]) -> int:
-        return sum(len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"])
+    def _counts(self, texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
-    def complete(self, requests: list[list[dict]]) -> list[str]:
+    def complete(self, requests: list[list[dict]]) -> list[Reply]:
         prompts = [render_chat(self.tokenizer, m) for m in requests]
         outputs = self.generator.generate(prompts)
+        prompt_tokens, completion_tokens = self._counts(prompts), self._counts(outputs)
         self.usage["requests"] += len(prompts)
-        self.usage["prompt_tokens"] += self._count(prompts)
-        self.usage["completion_tokens"] += self._count(outputs) if outputs else 0
-        return outputs
-
-
-class OpenAIClient(ChatClient):
-    """Chat completions from an OpenAI-compatible endpoint; checks the key and the endpoint before any work."""
-
-    def __init__(self, config: dict, section: str = "bridge.editor"):
-        super().__init__()
-        from openai import OpenAI
-
-        key_env = config.get("api_key_env", "OPENAI_API_KEY")
-        key = os.environ.get(key_env)
-        if not key:
-            raise RuntimeError(f"{section}.kind is openai but the environment variable {key_env} is not set")
-        self._key = key
-        self.model = config["model"]
-        self.settings = openai_settings(config)
-        self.concurrency = int(config.get("max_concurrency", 8))
-        if self.concurrency < 1:
-            raise ValueError(f"{section}.max_concurrency must be >= 1, got {self.concurrency}")
-        self.client = OpenAI(
-            base_url=config.get("base_url"),
-            api_key=key,
-            max_retries=int(config.get("max_retries", 6)),
-            timeout=float(config.get("timeout_s", 120)),
-        )
-        self._preflight(f"{section} endpoint " + (config.get("base_url") or "https://api.openai.com/v1"))
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***")
-
-    def _preflight(self, where: str) -> None:
-        """One cheap request (list models): a refused key or an unreachable endpoint stops the stage here.
-        An endpoint without a /models route (any other HTTP error) still counts as reachable."""
-        import openai
-
-        try:
-            self.client.with_options(max_retries=1).models.list()
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
-            raise RuntimeError(f"{where} refused the key: {self._redact(str(e))}") from None
-        except openai.APIStatusError:
-            pass
-        except Exception as e:  # noqa: BLE001 - connection refused, DNS, timeout: no work can be done
-            raise RuntimeError(
-                f"{where} is not reachable: {type(e).__name__}: {self._redact(str(e))}"
-            ) from None
-
-    def _one(self, messages: list[dict]):
-        reply = self.client.chat.completions.create(model=self.model, messages=messages, **self.settings)
-        return reply.choices[0].message.content or "", reply.usage
-
-    def complete(self, requests: list[list[dict]]) -> list[str]:
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            results = list(pool.map(self._one, requests))
-        for _, usage in results:
-            self.usage["requests"] += 1
-            if usage is not None:
-                self.usage["prompt_tokens"] += usage.prompt_tokens or 0
-                self.usage["completion_tokens"] += usage.completion_tokens or 0
-        return [text for text, _ in results]
+        self.usage["prompt_tokens"] += sum(prompt_tokens)
+        self.usage["completion_tokens"] += sum(completion_tokens)
+        return [
+            Reply(text, None, p, c)
+            for text, p, c in zip(outputs, prompt_tokens, completion_tokens, strict=True)
+        ]
 
 
 def request_chunk(config: dict) -> int:
-    """Requests per `complete` call: a local model's batch, or 4 rounds of an endpoint's concurrency
-    (outputs are cached after each call, so a killed run loses at most one chunk)."""
+    """Requests per `complete` call of a local model (its batch); an endpoint's requests run in a sliding
+    window of `max_concurrency` instead, and each reply is cached the moment it arrives."""
     if config["kind"] == "openai":
         return 4 * int(config.get("max_concurrency", 8))
     return int(config.get("batch_size", 16))
@@ -231,8 +201,18 @@ def request_chunk(config: dict) -> int:
 
 def make_client(config: dict, base_model: str | None, section: str = "bridge.editor") -> ChatClient:
     """The client named by `config["kind"]` (checked with `check_client_config`)."""
+    from bmc.llm.endpoint import OpenAIClient
+
     check_client_config(config, section)
     if config["kind"] == "openai":
         return OpenAIClient(config, section)
     model = resolve_model(config, base_model, section)
     return LocalClient(model, config, backend=LOCAL_KINDS[config["kind"]])
+
+
+def __getattr__(name: str):
+    if name == "OpenAIClient":  # lives in bmc.llm.endpoint (which imports this module)
+        from bmc.llm.endpoint import OpenAIClient
+
+        return OpenAIClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -82,3 +82,36 @@ def rule_times(bench_dir: str | Path) -> list[dict]:
             }
         )
     return rows
+
+
+def generation_settings(meta_paths: list[str | Path]) -> list[dict]:
+    """The generation records (`<out>.meta.json`) grouped by how the text was made: one row per stage, task,
+    backend and version, torch, device, dtype and decoding, with its files, distinct models and rows."""
+    groups: dict[tuple, dict] = {}
+    for path in meta_paths:
+        meta = json.loads(Path(path).read_text(encoding="utf-8"))
+        row = {
+            "stage": meta.get("stage", "?"),
+            "task": meta.get("task", "?"),
+            "backend": f"{meta['backend']} {meta['backend_version']}",
+            "torch": meta["torch"],
+            "device": meta["device"],
+            "dtype": meta["dtype"],
+            "decoding": describe_decoding(meta["decoding"]),
+        }
+        group = groups.setdefault(tuple(row.values()), {**row, "files": 0, "models": set(), "rows": 0})
+        group["files"] += 1
+        group["models"].add(meta["model_sha256"])
+        group["rows"] += meta.get("rows", 0)
+    return [{**g, "models": len(g["models"])} for _, g in sorted(groups.items())]
+
+
+def describe_decoding(d: dict) -> str:
+    """Decoding settings in a few words, e.g. "greedy, ≤96 new tokens, stop ['Question', 'USER']"."""
+    how = (
+        f"sampled (T {d['temperature']}, top-p {d['top_p']}, seed {d['seed']})"
+        if d["do_sample"]
+        else "greedy"
+    )
+    stop = f", stop {d['stop_strings']}" if d.get("stop_strings") else ""
+    return f"{how}, ≤{d['max_new_tokens']} new tokens{stop}"

@@ -12,12 +12,20 @@ import markdown
 import yaml
 
 from bmc.io import read_json, write_text
-from bmc.reporting.provenance import config_hash, git_state, hardware, package_versions, rule_times
+from bmc.reporting.provenance import (
+    config_hash,
+    generation_settings,
+    git_state,
+    hardware,
+    package_versions,
+    rule_times,
+)
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.label{background:#fff3cd;border:1px solid #e0c46c;
-padding:.6em 1em;font-weight:600}pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:.85em}img{max-width:100%}"""
+padding:.6em 1em;font-weight:600}blockquote{background:#fff3cd;border:1px solid #e0c46c;margin:1em 0;
+padding:.3em 1em;font-weight:600}pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:.85em}img{max-width:100%}"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--summaries", nargs="*", default=[], help="stage summary .json files")
     p.add_argument("--figures", nargs="*", default=[], help="figure .png files")
     p.add_argument("--benchmarks-dir", required=True, help="folder of Snakemake benchmark .tsv files")
+    p.add_argument("--generation", nargs="*", default=[], help="generation records (<out>.meta.json)")
     p.add_argument("--config-json", required=True, help="the resolved config as JSON")
     p.add_argument("--label", required=True)
     p.add_argument("--out-md", required=True)
@@ -61,26 +70,132 @@ def times_section(bench_dir: str) -> list[str]:
     return lines
 
 
+def generation_section(meta_paths: list[str]) -> list[str]:
+    """How the answers were generated (backend, versions, dtype, decoding), from each output's record."""
+    rows = generation_settings(meta_paths)
+    if not rows:
+        return []
+    cols = ["stage", "task", "backend", "torch", "device", "dtype", "decoding", "files", "models", "rows"]
+    lines = ["### Generation", "", "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+    cells = ([str(r[c]).replace("|", "\\|") for c in cols] for r in rows)
+    return [*lines, *("| " + " | ".join(row) + " |" for row in cells), ""]
+
+
+# the table each analysis explains: its figure follows the last table whose name starts with this
+FIGURE_TABLES = {
+    "fig2_span_surprise": "table1",
+    "sec53_reward": "table1",
+    "token_dynamics": "table1",
+    "diff_algorithm": "table1",
+    "fig3_bridged_proportion": "table1",
+    "delta_sensitivity": "table1",
+    "fig5_edit_distance": "table1",
+    "sec31_similarity": "table3",
+    "bridging_cost": "table3",
+}
+
+
+def _flat(d, prefix: str = "") -> list[tuple[str, object]]:
+    out = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += _flat(v, f"{prefix}{k}.")
+        elif isinstance(v, list) and v and all(isinstance(x, int | float) for x in v):
+            out.append((f"{prefix}{k}", " → ".join(_value(float(x)) for x in v)))
+        elif not isinstance(v, list) and v is not None and "ci_" not in str(k):
+            out.append((f"{prefix}{k}", v))
+    return out
+
+
+def _value(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def figure_block(png: str) -> list[str]:
+    """A figure: its title, the image (linked relative to report/), our headline numbers beside the paper's,
+    and links to the data behind it."""
+    png = Path(png)
+    meta_path = png.with_suffix(".json")
+    meta = read_json(meta_path) if meta_path.exists() else {}
+    rel = f"../figures/{png.stem}"
+    ours = "; ".join(f"{k} {_value(v)}" for k, v in _flat(meta.get("ours", {}))[:10])
+    paper = (meta.get("paper") or {}).get("values")
+    lines = [f"#### {meta.get('title', png.stem)}", "", f"![{png.stem}]({rel}.png)", ""]
+    lines += [f"Ours: {ours or '—'}.", ""]
+    if paper:
+        lines += [
+            f"Paper ({meta['paper'].get('source', '')}): "
+            + "; ".join(f"{k} {_value(v)}" for k, v in _flat(paper))
+            + ".",
+            "",
+        ]
+    lines += [*(f"Note: {n}" for n in meta.get("notes", [])), ""]
+    lines += [
+        f"Data: [{png.stem}.csv]({rel}.csv), [{png.stem}.json]({rel}.json), [{png.stem}.pdf]({rel}.pdf)",
+        "",
+    ]
+    return lines
+
+
+def place_figures(tables: list[str], figures: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """(table path -> the figures shown after it, figures with no table of theirs in this report)."""
+    placed: dict[str, list[str]] = defaultdict(list)
+    rest = []
+    for fig in figures:
+        prefix = FIGURE_TABLES.get(Path(fig).stem)
+        owners = [t for t in tables if prefix and Path(t).stem.startswith(prefix)]
+        (placed[owners[-1]] if owners else rest).append(fig)
+    return placed, rest
+
+
+def _strip_label(text: str, label: str) -> str:
+    """A table's Markdown without its own copy of the scale's banner (the report shows it once, at the top)."""
+    head = f"**{label}**"
+    return text[len(head) :].lstrip("\n") if text.startswith(head) else text
+
+
+def _title(text: str, fallback: str) -> str:
+    return next((line[4:].strip() for line in text.splitlines() if line.startswith("### ")), fallback)
+
+
 def build_markdown(args) -> str:
     config = json.loads(args.config_json)
     git = git_state()
-    md = [f"# BMC replication report: {config['scale']} scale", "", f"> **{args.label}**", ""]
-    md += ["## Tables", ""]
-    for table in args.tables:
-        md += [Path(table).read_text(encoding="utf-8"), ""]
-    for fig in args.figures:
-        md += [f"![{Path(fig).stem}]({Path(fig).name})", ""]
-    md += ["## Data, pairs and bridging", ""]
+    figures = list(getattr(args, "figures", []) or [])
+    placed, rest = place_figures(args.tables, figures)
+    sections: list[tuple[str, str, list[str]]] = []  # (anchor, title, lines)
+    for i, table in enumerate(args.tables):
+        text = _strip_label(Path(table).read_text(encoding="utf-8"), args.label)
+        body = [text, ""]
+        for fig in placed.get(table, []):
+            body += figure_block(fig)
+        sections.append((f"table-{i}", _title(text, Path(table).stem), body))
+    if rest:
+        body = [line for fig in rest for line in figure_block(fig)]
+        sections.append(("analyses", "Analyses", ["### Analyses", "", *body]))
+    data = ["## Data, pairs and bridging", ""]
     for s in args.summaries:
-        md += summary_section(s)
-    md += ["## Wall time per rule (Snakemake benchmark files)", "", *times_section(args.benchmarks_dir), ""]
-    md += ["## Provenance", "", "| what | value |", "| --- | --- |"]
-    md += [
+        data += summary_section(s)
+    sections.append(("data", "Data, pairs and bridging", data))
+    times = ["## Wall time per rule (Snakemake benchmark files)", "", *times_section(args.benchmarks_dir), ""]
+    sections.append(("times", "Wall time per rule", times))
+    prov = ["## Provenance", "", "| what | value |", "| --- | --- |"]
+    prov += [
         f"| config sha256 | `{config_hash(config)}` |",
         f"| git commit | `{git['commit']}`{' (dirty)' if git['dirty'] else ''} |",
     ]
-    md += [f"| {k} | {v} |" for k, v in {**hardware(), **package_versions()}.items()]
-    md += ["", "### Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).strip(), "```", ""]
+    prov += [f"| {k} | {v} |" for k, v in {**hardware(), **package_versions()}.items()]
+    prov += ["", *generation_section(getattr(args, "generation", []))]
+    prov += ["", "### Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).strip(), "```", ""]
+    sections.append(("provenance", "Provenance", prov))
+    md = [f"# BMC replication report: {config['scale']} scale", "", f"> **{args.label}**", ""]
+    md += ["## Contents", "", *(f"- [{title}](#{anchor})" for anchor, title, _ in sections), ""]
+    tables_started = False
+    for anchor, _, body in sections:
+        if anchor.startswith("table-") and not tables_started:
+            md += ["## Tables", ""]
+            tables_started = True
+        md += [f'<a id="{anchor}"></a>', "", *body]
     return "\n".join(md)
 
 
@@ -88,10 +203,10 @@ def to_html(md_text: str, label: str, figures: list[str]) -> str:
     body = markdown.markdown(md_text, extensions=["tables", "fenced_code"])
     for fig in figures:  # embed figures so the page is self-contained
         data = base64.b64encode(Path(fig).read_bytes()).decode()
-        body = body.replace(f'src="{Path(fig).name}"', f'src="data:image/png;base64,{data}"')
+        body = body.replace(f'src="../figures/{Path(fig).name}"', f'src="data:image/png;base64,{data}"')
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>BMC report</title><style>{CSS}</style></head>"
-        f"<body><div class='label'>{label}</div>{body}</body></html>\n"
+        f"<body>{body}</body></html>\n"
     )
 
 

@@ -458,3 +458,31 @@ def test_train_stage_writes_model_and_summary(tiny_model_dir, tmp_path):
     trained = AutoModelForCausalLM.from_pretrained(out)
     initial = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     assert any(not torch.equal(a, b) for a, b in zip(trained.parameters(), initial.parameters(), strict=True))
+
+
+def test_a_checkpoint_saved_with_another_beta_is_not_resumed(tiny_model_dir, tmp_path, monkeypatch, caplog):
+    from bmc.alignment import train as train_module
+
+    pairs = write_pairs(tmp_path / "pairs.jsonl", [pair(i, q, c, r) for i, (q, c, r) in enumerate(PAIRS)])
+    params = {"beta": 0.1, "learning_rate": 1e-3, "max_steps": 1, "save_steps": 1, "max_length": 128}
+    params |= {"per_device_train_batch_size": 2, "methods": ["DPO"]}
+    out = tmp_path / "model"
+
+    def train(**changes):
+        args = dict(method="DPO", seed=0, model=str(tiny_model_dir), ref=None, pairs=pairs, out=str(out))
+        run(argparse.Namespace(**args, world_size=None, params=json.dumps({**params, **changes})))
+        return json.loads((out / "train_summary.json").read_text())
+
+    def killed_before_saving(**changes):  # the run dies after its last checkpoint: the checkpoints stay
+        with monkeypatch.context() as m:
+            m.setattr(train_module, "save_final", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+            with pytest.raises(KeyboardInterrupt):
+                train(**changes)
+        assert (tmp_path / "model.checkpoints" / "checkpoint-1").is_dir()
+
+    killed_before_saving()
+    with caplog.at_level("WARNING"):
+        killed_before_saving(beta=0.2)
+    assert "checkpoints made from other inputs (settings.beta: 0.1 -> 0.2); starting over" in caplog.text
+    summary = train(beta=0.2, methods=["DPO", "IPO"])  # same inputs (the list of methods aside): resumed
+    assert summary["resumed_from"].endswith("checkpoint-1")

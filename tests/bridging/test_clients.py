@@ -103,12 +103,13 @@ def openai_config(base_url, **extra):
 def test_openai_editor_retries_429_5xx_and_timeouts(server, monkeypatch):
     monkeypatch.setenv("BMC_TEST_KEY", SECRET)
     FakeOpenAI.script = ["429", "500", "stall"]
-    editor = OpenAIClient(openai_config(server, max_concurrency=2, timeout_s=0.4))
+    editor = OpenAIClient(openai_config(server, max_concurrency=2, timeout_s=0.4, backoff_s=0.01))
     out = editor.complete([load_template("targeted").render(PAIR)] * 3)
     assert out == [GOOD_EDIT] * 3
     assert FakeOpenAI.chat_hits == 6  # three failures retried, three successes
     assert FakeOpenAI.auth == {f"Bearer {SECRET}"}
-    assert editor.usage == {"requests": 3, "prompt_tokens": 30, "completion_tokens": 15}
+    # every attempt counts, as the server served it
+    assert editor.usage == {"requests": 6, "prompt_tokens": 30, "completion_tokens": 15}
 
 
 def test_openai_editor_fails_before_any_work(server, monkeypatch):
@@ -188,6 +189,7 @@ def test_hf_editor_stage_end_to_end(tiny_model_dir, tmp_path):
         0 < summary["editor_usage"]["completion_tokens"] <= 3 * 8
         and summary["editor_usage"]["prompt_tokens"] > 100
     )
-    run(args)  # a re-run is served from the cache
+    run(args)  # a re-run is served from the cache; the usage still counts what the first run spent
     usage = json.loads((tmp_path / "summary.json").read_text())["editor_usage"]
-    assert usage["requests"] == 0 and usage["cache_hits"] == 3
+    assert usage["this_run"]["requests"] == 0 and usage["cache_hits"] == 3
+    assert usage["requests"] == 3 and usage["ok"] == 3 and usage["runs"] == 1

@@ -11,6 +11,7 @@ from bmc.generation.backends import (
     load_generator,
     token_budget_batches,
 )
+from bmc.generation.fingerprint import generation_inputs
 
 PROMPTS = [
     "### Instruction:\nWhere do people keep money?\nOptions:\n- bank\n- river\n\n### Response:\n",
@@ -100,13 +101,23 @@ def test_generation_ends_before_the_first_stop_string(tiny_model_dir):
         GenerationParams(stop_strings="Response")
 
 
-def test_generate_stage_uses_the_task_stop_strings_and_per_set_decoding(tmp_path, monkeypatch):
+def test_generate_stage_uses_the_task_stop_strings_and_per_set_decoding(
+    tmp_path, monkeypatch, tiny_model_dir
+):
     from bmc.generation import run as stage
 
     seen = []
 
     class Recorder:
         tokenizer = None
+        model_path = tiny_model_dir
+        provenance = {
+            "backend": "recorder",
+            "backend_version": "0",
+            "torch": "-",
+            "device": "cpu",
+            "dtype": "x",
+        }
 
         def __init__(self, params):
             self.params = params
@@ -148,6 +159,7 @@ class Recording:
 
     def __init__(self, inner):
         self.inner, self.params, self.tokenizer, self.calls = inner, inner.params, inner.tokenizer, []
+        self.model_path, self.provenance = inner.model_path, inner.provenance
 
     def generate(self, prompts, seed=None):
         self.calls.append((list(prompts), seed))
@@ -160,6 +172,8 @@ def test_generate_resumable_skips_finished_items(tmp_path, greedy):
     done = {**items[1], "prompt": items[1]["text"], "response": "FROM AN EARLIER RUN"}
     # a finished row plus a line torn by a kill mid-write
     (tmp_path / "gen.jsonl.partial.jsonl").write_text(json.dumps(done) + '\n{"id": "q3", "te')
+    # made by this model, backend, dtype and decoding (recorded beside the partial file)
+    (tmp_path / "gen.jsonl.partial.params.json").write_text(json.dumps(generation_inputs(greedy)))
     gen = Recording(greedy)
     rows = generate_resumable(gen, items, prompt_of=lambda it: it["text"], out_path=out)
 
@@ -213,7 +227,7 @@ def test_generate_resumable_redoes_rows_made_with_other_prompts_or_options(tmp_p
     rows = generate_resumable(rec, items, lambda it: it["text"], out)
     assert len(rec.calls) == 3  # rows made with max_new_tokens=3 are not reused
     assert rows == [{**it, "prompt": it["text"], "response": gen.generate([it["text"]])[0]} for it in items]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.jsonl", "g.jsonl.meta.json"]
 
 
 def test_generate_resumable_batches_never_mix_seeds(tmp_path, greedy):
@@ -260,7 +274,10 @@ def test_vllm_backend_maps_greedy_params(tiny_model_dir, fake_vllm):
     gen = load_generator(
         tiny_model_dir, GenerationParams(backend="vllm", max_new_tokens=7, temperature=0.5, seed=4)
     )
-    assert fake_vllm.created == [{"model": str(tiny_model_dir), "seed": 4, "enforce_eager": True}]
+    assert fake_vllm.created == [
+        {"model": str(tiny_model_dir), "dtype": "float32", "seed": 4, "enforce_eager": True}
+        | {"tensor_parallel_size": 1}
+    ]  # float32 on a CPU, never vLLM's own choice; eager on a CPU; one device
     assert gen.generate(["b", "a"]) == ["answer to b", "answer to a"]
     assert gen.tokenizer.pad_token == "<|im_end|>"
     assert fake_vllm.calls[-1][1] == {
@@ -307,3 +324,17 @@ def test_generate_stage_writes_contract_rows(tmp_path, tiny_model_dir):
     assert [sorted(r) for r in rows] == [["answer", "dataset", "id", "prompt", "response"]] * 2
     assert [r["prompt"] for r in rows] == [eval_prompt(q["question"]) for q in questions]
     assert [r["id"] for r in rows] == ["arc-0", "arc-1"]
+
+
+def test_vllm_engine_options_pass_through(tiny_model_dir, fake_vllm, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    params = GenerationParams(
+        backend="vllm", enforce_eager=False, max_model_len=4096, gpu_memory_utilization=0.8
+    )
+    load_generator(tiny_model_dir, params)
+    assert fake_vllm.created[-1] | {"model": None} == {
+        "model": None, "dtype": "float32", "seed": 0, "enforce_eager": False, "tensor_parallel_size": 2,
+        "max_model_len": 4096, "gpu_memory_utilization": 0.8,
+    }  # fmt: skip
+    load_generator(tiny_model_dir, GenerationParams(backend="vllm", tensor_parallel_size=4))
+    assert fake_vllm.created[-1]["tensor_parallel_size"] == 4

@@ -23,7 +23,7 @@ rule bridge:
         "../../envs/bridge.yaml"
     threads: JOB_THREADS
     resources:
-        gpu=config.get("gpus", {}).get("bridge", 0),
+        **job_resources("bridge"),
     params:
         # `strategy` may name a Table 4 editor after "+": that editor replaces bridge.editor
         bridge=lambda wc: as_json(

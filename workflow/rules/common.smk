@@ -4,7 +4,6 @@ import os
 import shlex
 import sys
 
-
 sys.path.insert(0, workflow.basedir)
 from bmc.alignment.methods import (
     get_method,
@@ -14,9 +13,15 @@ from bmc.alignment.methods import (
 from bmc.bridging.prompts import template_path  # noqa: E402
 
 from bmc.config import check  # noqa: E402
+from bmc.cluster import check as check_cluster, launcher, local_rules  # noqa: E402
+from bmc.cluster import rule_resources  # noqa: E402
 
 # every setting typed and checked here, before any job runs (bmc/config.py; a bad key fails naming its path)
 SETTINGS = check(config)
+# GPUs, CPUs, memory, runtime and partition of each rule's jobs (config `gpus` and `cluster`, bmc/cluster.py);
+# small CPU steps and downloads run where Snakemake runs (`cluster.local`)
+check_cluster(config)
+workflow.localrules(*local_rules(config))
 
 SCALE = config["scale"]
 R = f"results/{SCALE}"
@@ -93,8 +98,14 @@ shell.prefix(
 # Threads of each model job (SFT, sampling, bridging, training, generation); Snakemake sets OMP_NUM_THREADS
 # to it. All cores by default; 1 at smoke scale, where start-up dominates and two jobs run side by side.
 JOB_THREADS = config.get("job_threads") or workflow.cores
-# Training stages may run under a multi-GPU launcher, e.g. "accelerate launch --num_processes 4".
-TRAIN_LAUNCHER = config.get("train_launcher", "python")
+
+# the launcher of preference training (rules `train` and `sweep_train`): one process per GPU of `gpus.train`
+TRAIN_LAUNCHER = launcher(config, "train")
+
+
+def job_resources(rule):
+    """A rule's `resources:` from the config (bmc.cluster.rule_resources)."""
+    return rule_resources(config, rule)
 
 
 def as_json(section):
@@ -259,4 +270,218 @@ def summaries():
 
 
 def final_outputs():
-    return tables() + [f"{R}/report/index.md", f"{R}/report/index.html"]
+    # figures(): the config's analyses (workflow/rules/analysis.smk)
+    return tables() + figures() + [f"{R}/report/index.md", f"{R}/report/index.html"]
+
+
+# ---- the paper's quantitative analyses (workflow/rules/analysis.smk, bmc/analysis/) ----
+# The config's `analysis.names` lists the ones that run; `analysis` holds their settings.
+ANALYSIS = config.get("analysis") or {}
+ANALYSES = ANALYSIS.get("names", [])
+FIGURES = f"{R}/figures"
+FIRST_SEED = SEEDS[0]
+
+
+def figure_files(name):
+    return [f"{FIGURES}/{name}.{ext}" for ext in ("png", "pdf", "csv", "json")]
+
+
+def figures():
+    """Every figure of the config's analyses (their .png; the rule writes .pdf, .csv and .json beside)."""
+    return [f"{FIGURES}/{name}.png" for name in ANALYSES]
+
+
+def trained_both(task):
+    """Whether DPO and DPO-BMC are both trained for a task (the pair most analyses compare)."""
+    return {"DPO", "DPO-BMC"} <= set(task_methods(task))
+
+
+def bridged_pairs(task):
+    return f"{R}/bridged/{task}/{STRATEGY}/pairs.jsonl"
+
+
+def analysis_inputs(name):
+    """(key, path) inputs of an analysis, see each module's `analyse`."""
+    if name in ("fig2_span_surprise", "diff_algorithm", "sec31_similarity"):
+        sweep = sweep_inputs(name) if name == "diff_algorithm" else []
+        return sweep + [
+            item
+            for t in REASONING
+            for item in (
+                (f"model:{t}", SFT_MODEL.format(task=t)),
+                (f"pairs:{t}", bridged_pairs(t)),
+            )
+        ]
+    if name == "token_dynamics":
+        return [
+            (f"{m}:{t}", model_dir(t, m, FIRST_SEED))
+            for t in TASKS
+            if trained_both(t)
+            for m in ("DPO", "DPO-BMC")
+        ]
+    if name == "sec53_reward":
+        items = []
+        for t in (t for t in REASONING if trained_both(t)):
+            items += [(f"ref:{t}", SFT_MODEL.format(task=t))]
+            items += [
+                (f"{m}:{t}", model_dir(t, m, FIRST_SEED)) for m in ("DPO", "DPO-BMC")
+            ]
+            for d in DATASETS[t]:
+                items += [
+                    (f"test:{t}", f"{R}/data/{t}/test/{d}.jsonl"),
+                    (
+                        f"generations:{t}",
+                        f"{R}/generations/{t}/SFT/seed{FIRST_SEED}/{d}.jsonl",
+                    ),
+                    (
+                        f"records:{t}",
+                        f"{R}/scores/{t}/SFT/seed{FIRST_SEED}/{d}/records.jsonl",
+                    ),
+                ]
+        return items
+    if name == "bridging_cost":
+        return [("summary", s) for s in summaries() if "/bridged/" in s]
+    if name in SWEEP_OF:
+        return sweep_inputs(name)
+    raise ValueError(f"unknown analysis {name!r}")
+
+
+def analysis_params(name):
+    """The analysis' settings: `analysis` keys, and per task the training settings it reads."""
+    keys = ("beta", "prompt_format", "diff_algorithm", "stopword_forms")
+    per_task = {
+        t: {k: v for k, v in settings("train", t).items() if k in keys} for t in TASKS
+    }
+    shared = {k: v for k, v in ANALYSIS.items() if k != "names"}
+    if (
+        name == "sec31_similarity"
+    ):  # the embedder's wheel is kept with the other downloads
+        shared |= {
+            "model_dir": f"{R}/cache/similarity_model",
+            "download_cache": config.get("download_cache"),
+        }
+    return as_json({**shared, "tasks": per_task})
+
+
+# ---- sweeps of the analyses (Figures 3 and 5, δ, diff algorithm): models trained beside the main runs ----
+SWEEP_TASKS = [t for t in ANALYSIS.get("sweep_tasks", REASONING[:1]) if t in REASONING]
+SWEEP_METHOD = {"proportion": "DPO-BMC", "delta": "DPO-BMC", "diff": "DPO-BMC"}
+SWEEP_METHOD |= {"edit_distance_DPO": "DPO", "edit_distance_DPO-BMC": "DPO-BMC"}
+SWEEP_OF = {  # analysis -> its sweeps
+    "fig3_bridged_proportion": ["proportion"],
+    "delta_sensitivity": ["delta"],
+    "fig5_edit_distance": ["edit_distance_DPO", "edit_distance_DPO-BMC"],
+    "diff_algorithm": ["diff"],
+}
+
+
+def _num(x):
+    return f"{float(x):g}"
+
+
+def sweep_points(sweep, task):
+    """{point: the main run it equals (a method), or None when the sweep trains it}."""
+    train = settings("train", task)
+    trained = set(task_methods(task))
+
+    def reuse(method, same):
+        return method if same and method in trained else None
+
+    if sweep == "proportion":
+        return {
+            _num(p): reuse({0.0: "DPO-MC", 1.0: "DPO-BMC"}.get(float(p)), True)
+            for p in ANALYSIS.get("proportions", [])
+        }
+    if sweep == "delta":
+        return {
+            _num(d): reuse("DPO-BMC", float(d) == float(train["delta"]))
+            for d in ANALYSIS.get("deltas", [])
+        }
+    if sweep == "diff":  # DPO-BMC trained on the other algorithm's masks only when asked (`diff_training`)
+        if not ANALYSIS.get("diff_training"):
+            return {}
+        algorithm = train.get("diff_algorithm", "difflib")
+        return {a: reuse("DPO-BMC", a == algorithm) for a in ("difflib", "levenshtein")}
+    return {str(k): None for k in range(int(ANALYSIS.get("edit_distance_bins", 0)))}
+
+
+def sweep_dir(task, sweep, point):
+    return f"{R}/sweeps/{task}/{sweep}/{point}"
+
+
+def sweep_scores(task, sweep, point):
+    """The scores of a sweep point: the main run's scores.json files, or the sweep's scores folder."""
+    reused = sweep_points(sweep, task)[point]
+    if reused:
+        return [
+            f"{R}/scores/{task}/{reused}/seed{FIRST_SEED}/{d}/scores.json"
+            for d in DATASETS[task]
+        ]
+    return [f"{sweep_dir(task, sweep, point)}/seed{FIRST_SEED}/scores"]
+
+
+def sweep_model(task, sweep, point):
+    reused = sweep_points(sweep, task)[point]
+    if reused:
+        return model_dir(task, reused, FIRST_SEED)
+    return f"{sweep_dir(task, sweep, point)}/seed{FIRST_SEED}/model"
+
+
+def sweep_inputs(name):
+    """(key, path) inputs of a sweep analysis: each point's scores (and Figure 5's models)."""
+    items = []
+    for t in SWEEP_TASKS:
+        for sweep in SWEEP_OF[name]:
+            for point in sweep_points(sweep, t):
+                if sweep.startswith("edit_distance_"):
+                    method = SWEEP_METHOD[sweep]
+                    items.append((f"model:{t}:{method}:{point}", sweep_model(t, sweep, point)))
+                    if method == "DPO":
+                        items += [(f"score:{t}:DPO:{point}", p) for p in sweep_scores(t, sweep, point)]
+                else:
+                    items += [(f"score:{t}:{sweep}:{point}", p) for p in sweep_scores(t, sweep, point)]
+    return items
+
+
+def sweep_train_pairs(wc):
+    """The pairs a sweep model trains on."""
+    if wc.sweep in ("delta", "diff"):
+        return bridged_pairs(wc.task)
+    return f"{sweep_dir(wc.task, wc.sweep, wc.point)}/pairs.jsonl"
+
+
+def sweep_train_params(wc):
+    """The task's training settings with the sweep point's change (δ, diff algorithm; one step for Figure 5's
+    DPO-BMC gradient norm)."""
+    train = settings("train", wc.task)
+    if wc.sweep == "delta":
+        train["delta"] = float(wc.point)
+    if wc.sweep == "diff":
+        train["diff_algorithm"] = wc.point
+    if wc.sweep == "edit_distance_DPO-BMC":
+        train["max_steps"] = 1
+    return as_json(train)
+
+
+def sweep_pairs_inputs(wc):
+    if wc.sweep == "proportion":
+        return {"pairs": f"{R}/pairs/{wc.task}/pairs.jsonl", "bridged": bridged_pairs(wc.task)}
+    source = (
+        bridged_pairs(wc.task)
+        if SWEEP_METHOD[wc.sweep] == "DPO-BMC"
+        else f"{R}/pairs/{wc.task}/pairs.jsonl"
+    )
+    return {"pairs": source, "model": SFT_MODEL.format(task=wc.task)}
+
+
+def sweep_score_shell(wc, output):
+    """Generate the sweep model's answers to every test set, then grade each set (the main runs' stages)."""
+    sets = DATASETS[wc.task]
+    gens = " ".join(f"{output}/generations/{d}.jsonl" for d in sets)
+    label = f"{wc.sweep}={wc.point}"
+    evals = [
+        f"python -m bmc.cli evaluate --generations {output}/generations/{d}.jsonl --out {output}/{d}/scores.json"
+        f" --model-name {label} --method {label} --seed {wc.seed} --task {wc.task} --dataset {d}"
+        for d in sets
+    ]
+    return gens, " && ".join(evals)

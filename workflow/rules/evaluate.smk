@@ -35,7 +35,7 @@ rule judge:
         "../../envs/judge.yaml"
     threads: JOB_THREADS
     resources:
-        gpu=config.get("gpus", {}).get("judge", 0),
+        **job_resources("judge"),
     params:
         judge=as_json(config.get("judge", {})),
         baseline=lambda wc, input: (

@@ -1,5 +1,7 @@
-# All test sets of a task are answered by one job, so the model loads once. Outputs cannot depend on a
-# wildcard's value, so each task has its own rule (the math one reuses the QA one's definition).
+# All test sets of a task are answered by one job, so the model loads once; a finished set keeps its rows in
+# a partial file until the job succeeds, so a rerun after another set failed does not answer it again. Each
+# set's answers come with `<set>.jsonl.meta.json` (backend, versions, dtype, model sha256, decoding). Outputs
+# cannot depend on a wildcard's value, so each task has its own rule (math and if reuse the QA one).
 rule generate_qa:
     input:
         model=lambda wc: model_dir("qa", wc.method, wc.seed),
@@ -7,8 +9,12 @@ rule generate_qa:
             f"{R}/data/qa/test/{{dataset}}.jsonl", dataset=DATASETS.get("qa", [])
         ),
     output:
-        expand(
+        gens=expand(
             f"{R}/generations/qa/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl",
+            dataset=DATASETS.get("qa", []),
+        ),
+        meta=expand(
+            f"{R}/generations/qa/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl.meta.json",
             dataset=DATASETS.get("qa", []),
         ),
     log:
@@ -19,12 +25,12 @@ rule generate_qa:
         "../../envs/generate.yaml"
     threads: JOB_THREADS
     resources:
-        gpu=config.get("gpus", {}).get("generate", 0),
+        **job_resources("generate_qa"),
     params:
         eval=as_json(settings("eval", "qa")),
         task="qa",
     shell:
-        "python -m bmc.cli generate --task {params.task} --model {input.model} --data {input.data} --out {output}"
+        "python -m bmc.cli generate --task {params.task} --model {input.model} --data {input.data} --out {output.gens}"
         " --params {params.eval} > {log} 2>&1"
 
 
@@ -35,14 +41,20 @@ use rule generate_qa as generate_math with:
             f"{R}/data/math/test/{{dataset}}.jsonl", dataset=DATASETS.get("math", [])
         ),
     output:
-        expand(
+        gens=expand(
             f"{R}/generations/math/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl",
+            dataset=DATASETS.get("math", []),
+        ),
+        meta=expand(
+            f"{R}/generations/math/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl.meta.json",
             dataset=DATASETS.get("math", []),
         ),
     log:
         f"{LOGS}/generate_math/{{method}}/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/generate_math/{{method}}/seed{{seed}}.tsv"
+    resources:
+        **job_resources("generate_math"),
     params:
         eval=as_json(settings("eval", "math")),
         task="math",
@@ -55,14 +67,34 @@ use rule generate_qa as generate_if with:
             f"{R}/data/if/test/{{dataset}}.jsonl", dataset=DATASETS.get("if", [])
         ),
     output:
-        expand(
+        gens=expand(
             f"{R}/generations/if/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl",
+            dataset=DATASETS.get("if", []),
+        ),
+        meta=expand(
+            f"{R}/generations/if/{{{{method}}}}/seed{{{{seed}}}}/{{dataset}}.jsonl.meta.json",
             dataset=DATASETS.get("if", []),
         ),
     log:
         f"{LOGS}/generate_if/{{method}}/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/generate_if/{{method}}/seed{{seed}}.tsv"
+    resources:
+        **job_resources("generate_if"),
     params:
         eval=as_json(settings("eval", "if")),
         task="if",
+
+
+def generation_records():
+    """How every answer file behind the tables and every sampled training answer was generated: the
+    `.meta.json` records of the generate and sample_losing jobs that the tables need, for the report.
+    """
+    runs = {(t, m, s) for t in TASKS for m, s in eval_runs(t)}
+    extra = [*TABLE3_METHODS, *TABLE4_METHODS.values()]
+    runs |= {(t, m, s) for t in TASKS for m in extra for s in SEEDS}
+    return sorted(
+        f"{R}/generations/{t}/{m}/seed{s}/{d}.jsonl.meta.json"
+        for t, m, s in runs
+        for d in DATASETS[t]
+    ) + [f"{R}/pairs/{t}/samples.jsonl.meta.json" for t in SAMPLED_PAIR_TASKS]

@@ -8,7 +8,7 @@ rule base_model:
     conda:
         "../../envs/train.yaml"
     resources:
-        mem_mb=16000,
+        **job_resources("base_model"),
     params:
         model=as_json(config["model"]),
         cache=config.get("download_cache", "resources/downloads"),
@@ -26,7 +26,7 @@ rule editor_model:
     conda:
         "../../envs/train.yaml"
     resources:
-        mem_mb=16000,
+        **job_resources("editor_model"),
     params:
         model=lambda wc: as_json(EDITOR_MODELS[wc.name]),
         cache=config.get("download_cache", "resources/downloads"),

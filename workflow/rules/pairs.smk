@@ -3,7 +3,8 @@ rule sample_losing:
         model=SFT_MODEL,
         data=f"{R}/data/{{task}}/prefs.jsonl",
     output:
-        f"{R}/pairs/{{task}}/samples.jsonl",
+        samples=f"{R}/pairs/{{task}}/samples.jsonl",
+        meta=f"{R}/pairs/{{task}}/samples.jsonl.meta.json",  # how they were generated
     log:
         f"{LOGS}/sample_losing/{{task}}.log",
     benchmark:
@@ -14,11 +15,11 @@ rule sample_losing:
         "../../envs/generate.yaml"
     threads: JOB_THREADS
     resources:
-        gpu=config.get("gpus", {}).get("generate", 0),
+        **job_resources("sample_losing"),
     params:
         sample=task_json("sample"),
     shell:
-        "python -m bmc.cli sample --model {input.model} --data {input.data} --out {output}"
+        "python -m bmc.cli sample --model {input.model} --data {input.data} --out {output.samples}"
         " --params {params.sample} > {log} 2>&1"
 
 

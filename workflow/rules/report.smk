@@ -112,6 +112,8 @@ rule report:
     input:
         tables=[t for t in tables() if t.endswith(".md")],
         summaries=summaries(),
+        figures=figures(),
+        generation=generation_records(),
     output:
         md=f"{R}/report/index.md",
         html=report(f"{R}/report/index.html", category="Report"),
@@ -124,6 +126,6 @@ rule report:
         config=as_json(config),
         bench=BENCH,
     shell:
-        "python -m bmc.cli report --tables {input.tables} --summaries {input.summaries}"
+        "python -m bmc.cli report --tables {input.tables} --summaries {input.summaries} --figures {input.figures}"
         " --benchmarks-dir {params.bench} --config-json {params.config} --label {params.label}"
-        " --out-md {output.md} --out-html {output.html} > {log} 2>&1"
+        " --generation {input.generation} --out-md {output.md} --out-html {output.html} > {log} 2>&1"

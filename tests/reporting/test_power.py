@@ -1,0 +1,93 @@
+import json
+
+import pytest
+
+from bmc.reporting.power import (
+    detectable_difference,
+    exact_mcnemar,
+    paired_bootstrap,
+    power_rows,
+    required_n,
+    section,
+)
+
+
+def test_exact_mcnemar_on_a_known_table():
+    # b = 10, c = 2: P(X <= 2 | n = 12, 1/2) = (1 + 12 + 66) / 4096, two-sided twice that
+    assert exact_mcnemar(10, 2) == pytest.approx(2 * 79 / 4096)
+    assert exact_mcnemar(2, 10) == exact_mcnemar(10, 2)
+    assert exact_mcnemar(3, 3) == 1.0 and exact_mcnemar(0, 0) == 1.0
+    assert exact_mcnemar(0, 6) == pytest.approx(2 / 64)
+
+
+def test_required_n_matches_the_textbook_value():
+    # 50% vs 60%, α = 0.05 two-sided, 80% power: 388 per group (Fleiss, no continuity correction)
+    assert required_n(0.5, 0.6) == 388
+    assert required_n(0.6, 0.5) == 388
+
+
+def test_detectable_difference_inverts_required_n():
+    d = detectable_difference(388, 0.5)
+    assert d == pytest.approx(0.1, abs=0.002)
+    assert detectable_difference(40, 0.5) > detectable_difference(400, 0.5)
+    assert detectable_difference(1, 0.5) == pytest.approx(0.5)  # nothing resolvable from one item
+
+
+def test_paired_bootstrap_of_a_constant_difference():
+    x, y = [0.0, 0.5, 1.0, 0.0], [1.0, 1.5, 2.0, 1.0]
+    out = paired_bootstrap(x, y, rounds=200)
+    assert out["diff"] == out["ci_low"] == out["ci_high"] == 1.0 and out["p"] == 0.0
+    with pytest.raises(ValueError):
+        paired_bootstrap([1.0], [])
+
+
+def _scores(tmp_path, method, correct):
+    folder = tmp_path / method / "ECQA"
+    folder.mkdir(parents=True)
+    (folder / "scores.json").write_text(json.dumps({"method": method, "seed": 0, "dataset": "ECQA"}))
+    (folder / "records.jsonl").write_text(
+        "".join(json.dumps({"id": f"q{i}", "correct": c}) + "\n" for i, c in enumerate(correct))
+    )
+    return str(folder / "scores.json")
+
+
+def test_power_rows_pair_questions_and_judge_the_papers_claim(tmp_path):
+    dpo = _scores(tmp_path, "DPO", [1, 0, 0, 0, 1, 0, 0, 0])
+    bmc = _scores(tmp_path, "DPO-BMC", [1, 1, 1, 0, 1, 1, 0, 0])
+    paper = {"table1_qa": {"values": {"DPO": {"Avg": 61.3}, "DPO-BMC": {"Avg": 65.1}}}}
+    (row,) = power_rows("table1_qa", [dpo, bmc], paper)
+    assert (row["b"], row["c"], row["n_items"]) == (0, 3, 8)
+    assert row["diff"] == pytest.approx(37.5) and row["p"] == pytest.approx(0.25)
+    assert row["paper_diff"] == pytest.approx(3.8) and row["resolvable"] is False
+    assert row["n_needed"] > 1000
+    text = "\n".join(section("table1_qa", [dpo, bmc], paper))
+    assert "DPO-BMC vs DPO" in text and "exact McNemar (b=0, c=3)" in text and "no (needs" in text
+
+
+SWAP = {"A>B": "B>A", "B>A": "A>B", "A=B": "A=B"}  # the same judgment with the answers' order swapped
+
+
+def _judged(tmp_path, method, verdicts):
+    folder = tmp_path / method / "alpaca_eval"
+    folder.mkdir(parents=True)
+    (folder / "scores.json").write_text(
+        json.dumps({"method": method, "seed": 0, "dataset": "alpaca_eval", "judgments": 2 * len(verdicts)})
+    )
+    lines = [
+        json.dumps({"id": f"q{i}", "model_first": first, "verdict": v if first else SWAP[v]})
+        for i, v in enumerate(verdicts)
+        for first in (True, False)
+    ]
+    (folder / "judgments.jsonl").write_text("\n".join(lines) + "\n")
+    return str(folder / "scores.json")
+
+
+def test_judged_sets_get_a_paired_bootstrap(tmp_path):
+    # the model wins q0 in both orders under DPO-BMC and loses it under DPO; q1 a tie for both
+    dpo = _judged(tmp_path, "DPO", ["B>A", "A=B"])
+    bmc = _judged(tmp_path, "DPO-BMC", ["A>B", "A=B"])
+    paper = {"table2": {"values": {"DPO": {"LC": 16.0}, "DPO-BMC": {"LC": 22.4}}}}
+    (row,) = power_rows("table2", [dpo, bmc], paper)
+    assert row["test"] == "paired bootstrap" and row["n_items"] == 2
+    assert (row["base_score"], row["other_score"], row["diff"]) == pytest.approx((25.0, 75.0, 50.0))
+    assert row["paper_diff"] == pytest.approx(6.4)

@@ -1,0 +1,115 @@
+# The paper's quantitative analyses (bmc/analysis/): one rule for all, results/<scale>/figures/<name>.*;
+# its inputs and settings come from common.smk (analysis_inputs, analysis_params).
+
+
+rule analysis:
+    input:
+        files=lambda wc: [path for _, path in analysis_inputs(wc.name)],
+        paper=f"{RESOURCES}/paper_values.yaml",
+    output:
+        [f"{FIGURES}/{{name}}.{ext}" for ext in ("png", "pdf", "csv", "json")],
+    log:
+        f"{LOGS}/analysis/{{name}}.log",
+    benchmark:
+        f"{BENCH}/analysis/{{name}}.tsv"
+    wildcard_constraints:
+        name=one_of(ANALYSES),
+    conda:
+        "../../envs/analysis.yaml"
+    threads: JOB_THREADS
+    resources:
+        **job_resources("analysis"),
+    params:
+        inputs=lambda wc: " ".join(
+            shlex.quote(f"{k}={p}") for k, p in analysis_inputs(wc.name)
+        ),
+        settings=lambda wc: analysis_params(wc.name),
+        label=shlex.quote(config["label"]),
+        prefix=lambda wc: f"{FIGURES}/{wc.name}",
+    shell:
+        "python -m bmc.cli analysis --name {wildcards.name} --inputs {params.inputs} --params {params.settings}"
+        " --paper-values {input.paper} --label {params.label} --out {params.prefix} > {log} 2>&1"
+
+
+rule sweep_pairs:
+    input:
+        unpack(sweep_pairs_inputs),
+    output:
+        f"{R}/sweeps/{{task}}/{{sweep}}/{{point}}/pairs.jsonl",
+    log:
+        f"{LOGS}/sweep_pairs/{{task}}/{{sweep}}/{{point}}.log",
+    benchmark:
+        f"{BENCH}/sweep_pairs/{{task}}/{{sweep}}/{{point}}.tsv"
+    wildcard_constraints:
+        sweep="proportion|edit_distance_DPO|edit_distance_DPO-BMC",
+        point=r"[A-Za-z0-9._]+",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        kind=lambda wc: "proportion" if wc.sweep == "proportion" else "edit_distance",
+        extra=lambda wc, input: (
+            f"--bridged {input.bridged}"
+            if wc.sweep == "proportion"
+            else f"--model {input.model}"
+        ),
+        settings=as_json(
+            {"seed": 0, "bins": int(ANALYSIS.get("edit_distance_bins", 0) or 1)}
+        ),
+    shell:
+        "python -m bmc.cli sweep-pairs --kind {params.kind} --point {wildcards.point} --pairs {input.pairs}"
+        " {params.extra} --params {params.settings} --out {output} > {log} 2>&1"
+
+
+rule sweep_train:
+    input:
+        sft=SFT_MODEL,
+        pairs=sweep_train_pairs,
+    output:
+        directory(f"{R}/sweeps/{{task}}/{{sweep}}/{{point}}/seed{{seed}}/model"),
+    log:
+        f"{LOGS}/sweep_train/{{task}}/{{sweep}}/{{point}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/sweep_train/{{task}}/{{sweep}}/{{point}}/seed{{seed}}.tsv"
+    wildcard_constraints:
+        point=r"[A-Za-z0-9._]+",
+    conda:
+        "../../envs/train.yaml"
+    threads: JOB_THREADS
+    resources:
+        **job_resources("train"),
+    params:
+        method=lambda wc: SWEEP_METHOD[wc.sweep],
+        train=sweep_train_params,
+        launcher=launcher(config, "train"),
+    shell:
+        "{params.launcher} -m bmc.cli train --method {params.method} --seed {wildcards.seed} --model {input.sft}"
+        " --pairs {input.pairs} --out {output} --params {params.train} > {log} 2>&1"
+
+
+rule sweep_score:
+    input:
+        model=f"{R}/sweeps/{{task}}/{{sweep}}/{{point}}/seed{{seed}}/model",
+        data=lambda wc: [
+            f"{R}/data/{wc.task}/test/{d}.jsonl" for d in DATASETS[wc.task]
+        ],
+    output:
+        directory(f"{R}/sweeps/{{task}}/{{sweep}}/{{point}}/seed{{seed}}/scores"),
+    log:
+        f"{LOGS}/sweep_score/{{task}}/{{sweep}}/{{point}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/sweep_score/{{task}}/{{sweep}}/{{point}}/seed{{seed}}.tsv"
+    wildcard_constraints:
+        task="qa|math",
+        point=r"[A-Za-z0-9._]+",
+    conda:
+        "../../envs/generate.yaml"
+    threads: JOB_THREADS
+    resources:
+        **job_resources("generate_qa"),
+    params:
+        eval=lambda wc: as_json(settings("eval", wc.task)),
+        gens=lambda wc, output: sweep_score_shell(wc, output[0])[0],
+        evaluate=lambda wc, output: sweep_score_shell(wc, output[0])[1],
+    shell:
+        "(python -m bmc.cli generate --task {wildcards.task} --model {input.model} --data {input.data}"
+        " --out {params.gens} --params {params.eval} && {params.evaluate}) > {log} 2>&1"
