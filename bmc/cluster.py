@@ -77,7 +77,7 @@ def check(config: dict) -> None:
 
 
 def _rule_spec(config: dict, rule: str) -> dict:
-    """The `cluster.rules` entry of a rule, else of its `gpus` stage (`generate` for every generation rule)."""
+    """The `cluster.rules` entry of a rule, else of its `gpus` stage (`generate`: every generation rule)."""
     rules = (config.get("cluster") or {}).get("rules") or {}
     return dict(rules.get(rule) or rules.get(GPU_STAGES.get(rule, rule)) or {})
 

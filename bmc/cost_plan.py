@@ -55,7 +55,7 @@ class Line:
 
 
 def merged_config(files: list[str]) -> dict:
-    """The config files merged as Snakemake merges them (later files update earlier ones, section by section)."""
+    """The config files merged as Snakemake merges them (later files update earlier ones, by section)."""
 
     def update(base: dict, new: dict) -> dict:
         for k, v in new.items():
@@ -191,35 +191,43 @@ def scratch(config: dict, jobs: list[Job]) -> dict:
     }
 
 
+def _row(name: str, line: Line, bold: bool = False) -> str:
+    b = "**" if bold else ""
+    cells = [
+        name,
+        f"{line.jobs}",
+        f"{b}{line.gpu_hours:,.1f}{b}",
+        f"{line.requested_gpu_hours:,.0f}",
+        f"{b}{line.calls:,}{b}",
+        f"{line.tokens_in / 1e6:,.1f}M",
+        f"{line.tokens_out / 1e6:,.1f}M",
+        f"{b}{line.cost:,.0f}{b}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
 def render(lines: dict[str, Line], space: dict, config: dict) -> str:
     plan = config["plan"]
-    head = f"Cost plan for `{config['scale']}` (GPU: {plan['gpu']}; assumptions: the config's `plan` section)\n\n"
+    head = f"Cost plan for `{config['scale']}` (GPU: {plan['gpu']}; assumptions: the config's `plan`)\n\n"
     rows = ["| rule | jobs | GPU-hours | requested GPU-hours | API calls | tokens in | tokens out | cost |"]
     rows.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     total = Line()
     costly = {r: v for r, v in lines.items() if v.gpu_hours or v.calls or v.requested_gpu_hours}
-    rest = sorted(set(lines) - set(costly))
     for rule, line in sorted(costly.items(), key=lambda kv: (-kv[1].gpu_hours, -kv[1].cost, kv[0])):
         note = f" ({'; '.join(sorted(line.notes))})" if line.notes else ""
-        rows.append(
-            f"| {rule}{note} | {line.jobs} | {line.gpu_hours:,.1f} | {line.requested_gpu_hours:,.0f} | {line.calls:,} |"
-            f" {line.tokens_in / 1e6:,.1f}M | {line.tokens_out / 1e6:,.1f}M | {line.cost:,.0f} |"
-        )
+        rows.append(_row(rule + note, line))
+    for line in lines.values():
         for name in ("jobs", "gpu_hours", "requested_gpu_hours", "calls", "tokens_in", "tokens_out", "cost"):
             setattr(total, name, getattr(total, name) + getattr(line, name))
+    rest = sorted(set(lines) - set(costly))
     if rest:
-        n = sum(lines[r].jobs for r in rest)
-        total.jobs += n
-        rows.append(f"| CPU only: {', '.join(rest)} | {n} | 0 | 0 | 0 | 0 | 0 | 0 |")
-    rows.append(
-        f"| **total** | {total.jobs} | **{total.gpu_hours:,.0f}** | {total.requested_gpu_hours:,.0f} | **{total.calls:,}** |"
-        f" {total.tokens_in / 1e6:,.0f}M | {total.tokens_out / 1e6:,.0f}M | **{total.cost:,.0f} {plan.get('currency', 'USD')}** |"
-    )
+        rows.append(_row(f"CPU only: {', '.join(rest)}", Line(jobs=sum(lines[r].jobs for r in rest))))
+    rows.append(_row(f"**total** ({plan.get('currency', 'USD')})", total, bold=True))
     disk = (
-        f"\nPeak scratch: {space['peak'] / 1e12:,.2f} TB = saved models {space['models'] / 1e12:,.2f} TB (bf16, all kept)"
-        f" + checkpoints of {plan['concurrent_training_jobs']} training jobs at once"
-        f" ({space['per_job_checkpoints'] / GIB:,.0f} GiB each: {plan['checkpoint_bytes_per_param']} bytes/parameter,"
-        f" the newest checkpoint and the one being written).\n"
+        f"\nPeak scratch: {space['peak'] / 1e12:,.2f} TB = saved models {space['models'] / 1e12:,.2f} TB"
+        f" (bf16, all kept) + checkpoints of {plan['concurrent_training_jobs']} training jobs at once"
+        f" ({space['per_job_checkpoints'] / GIB:,.0f} GiB each: {plan['checkpoint_bytes_per_param']}"
+        " bytes/parameter, the newest checkpoint and the one being written).\n"
     )
     return head + "\n".join(rows) + "\n" + disk
 

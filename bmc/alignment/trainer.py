@@ -218,7 +218,7 @@ class BMCTrainer(DPOTrainer):
         return dataset.add_column("ref_chosen_logps", chosen).add_column("ref_rejected_logps", rejected)
 
     def _reference_sums(self, dataset, name: str, batch_size: int) -> tuple[list[float], list[float]]:
-        """The reference's weighted sums of every pair of `dataset`, computed in shards and gathered on all ranks."""
+        """The reference's weighted sums of every pair, computed in shards and gathered on every rank."""
         from torch.utils.data import DataLoader
         from trl.models import prepare_deepspeed
 

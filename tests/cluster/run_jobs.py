@@ -1,5 +1,7 @@
 """Runs several `bmc` stage commands in one (possibly multi-process) Python program, so that one
-`accelerate launch` start-up serves a whole comparison. Usage: run_jobs.py JOBS.json (a list of argv lists)."""
+`accelerate launch` start-up serves a whole comparison.
+
+Usage: run_jobs.py JOBS.json (a list of argv lists)."""
 
 import json
 import sys

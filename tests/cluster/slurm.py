@@ -15,6 +15,7 @@ CONF = Path("/etc/slurm/slurm.conf")
 GRES = Path("/etc/slurm/gres.conf")
 STATE = Path("/var/lib/slurm-test")
 PARTITIONS = ("cpu", "gpu")
+MARK = "# single-node test cluster of the bmc cluster tests"
 
 
 def unavailable() -> str | None:
@@ -25,6 +26,8 @@ def unavailable() -> str | None:
         "apt-get"
     ):
         return "SLURM is not installed and apt-get is unavailable"
+    if CONF.exists() and MARK not in CONF.read_text():
+        return f"{CONF} holds another SLURM configuration, which these tests do not overwrite"
     return None
 
 
@@ -54,6 +57,7 @@ def configure() -> None:
         (STATE / "gpus" / f"nvidia{i}").touch()
     CONF.parent.mkdir(parents=True, exist_ok=True)
     lines = [
+        MARK,
         "ClusterName=test",
         "SlurmctldHost=localhost",
         "SlurmUser=root",
@@ -96,23 +100,24 @@ def start_munge() -> int | None:
     return int(Path("/run/munge/munged.pid").read_text())
 
 
+def idle() -> bool:
+    return run("sinfo", "-h", "-o", "%T", "-p", "gpu", check=False).stdout.strip() == "idle"
+
+
 def start() -> list[int]:
     """Install, configure and start SLURM; the PIDs of the daemons started here."""
     install()
     configure()
     munged = start_munge()
+    if run("scontrol", "ping", check=False).stdout.count("UP") and idle():
+        return [munged] if munged else []  # already up (an earlier run): used, left running
     run("slurmctld")
     run("slurmd", "-N", "localhost")
     deadline = time.time() + 60
-    while time.time() < deadline:
-        state = run("sinfo", "-h", "-o", "%T", "-p", "gpu", check=False).stdout.strip()
-        if state == "idle":
-            break
+    while time.time() < deadline and not idle():
         time.sleep(1)
-    else:
-        raise RuntimeError(
-            f"the SLURM node did not come up: {state!r}\n{(STATE / 'slurmctld.log').read_text()[-2000:]}"
-        )
+    if not idle():
+        raise RuntimeError(f"the SLURM node did not come up\n{(STATE / 'slurmctld.log').read_text()[-2000:]}")
     daemons = [int((STATE / f"{d}.pid").read_text()) for d in ("slurmctld", "slurmd")]
     return daemons + ([munged] if munged else [])
 

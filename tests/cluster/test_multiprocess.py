@@ -49,13 +49,19 @@ def test_sft_loss_same_on_two_processes(multiprocess_runs):
 
 
 def test_outputs_written_once_and_cleaned(multiprocess_runs):
+    """Rank 0 alone writes the final folder: nothing half-written is left, and the saved weights are those
+    of the 1-process run (the same updates, gathered once)."""
+    from safetensors.torch import load_file
+
     out, proc = multiprocess_runs[2]
     assert proc.returncode == 0, proc.stderr[-4000:]
     names = {p.name for p in out.iterdir()}
     assert not [n for n in names if n.endswith((".tmp", ".checkpoints"))], names
-    for method in METHODS:
-        folder = out / f"{method}-pre1"
-        assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
+    for name in ("sft", *(f"{m}-pre{p}" for m in METHODS for p in (0, 1))):
+        one, two = (load_file(multiprocess_runs[n][0] / name / "model.safetensors") for n in (1, 2))
+        assert one.keys() == two.keys() and (multiprocess_runs[2][0] / name / "tokenizer.json").is_file()
+        for key, weight in one.items():
+            assert (weight - two[key]).abs().max().item() < 1e-5, f"{name}: {key} differs"
 
 
 def test_launcher_fallback_to_one_process_fails_clearly(tmp_path, tiny_model_dir):

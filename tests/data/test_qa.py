@@ -108,9 +108,7 @@ def test_subsample_is_seeded_keeps_order_and_all_means_all():
     a, b = subsample(rows, 10, 1, "ECQA-train"), subsample(rows, 10, 1, "ECQA-train")
     assert a == b == sorted(a) and len(set(a)) == 10
     assert subsample(rows, 10, 2, "ECQA-train") != a and subsample(rows, 10, 1, "QASC-train") != a
-    assert (
-        subsample(rows, None, 1, "x") == subsample(rows, 1000, 1, "x") == rows
-    )
+    assert subsample(rows, None, 1, "x") == subsample(rows, 1000, 1, "x") == rows
 
 
 def test_stage_writes_every_file_and_is_deterministic(tmp_path):

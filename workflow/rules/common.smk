@@ -397,7 +397,9 @@ def sweep_points(sweep, task):
             _num(d): reuse("DPO-BMC", float(d) == float(train["delta"]))
             for d in ANALYSIS.get("deltas", [])
         }
-    if sweep == "diff":  # DPO-BMC trained on the other algorithm's masks only when asked (`diff_training`)
+    if (
+        sweep == "diff"
+    ):  # DPO-BMC trained on the other algorithm's masks only when asked (`diff_training`)
         if not ANALYSIS.get("diff_training"):
             return {}
         algorithm = train.get("diff_algorithm", "difflib")
@@ -435,11 +437,19 @@ def sweep_inputs(name):
             for point in sweep_points(sweep, t):
                 if sweep.startswith("edit_distance_"):
                     method = SWEEP_METHOD[sweep]
-                    items.append((f"model:{t}:{method}:{point}", sweep_model(t, sweep, point)))
+                    items.append(
+                        (f"model:{t}:{method}:{point}", sweep_model(t, sweep, point))
+                    )
                     if method == "DPO":
-                        items += [(f"score:{t}:DPO:{point}", p) for p in sweep_scores(t, sweep, point)]
+                        items += [
+                            (f"score:{t}:DPO:{point}", p)
+                            for p in sweep_scores(t, sweep, point)
+                        ]
                 else:
-                    items += [(f"score:{t}:{sweep}:{point}", p) for p in sweep_scores(t, sweep, point)]
+                    items += [
+                        (f"score:{t}:{sweep}:{point}", p)
+                        for p in sweep_scores(t, sweep, point)
+                    ]
     return items
 
 
@@ -465,7 +475,10 @@ def sweep_train_params(wc):
 
 def sweep_pairs_inputs(wc):
     if wc.sweep == "proportion":
-        return {"pairs": f"{R}/pairs/{wc.task}/pairs.jsonl", "bridged": bridged_pairs(wc.task)}
+        return {
+            "pairs": f"{R}/pairs/{wc.task}/pairs.jsonl",
+            "bridged": bridged_pairs(wc.task),
+        }
     source = (
         bridged_pairs(wc.task)
         if SWEEP_METHOD[wc.sweep] == "DPO-BMC"
@@ -485,3 +498,17 @@ def sweep_score_shell(wc, output):
         for d in sets
     ]
     return gens, " && ".join(evals)
+
+
+def generation_records():
+    """How every answer file behind the tables and every sampled training answer was generated: the
+    `.meta.json` records of the generate and sample_losing jobs that the tables need, for the report.
+    """
+    runs = {(t, m, s) for t in TASKS for m, s in eval_runs(t)}
+    extra = [*TABLE3_METHODS, *TABLE4_METHODS.values()]
+    runs |= {(t, m, s) for t in TASKS for m in extra for s in SEEDS}
+    return sorted(
+        f"{R}/generations/{t}/{m}/seed{s}/{d}.jsonl.meta.json"
+        for t, m, s in runs
+        for d in DATASETS[t]
+    ) + [f"{R}/pairs/{t}/samples.jsonl.meta.json" for t in SAMPLED_PAIR_TASKS]

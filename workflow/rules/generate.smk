@@ -84,17 +84,3 @@ use rule generate_qa as generate_if with:
     params:
         eval=as_json(settings("eval", "if")),
         task="if",
-
-
-def generation_records():
-    """How every answer file behind the tables and every sampled training answer was generated: the
-    `.meta.json` records of the generate and sample_losing jobs that the tables need, for the report.
-    """
-    runs = {(t, m, s) for t in TASKS for m, s in eval_runs(t)}
-    extra = [*TABLE3_METHODS, *TABLE4_METHODS.values()]
-    runs |= {(t, m, s) for t in TASKS for m in extra for s in SEEDS}
-    return sorted(
-        f"{R}/generations/{t}/{m}/seed{s}/{d}.jsonl.meta.json"
-        for t, m, s in runs
-        for d in DATASETS[t]
-    ) + [f"{R}/pairs/{t}/samples.jsonl.meta.json" for t in SAMPLED_PAIR_TASKS]
