@@ -22,6 +22,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bmc.analysis import ANALYSES
+
 PosInt = Annotated[int, Field(ge=1)]
 Count = Annotated[int, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
@@ -284,16 +286,6 @@ class Release(Section):
     commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] | None = None
 
 
-class Analysis(Section):
-    """The paper's quantitative analyses (workflow/rules/analysis.smk)."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-    names: list[str] | None = None
-    max_pairs: PosInt | None = None
-    prices: dict[str, dict[str, float]] | None = None
-    currency: str | None = None
-
-
 class Overrides(Section):
     """`task_overrides.<task>`: settings on top of a section for one task (same keys and types)."""
 
@@ -320,19 +312,7 @@ class SimilarityModel(Section):
 class AnalysisSection(Section):
     """The paper's quantitative analyses that run (workflow/rules/analysis.smk, bmc/analysis/) and their settings."""
 
-    names: list[
-        Literal[
-            "fig2_span_surprise",
-            "sec53_reward",
-            "token_dynamics",
-            "bridging_cost",
-            "diff_algorithm",
-            "sec31_similarity",
-            "fig3_bridged_proportion",
-            "delta_sensitivity",
-            "fig5_edit_distance",
-        ]
-    ] = Field(default_factory=list)
+    names: list[Literal[ANALYSES]] = Field(default_factory=list)
     max_pairs: PosInt | None = None  # pairs (or held-out pairs) a model scores per task; None = all
     # bridging cost per million editor tokens, by editor name or `default`
     prices: dict[str, Price] | None = None
@@ -448,7 +428,6 @@ class Config(Section):
     launch: Launch | None = None
     plan: Plan | None = None
     release: Release | None = None
-    analysis: Analysis | None = None
     analysis: AnalysisSection | None = None
 
     @model_validator(mode="after")

@@ -13,19 +13,10 @@ from collections import defaultdict
 
 import yaml
 
+from bmc.analysis import ANALYSES
 from bmc.analysis.common import save
 
-NAMES = (
-    "fig2_span_surprise",
-    "sec53_reward",
-    "token_dynamics",
-    "bridging_cost",
-    "diff_algorithm",
-    "sec31_similarity",
-    "fig3_bridged_proportion",
-    "delta_sensitivity",
-    "fig5_edit_distance",
-)
+NAMES = ANALYSES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
