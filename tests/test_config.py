@@ -111,3 +111,11 @@ def test_snakemake_dry_run_fails_at_parse_naming_the_key(tmp_path):
     result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "task_overrides.qa.train.beta: Input should be a valid number" in result.stdout + result.stderr
+
+
+def test_every_generation_option_is_typed_in_the_config():
+    from bmc.config import Generation
+    from bmc.generation.backends import GenerationParams
+
+    options = {f.name for f in dataclasses.fields(GenerationParams)}
+    assert options <= set(Generation.model_fields), options - set(Generation.model_fields)
