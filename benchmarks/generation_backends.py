@@ -31,8 +31,9 @@ from pathlib import Path
 import yaml
 
 from bmc.generation.backends import GenerationParams, generate_resumable, load_generator
-from bmc.generation.run import TEST_FIELDS, set_params
+from bmc.generation.run import set_params
 from bmc.io import read_jsonl
+from bmc.records import TEST_ITEM
 from bmc.tasks import STOP_STRINGS, answer_prompt
 
 
@@ -104,7 +105,7 @@ def main() -> None:
     files = args.data or sorted(glob.glob(f"results/mini/data/{args.task}/test/*.jsonl"))
     if not files:
         raise SystemExit(f"no test sets found for task {args.task!r}; pass --data")
-    tests = [read_jsonl(f, required=TEST_FIELDS)[: args.n or None] for f in files]
+    tests = [read_jsonl(f, required=TEST_ITEM)[: args.n or None] for f in files]
     section = eval_section(args.config, args.task, args.dtype)
     # a folder made by hand: TemporaryDirectory's finalizer would make the interpreter's exit wait on vLLM's
     # engine process before vLLM's own exit hook stops it

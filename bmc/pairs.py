@@ -18,12 +18,10 @@ from collections import Counter, defaultdict
 
 from bmc.chat import prompt_messages, prompt_text
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
+from bmc.records import QUESTION, QUESTION_WITH_REJECTED, SAMPLE
 from bmc.tasks import STOP_STRINGS, check_task, grade, winning_response
 
 log = logging.getLogger(__name__)
-
-QUESTION_FIELDS = {"id": str, "task": str, "dataset": str, "question": str, "solution": str, "answer": str}
-SAMPLE_FIELDS = {**QUESTION_FIELDS, "response": str, "correct": bool}
 
 
 def sample_add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,7 +39,7 @@ def sample_run(args: argparse.Namespace) -> None:
     if num_samples < 1:
         raise ValueError(f"sample.num_samples must be >= 1, got {num_samples}")
     fmt = params.pop("prompt_format", "paper")
-    questions = read_jsonl(args.data, required=QUESTION_FIELDS)
+    questions = read_jsonl(args.data, required=QUESTION)
     if not questions:
         raise InputError(args.data, None, "no questions")
     # answers stop where an evaluation answer would (the task's released stop strings, unless configured)
@@ -95,7 +93,7 @@ def build_add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_run(args: argparse.Namespace) -> None:
-    samples = read_jsonl(args.samples, required=SAMPLE_FIELDS)
+    samples = read_jsonl(args.samples, required=SAMPLE)
     if not samples:
         raise InputError(args.samples, None, "no samples")
     pairs, summary = build_pairs(samples)
@@ -146,7 +144,7 @@ def given_add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def given_run(args: argparse.Namespace) -> None:
-    rows = read_jsonl(args.prefs, required={**QUESTION_FIELDS, "rejected": str})
+    rows = read_jsonl(args.prefs, required=QUESTION_WITH_REJECTED)
     if not rows:
         raise InputError(args.prefs, None, "no preference rows")
     pairs, summary = given_pairs(rows)

@@ -24,6 +24,7 @@ from pathlib import Path
 from bmc.chat import completion_text, prompt_text
 from bmc.data.schemas import check_conversation
 from bmc.io import InputError, read_jsonl, write_json
+from bmc.records import SFT_EXAMPLE
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> None:
     check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
     params = json.loads(args.params)
     fmt = params.pop("prompt_format", "paper")
-    rows = read_jsonl(args.data, required={"id": str, "messages": list}, check=check_conversation)
+    rows = read_jsonl(args.data, required=SFT_EXAMPLE, check=check_conversation)
     if not rows:
         raise InputError(args.data, None, "no SFT examples")
     out = Path(args.out)

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from bmc.chat import completion_text, prompt_text
 from bmc.io import InputError, iter_jsonl, write_json, write_jsonl
+from bmc.records import PAIR
 
 log = logging.getLogger(__name__)
 
 # Keys of the config's `train` section that are not BMCConfig fields (`seed` comes from --seed).
 OWN_KEYS = {"methods", "max_prompt_length", "precompute_ref_logps", "method_params", "seed", "prompt_format"}
-PAIR_FIELDS = {"id": str, "prompt": list, "chosen": str, "rejected": str}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -70,7 +70,7 @@ def load_pairs(
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     rows, truncated = [], 0
-    for pair in iter_jsonl(path, required=PAIR_FIELDS, check=check):
+    for pair in iter_jsonl(path, required=PAIR, check=check):
         user = pair["prompt"][0]["content"]
         row = {
             "prompt": prompt_text(user, fmt, tokenizer),

@@ -30,10 +30,10 @@ from bmc.io import file_sha256, read_jsonl, write_json, write_jsonl
 from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache, ask_uncached, content_key
 from bmc.llm.clients import ChatClient, check_client_config, client_identity, legacy_identity, request_chunk
+from bmc.records import PAIR
 from bmc.tasks import TASKS
 
 log = logging.getLogger(__name__)
-PAIR_FIELDS = {"id": str, "prompt": list, "chosen": str, "rejected": str}
 BRIDGE_KEYS = {"strategy", "template_version", "proportion", "seed", "editor"}
 DEFAULTS = {"strategy": "targeted", "template_version": "v1", "proportion": 1.0, "seed": 0}
 
@@ -71,7 +71,7 @@ def read_pairs(path: str) -> list[dict]:
             return f"a {row['task']} pair needs a string 'answer' (the gold answer) to validate edits"
         return None
 
-    return read_jsonl(path, required=PAIR_FIELDS, check=check)
+    return read_jsonl(path, required=PAIR, check=check)
 
 
 def select(ids: list[str], proportion: float, seed: int) -> set[str]:

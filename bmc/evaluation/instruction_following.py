@@ -28,10 +28,9 @@ from bmc.io import InputError, file_sha256, read_jsonl, write_json, write_jsonl
 from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache
 from bmc.llm.clients import check_client_config, client_identity, legacy_identity, request_chunk
+from bmc.records import GENERATION, TEST_ITEM
 
 log = logging.getLogger(__name__)
-GENERATION_FIELDS = {"id": str, "response": str}
-TEST_FIELDS = {"id": str, "dataset": str, "question": str}
 JUDGE_KEYS = {"template_version", "baselines", "bootstrap_rounds", "alpaca_eval_annotator"}
 
 
@@ -115,13 +114,13 @@ def run(args: argparse.Namespace) -> None:
     from bmc.llm.clients import make_client
 
     stage, judge_config = split_params(json.loads(args.params))
-    tests = read_jsonl(args.tests, required=TEST_FIELDS)
-    generations = read_jsonl(args.generations, required=GENERATION_FIELDS)
+    tests = read_jsonl(args.tests, required=TEST_ITEM)
+    generations = read_jsonl(args.generations, required=GENERATION)
     if not tests or not generations:
         raise InputError(args.tests if not tests else args.generations, None, "empty file")
     if args.baseline_generations:
         baseline = {
-            g["id"]: g["response"] for g in read_jsonl(args.baseline_generations, required=GENERATION_FIELDS)
+            g["id"]: g["response"] for g in read_jsonl(args.baseline_generations, required=GENERATION)
         }
         baseline_name = "generations " + args.baseline_generations
     else:

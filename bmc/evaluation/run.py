@@ -9,11 +9,10 @@ import logging
 from pathlib import Path
 
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
+from bmc.records import GENERATION
 from bmc.tasks import METRICS, TASKS, grade, grade_released
 
 log = logging.getLogger(__name__)
-
-GENERATION_FIELDS = {"id": str, "response": str, "answer": str}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,11 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     def check(row: dict) -> str | None:  # catches a generations file wired to the wrong --dataset
-        if row.get("dataset", args.dataset) != args.dataset:
+        if row["dataset"] != args.dataset:
             return f"row is from dataset {row['dataset']!r}, expected {args.dataset!r}"
         return None
 
-    generations = read_jsonl(args.generations, required=GENERATION_FIELDS, check=check)
+    generations = read_jsonl(args.generations, required=GENERATION, check=check)
     if not generations:
         raise InputError(args.generations, None, "no generations to score")
     records = grade_generations(generations, args.task)

@@ -18,11 +18,10 @@ import logging
 
 from bmc.generation.backends import GenerationParams, discard_partial, generate_resumable, load_generator
 from bmc.io import InputError, read_jsonl
+from bmc.records import TEST_ITEM
 from bmc.tasks import STOP_STRINGS, TASKS, answer_prompt
 
 log = logging.getLogger(__name__)
-
-TEST_FIELDS = {"id": str, "dataset": str, "question": str, "answer": str}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> None:
     params = GenerationParams.from_dict(section)
     tests = []
     for path in args.data:
-        questions = read_jsonl(path, required=TEST_FIELDS)
+        questions = read_jsonl(path, required=TEST_ITEM)
         if not questions:
             raise InputError(path, None, "no test questions")
         tests.append(questions)

@@ -19,6 +19,9 @@ from collections import defaultdict
 from pathlib import Path
 from statistics import NormalDist
 
+from bmc.io import iter_jsonl
+from bmc.records import GRADED_GENERATION, JUDGMENT
+
 ALPHA, POWER = 0.05, 0.8
 # comparisons of Table 1 (each BMC ablation against DPO) and Table 5 (each variant against its -BMC)
 TABLE1_PAIRS = [("DPO", "DPO-MC"), ("DPO", "DPO-BC"), ("DPO", "DPO-BMC")]
@@ -91,16 +94,14 @@ def outcomes(score_path: str) -> tuple[str, int, dict[tuple[str, str], float], b
     folder, dataset = Path(score_path).parent, scores["dataset"]
     out: dict[tuple[str, str], float] = {}
     if (folder / "records.jsonl").exists():
-        for line in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines():
-            r = json.loads(line)
-            out[(dataset, str(r["id"]))] = float(bool(r["correct"]))
+        for r in iter_jsonl(folder / "records.jsonl", required=GRADED_GENERATION):
+            out[(dataset, r["id"])] = float(r["correct"])
         return scores["method"], int(scores["seed"]), out, True
     from bmc.evaluation.judge import model_preference
 
     prefs = defaultdict(list)
-    for line in (folder / "judgments.jsonl").read_text(encoding="utf-8").splitlines():
-        j = json.loads(line)
-        prefs[(dataset, str(j["id"]))].append(model_preference(j))
+    for j in iter_jsonl(folder / "judgments.jsonl", required=JUDGMENT):
+        prefs[(dataset, j["id"])].append(model_preference(j))
     return scores["method"], int(scores["seed"]), {k: sum(v) / len(v) for k, v in prefs.items()}, False
 
 

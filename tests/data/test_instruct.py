@@ -7,6 +7,7 @@ import pytest
 from bmc.cli import main
 from bmc.data.instruct import build_pool, check_if_params, iter_json_array, split_pool
 from bmc.io import read_jsonl
+from bmc.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
 
 from ..test_smoke_dag import REPO
 
@@ -93,14 +94,14 @@ def test_stage_writes_pairs_inputs_and_both_test_sets(tmp_path):
             str(sharegpt),
         ]
     )
-    sft, prefs = read_jsonl(out / "sft.jsonl"), read_jsonl(out / "prefs.jsonl")
+    sft, prefs = read_jsonl(out / "sft.jsonl", SFT_EXAMPLE), read_jsonl(out / "prefs.jsonl", QUESTION)
     assert len(sft) == 10 and len(prefs) == 5
     assert not {r["id"] for r in sft} & {r["id"] for r in prefs}
     assert all(p["task"] == "if" and p["answer"] == "" and p["solution"].startswith("Answer") for p in prefs)
     assert [m["role"] for m in sft[0]["messages"]] == ["user", "assistant"]
     alpaca, arena = (
-        read_jsonl(out / "test" / "alpaca_eval.jsonl"),
-        read_jsonl(out / "test" / "arena_hard.jsonl"),
+        read_jsonl(out / "test" / "alpaca_eval.jsonl", TEST_ITEM),
+        read_jsonl(out / "test" / "arena_hard.jsonl", TEST_ITEM),
     )
     assert len(alpaca) == len(arena) == 3
     assert all(r["baseline"] and r["question"] for r in alpaca) and all(r["question"] for r in arena)

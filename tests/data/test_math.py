@@ -10,7 +10,8 @@ import pytest
 from bmc.data.math import check_math_params, load_test, load_training, parse_cot, run, split_pool
 from bmc.data.schemas import check_conversation
 from bmc.evaluation.math_answers import is_correct
-from bmc.io import InputError
+from bmc.io import InputError, read_jsonl
+from bmc.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "workflow" / "resources" / "data" / "math"
@@ -88,8 +89,11 @@ def make_shipped(release: Path, out: Path) -> Path:
 def run_stage(res, out, **params):
     params = {**PARAMS, **params}
     run(argparse.Namespace(resources=str(res), out=str(out), params=json.dumps(params)))
-    names = ["sft.jsonl", "prefs.jsonl"] + [f"test/{d}.jsonl" for d in params["datasets"]]
-    files = {name: [json.loads(line) for line in (out / name).read_text().splitlines()] for name in names}
+    # each file read as the stages downstream read it
+    records = {"sft.jsonl": SFT_EXAMPLE, "prefs.jsonl": QUESTION} | {
+        f"test/{d}.jsonl": TEST_ITEM for d in params["datasets"]
+    }
+    files = {name: read_jsonl(out / name, required=record) for name, record in records.items()}
     return files, json.loads((out / "summary.json").read_text())
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from bmc.data.qa import check_params, load_questions, load_sft, run, subsample
 from bmc.data.schemas import options_of
-from bmc.io import InputError
+from bmc.io import InputError, read_jsonl
+from bmc.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "data" / "qa"
 GOOD = {"problem": "Sky colour?\nOptions:\nblue\nred", "solution": "The answer is blue", "answer": "blue"}
@@ -39,8 +40,11 @@ def make_resources(tmp_path, extra_train=(), n_train=6, folders=("ECQA", "OBQA")
 def run_stage(res, out, **params):
     params = {"seed": 0, "datasets": ["ECQA", "OBQA"], "sft_n": 4, "prefs_n": 3, "test_n": 2, **params}
     run(argparse.Namespace(resources=str(res), out=str(out), params=json.dumps(params)))
-    names = ["sft.jsonl", "prefs.jsonl"] + [f"test/{d}.jsonl" for d in params["datasets"]]
-    return {name: [json.loads(line) for line in (out / name).read_text().splitlines()] for name in names}
+    # each file read as the stages downstream read it
+    records = {"sft.jsonl": SFT_EXAMPLE, "prefs.jsonl": QUESTION} | {
+        f"test/{d}.jsonl": TEST_ITEM for d in params["datasets"]
+    }
+    return {name: read_jsonl(out / name, required=record) for name, record in records.items()}
 
 
 @pytest.mark.parametrize(

@@ -45,11 +45,11 @@ def write_jsonl(path, rows):
 def test_alpaca_eval_scores_come_from_the_library(tmp_path, monkeypatch):
     calls = []
     fake_library(monkeypatch, calls)
+    item = {"dataset": "alpaca_eval", "answer": ""}  # the fields every test item and generation carries
     tests = [
-        {"id": f"alpaca_eval-{i}", "dataset": "alpaca_eval", "question": f"Q{i}", "baseline": f"turbo {i}"}
-        for i in range(2)
+        {"id": f"alpaca_eval-{i}", "question": f"Q{i}", "baseline": f"turbo {i}", **item} for i in range(2)
     ]
-    generations = [{"id": f"alpaca_eval-{i}", "response": "x" * (10 + i)} for i in range(2)]
+    generations = [{"id": f"alpaca_eval-{i}", "response": "x" * (10 + i), **item} for i in range(2)]
     params = {
         "kind": "openai",
         "model": "gpt-4-1106-preview",

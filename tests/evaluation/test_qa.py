@@ -102,7 +102,11 @@ def test_evaluate_stage_writes_scores_and_records(tmp_path):
 def test_evaluate_stage_rejects_bad_rows(tmp_path):
     gens = tmp_path / "generations.jsonl"
     _write_jsonl(
-        gens, [{"id": "a", "dataset": "ARC", "response": "The answer is x", "answer": "x"}, {"id": "b"}]
+        gens,
+        [
+            {"id": "a", "dataset": "ARC", "response": "The answer is x", "answer": "x"},
+            {"id": "b", "dataset": "ARC"},
+        ],
     )
     args = ["evaluate", "--generations", str(gens), "--out", str(tmp_path / "s.json"), "--model-name", "m",
             "--method", "SFT", "--seed", "0", "--task", "qa", "--dataset", "ARC"]  # fmt: skip

@@ -2,9 +2,12 @@ import json
 
 import pytest
 
+from bmc.evaluation.run import grade_generations
+from bmc.io import InputError, write_jsonl
 from bmc.reporting.power import (
     detectable_difference,
     exact_mcnemar,
+    outcomes,
     paired_bootstrap,
     power_rows,
     required_n,
@@ -46,9 +49,20 @@ def _scores(tmp_path, method, correct):
     folder.mkdir(parents=True)
     (folder / "scores.json").write_text(json.dumps({"method": method, "seed": 0, "dataset": "ECQA"}))
     (folder / "records.jsonl").write_text(
-        "".join(json.dumps({"id": f"q{i}", "correct": c}) + "\n" for i, c in enumerate(correct))
+        "".join(json.dumps({"id": f"q{i}", "correct": bool(c)}) + "\n" for i, c in enumerate(correct))
     )
     return str(folder / "scores.json")
+
+
+def test_outcomes_read_the_evaluate_stages_records_and_name_a_bad_line(tmp_path):
+    path = _scores(tmp_path, "DPO", [])
+    generations = [{"id": "q0", "response": "The answer is blue", "answer": "blue"}]
+    generations.append({"id": "q1", "response": "The answer is red", "answer": "blue"})
+    write_jsonl(tmp_path / "DPO" / "ECQA" / "records.jsonl", grade_generations(generations))
+    assert outcomes(path) == ("DPO", 0, {("ECQA", "q0"): 1.0, ("ECQA", "q1"): 0.0}, True)
+    (tmp_path / "DPO" / "ECQA" / "records.jsonl").write_text('{"id": "q0", "correct": true}\n{"id": "q1"}\n')
+    with pytest.raises(InputError, match=r"records.jsonl:2: missing field 'correct'"):
+        outcomes(path)
 
 
 def test_power_rows_pair_questions_and_judge_the_papers_claim(tmp_path):

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from bmc.io import InputError, read_jsonl
+from bmc.records import TEST_ITEM
 from bmc.tasks import answer_prompt, grade, grade_released
 
 QA_SETS = ("ECQA", "QASC", "OBQA", "ARC")
 MATH_SETS = ("gsm8k", "math-oai", "mawps", "tabmwp", "svamp", "asdiv")
-TEST_FIELDS = {"id": str, "dataset": str, "question": str, "answer": str}
 SHIPPED_DATA = Path(__file__).resolve().parents[3] / "workflow" / "resources" / "data"
 
 
@@ -49,16 +49,16 @@ def read_test_set(
 ) -> list[dict]:
     """The questions of a test set (id, dataset, question, answer), from a file, a folder or the shipped subset."""
     if data_files is None and data_dir is None:
-        return [{k: q[k] for k in TEST_FIELDS} for q in _shipped(test_set)]
+        return [{k: q[k] for k in TEST_ITEM} for q in _shipped(test_set)]
     path = Path(data_files) if data_files is not None else find_test_file(test_set, data_dir)
 
     def check(row: dict) -> str | None:  # a file of another test set wired to this task
         return None if row["dataset"] == test_set else f"row is from {row['dataset']!r}, not {test_set!r}"
 
-    rows = read_jsonl(path, required=TEST_FIELDS, check=check)
+    rows = read_jsonl(path, required=TEST_ITEM, check=check)
     if not rows:
         raise InputError(path, None, "no test questions")
-    return [{k: r[k] for k in TEST_FIELDS} for r in rows]
+    return [{k: r[k] for k in TEST_ITEM} for r in rows]
 
 
 def _shipped(test_set: str) -> list[dict]:
