@@ -3,10 +3,10 @@
 Each example is a prompt-completion pair: prompt = "### Instruction:\\n{user}\\n\\n### Response:\\n",
 completion = the assistant text + the tokenizer's EOS (added here, so TRL adds none); with
 `--prompt-format chat_template` both come from the model's chat template (`bmc.chat`). A killed run resumes
-from its newest checkpoint if base model, data and settings are unchanged, else starts over and says why
-(`bmc.training_args.resume_point`). The loss covers
-the whole text (`loss_scope: whole_text`, the default: the authors' SFT script has no completion mask) or
-the completion only (`loss_scope: completion`). `--params` is the config's `sft` section: any SFTConfig /
+from its newest checkpoint if base model, data and settings are unchanged, else starts over and says why; the
+final folder, with `sft_summary.json` inside, appears atomically (`bmc.training_run`). The loss covers the
+whole text (`loss_scope: whole_text`, the default: the authors' SFT script has no completion mask) or the
+completion only (`loss_scope: completion`). `--params` is the config's `sft` section: any SFTConfig /
 TrainingArguments field (bf16, deepspeed, gradient_checkpointing, model_init_kwargs with
 attn_implementation, ...) passes through; unknown keys are refused.
 """
@@ -17,14 +17,14 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 
 from bmc.chat import completion_text, prompt_text
 from bmc.data.schemas import check_conversation
-from bmc.io import InputError, read_jsonl, write_json
+from bmc.io import InputError, read_jsonl
 from bmc.records import SFT_EXAMPLE
+from bmc.training_run import checkpoint_folder, save_final, train_resuming
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def truncation_report(trainer, tokenizer, n_rows: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> None:
-    from bmc.training_args import check_world_size, resume_point, save_atomically, training_fingerprint
+    from bmc.training_args import check_world_size, training_fingerprint
 
     check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
     params = json.loads(args.params)
@@ -125,27 +125,19 @@ def run(args: argparse.Namespace) -> None:
     if not rows:
         raise InputError(args.data, None, "no SFT examples")
     out = Path(args.out)
-    checkpoints = out.with_name(out.name + ".checkpoints")
+    checkpoints = checkpoint_folder(out)
     start = time.time()
     trainer, tokenizer = build_trainer(args.model, rows, params, checkpoints, fmt)
     lengths = truncation_report(trainer, tokenizer, len(rows))
     fingerprint = training_fingerprint(args.model, args.data, {**params, "prompt_format": fmt})
-    resume = resume_point(checkpoints, fingerprint, trainer)
-    result = trainer.train(resume_from_checkpoint=resume)
-    save_atomically(trainer, tokenizer, out)
-    if trainer.is_world_process_zero():
-        write_json(
-            out / "sft_summary.json",
-            {
-                "examples": len(rows),
-                **lengths,
-                "steps": result.global_step,
-                "train_loss": result.training_loss,  # mean over the run
-                "final_loss": next(
-                    (e["loss"] for e in reversed(trainer.state.log_history) if "loss" in e), None
-                ),
-                "wall_s": round(time.time() - start, 1),
-                "resumed_from": resume,
-            },
-        )
-        shutil.rmtree(checkpoints, ignore_errors=True)
+    result, resumed_from = train_resuming(trainer, checkpoints, fingerprint)
+    summary = {
+        "examples": len(rows),
+        **lengths,
+        "steps": result.global_step,
+        "train_loss": result.training_loss,  # mean over the run
+        "final_loss": next((e["loss"] for e in reversed(trainer.state.log_history) if "loss" in e), None),
+        "wall_s": round(time.time() - start, 1),
+        "resumed_from": resumed_from,
+    }
+    save_final(trainer, tokenizer, out, {"sft_summary.json": summary})

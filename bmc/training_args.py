@@ -101,20 +101,6 @@ def resume_point(folder: Path, fingerprint: dict, trainer) -> str | None:
     return latest
 
 
-def save_atomically(trainer, tokenizer, out: Path) -> None:
-    """Save the final model into a temporary sibling folder, then rename it onto `out`."""
-    tmp = out.with_name(f".{out.name}.tmp")
-    if trainer.is_world_process_zero():
-        shutil.rmtree(tmp, ignore_errors=True)
-    trainer.accelerator.wait_for_everyone()
-    trainer.save_model(str(tmp))  # every process takes part (ZeRO-3 gathers its shards); rank 0 writes
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(tmp))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-
-
 def check_world_size(expected: int | None) -> None:
     """Stop at once when the job runs on another number of processes than its rule asked for (a launcher
     that fell back to one process, a user's accelerate config overriding the count)."""

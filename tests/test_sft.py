@@ -5,9 +5,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from bmc import training_args
+from bmc import sft, training_args
 from bmc.io import InputError
 from bmc.sft import build_trainer, run
+
+from .test_training_run import OneProcessTrainer, killed_at_rename_onto
 
 ROWS = [
     {
@@ -92,10 +94,18 @@ def test_two_step_run_writes_a_loadable_model(tiny_model_dir, tmp_path):
     assert not (tmp_path / "sft.checkpoints").exists() and not (tmp_path / ".sft.tmp").exists()
 
 
+def test_a_run_killed_at_the_final_rename_leaves_no_output_folder(tiny_model_dir, tmp_path, monkeypatch):
+    seen = killed_at_rename_onto(tmp_path / "sft", monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        run_sft(tiny_model_dir, tmp_path, ROWS, max_steps=1)
+    assert not (tmp_path / "sft").exists()
+    assert "sft_summary.json" in seen["files"] and "model.safetensors" in seen["files"]
+
+
 def killed_before_saving(monkeypatch, fn):
     """Run `fn` with the final save failing (a run killed after its last checkpoint); its checkpoints stay."""
     with monkeypatch.context() as m:
-        m.setattr(training_args, "save_atomically", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+        m.setattr(sft, "save_final", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
         with pytest.raises(KeyboardInterrupt):
             fn()
 
@@ -116,36 +126,23 @@ def test_run_resumes_only_checkpoints_of_the_same_inputs(tiny_model_dir, tmp_pat
     assert json.loads((out / "sft_summary.json").read_text())["resumed_from"].endswith("checkpoint-1")
 
 
-class FakeTrainer:
-    """What `resume_point` asks of a trainer: one process."""
-
-    class accelerator:
-        @staticmethod
-        def wait_for_everyone():
-            pass
-
-    @staticmethod
-    def is_world_process_zero():
-        return True
-
-
 def test_resume_point_compares_fingerprints(tmp_path, caplog):
     folder, data = tmp_path / "m.checkpoints", tmp_path / "data.jsonl"
     data.write_text("{}\n")
     fingerprint = training_args.training_fingerprint("hub/model", str(data), {"beta": 0.1, "save_steps": 5})
     assert fingerprint["settings"] == {"beta": 0.1} and fingerprint["model"] == "hub/model"
-    assert training_args.resume_point(folder, fingerprint, FakeTrainer) is None  # nothing to resume
+    assert training_args.resume_point(folder, fingerprint, OneProcessTrainer) is None  # nothing to resume
     (folder / "checkpoint-3").mkdir()
-    assert training_args.resume_point(folder, fingerprint, FakeTrainer).endswith("checkpoint-3")
+    assert training_args.resume_point(folder, fingerprint, OneProcessTrainer).endswith("checkpoint-3")
     data.write_text("{}\n{}\n")
     changed = training_args.training_fingerprint("hub/model", str(data), {"beta": 0.1})
     with caplog.at_level("WARNING"):
-        assert training_args.resume_point(folder, changed, FakeTrainer) is None
+        assert training_args.resume_point(folder, changed, OneProcessTrainer) is None
     assert "(data_sha256: " in caplog.text and not (folder / "checkpoint-3").exists()
     (folder / "checkpoint-4").mkdir()
     (folder / "fingerprint.json").unlink()  # checkpoints of an older version: no fingerprint
     with caplog.at_level("WARNING"):
-        assert training_args.resume_point(folder, changed, FakeTrainer) is None
+        assert training_args.resume_point(folder, changed, OneProcessTrainer) is None
     assert "no input fingerprint beside them" in caplog.text
     assert json.loads((folder / "fingerprint.json").read_text()) == changed
 

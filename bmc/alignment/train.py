@@ -3,7 +3,8 @@
 Pairs use the paper's template by default: prompt = `bmc.chat.training_prompt(user)`, completion =
 assistant text + EOS; `--prompt-format chat_template` uses the model's chat template (`bmc.chat`). Checkpoints go to
 `<out>.checkpoints/` and a killed run resumes from the newest one if the models, the pairs and the settings
-(β included) are those it was made with, else starts over and says why; the final folder appears atomically.
+(β included) are those it was made with, else starts over and says why; the final folder, with
+`train_summary.json` and `token_dynamics.jsonl` inside, appears atomically (`bmc.training_run`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 
 from bmc.chat import completion_text, prompt_text
-from bmc.io import InputError, iter_jsonl, write_json, write_jsonl
+from bmc.io import InputError, iter_jsonl
 from bmc.records import PAIR
+from bmc.training_run import checkpoint_folder, save_final, train_resuming
 
 log = logging.getLogger(__name__)
 
@@ -179,23 +180,6 @@ def summarize(
     }
 
 
-def save_final(trainer, tokenizer, out: Path, summary: dict) -> None:
-    """Model, tokenizer and train_summary.json built in a temporary sibling folder, then renamed onto `out`."""
-    from bmc.alignment.trainer import token_dynamics_rows
-
-    tmp = out.with_name(f".{out.name}.tmp")
-    if trainer.is_world_process_zero():
-        shutil.rmtree(tmp, ignore_errors=True)
-    trainer.accelerator.wait_for_everyone()
-    trainer.save_model(str(tmp))  # every process takes part (ZeRO-3 gathers its shards); rank 0 writes
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(tmp))
-        write_json(tmp / "train_summary.json", summary)
-        write_jsonl(tmp / "token_dynamics.jsonl", token_dynamics_rows(trainer.state.log_history))
-        shutil.rmtree(out, ignore_errors=True)
-        os.replace(tmp, out)
-
-
 def validate_params(params: dict) -> None:
     for key in ("beta", "delta"):
         if key in params and not params[key] > 0:
@@ -204,8 +188,9 @@ def validate_params(params: dict) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from bmc.alignment.methods import get_method
+    from bmc.alignment.trainer import token_dynamics_rows
     from bmc.models.prepare import load_tokenizer
-    from bmc.training_args import check_world_size, resume_point, training_fingerprint
+    from bmc.training_args import check_world_size, training_fingerprint
 
     check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
     params = json.loads(args.params)
@@ -220,7 +205,7 @@ def run(args: argparse.Namespace) -> None:
         params.get("max_length"),
     )
     out = Path(args.out)
-    checkpoints = out.with_name(out.name + ".checkpoints")
+    checkpoints = checkpoint_folder(out)
     trainer, tokenizer = build_trainer(
         args.method, args.seed, args.model, args.ref, rows, params, checkpoints
     )
@@ -229,15 +214,12 @@ def run(args: argparse.Namespace) -> None:
     settings["method_params"] = (params.get("method_params") or {}).get(args.method, {})
     ref = args.ref if args.ref and Path(args.ref).resolve() != Path(args.model).resolve() else None
     fingerprint = training_fingerprint(args.model, args.pairs, settings, ref)
-    resume = resume_point(checkpoints, fingerprint, trainer)
-    result = trainer.train(resume_from_checkpoint=resume)
+    result, resumed_from = train_resuming(trainer, checkpoints, fingerprint)
     summary = summarize(
-        trainer, args.method, args.seed, len(rows), result, time.time() - start, resume, truncated
+        trainer, args.method, args.seed, len(rows), result, time.time() - start, resumed_from, truncated
     )
-    save_final(trainer, tokenizer, out, summary)
-    if trainer.is_world_process_zero():
-        shutil.rmtree(checkpoints, ignore_errors=True)
-    trainer.accelerator.wait_for_everyone()
+    dynamics = token_dynamics_rows(trainer.state.log_history)
+    save_final(trainer, tokenizer, out, {"train_summary.json": summary, "token_dynamics.jsonl": dynamics})
     log.info(
         "trained %s seed %d on %d pairs (%d with empty masks)",
         args.method,
