@@ -2,22 +2,8 @@
 
 A method is a training-data choice, a base objective and whether BMC confidence weights are on.
 "-BC" trains on bridged pairs (pseudo-winning ỹ_w vs y_l), "-MC" weights varied tokens by the model's
-confidence, "-BMC" does both. Objectives (Δ = log π - log π_ref, |y| = response tokens):
-- dpo:   -log σ(β[Δ_w - Δ_l])                                                   (Rafailov et al. 2023)
-- ipo:   (Δ_w/|y_w| - Δ_l/|y_l| - 1/(2β))²                                      (Azar et al. 2024; per-token
-         normalisation as in TRL and the released BMC code)
-- rdpo:  -log σ(β[Δ_w - Δ_l] + α(|y_w| - |y_l|))                                (Park et al. 2024, Eq. 9);
-         by default α = -β, the released BMC code's -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)])
-- simpo: -log σ(β[log π(y_w)/|y_w| - log π(y_l)/|y_l|] - γ), no reference        (Meng et al. 2024)
-- orpo:  NLL(y_w) - λ log σ(log odds(y_w) - log odds(y_l)), odds on per-token averages, NLL
-         the mean over the batch's chosen tokens, λ = β by default as in the released code and TRL,
-         no reference                                                             (Hong et al. 2024)
-- figa:  -Σ_t m_t log p_t(ỹ_w) + ½ Σ_t m_t log p_t(y_l) over varied tokens only, no
-         reference; the released BMC code's form of FIGA                          (Guo et al. 2024)
-- tdpo:  -log σ(β[Δ_w - Δ_l] - α·β[D_l - sg(D_w)]), D(y) = Σ_t KL(π_ref(·|x,y_<t) ‖ π_θ(·|x,y_<t)),
-         TDPO2 with α = 0.5; needs both models' full next-token distributions at every step, so its
-         reference cannot be precomputed                                          (Zeng et al. 2024)
-With BMC weights, every log π above is the weighted sum Σ_t λ_t log p_t (the reference's with its own p_t).
+confidence, "-BMC" does both. The objectives (`LOSSES`: DPO, IPO, R-DPO, SimPO, ORPO, FIGA, TDPO), each
+formula above its function, are in `bmc.alignment.objective`.
 
 A method on bridged data may name the bridging strategy of its pairs after "@" (Table 3), e.g.
 `DPO-BMC@inverse` trains DPO-BMC on pairs whose loser was degraded from y_w; without it the config's

@@ -9,10 +9,11 @@ reference precomputation. This subclass adds:
   is not equivalent: below 200 tokens difflib gives the same response marks, but from 200 tokens on its
   autojunk rule depends on the whole sequence (ECQA-style pairs repeated to ~300 tokens: 20% of pairs
   got different marks), so the prompt stays in the diff;
-- a loss that weights each response token's log-prob by λ_t = 1 + m_t·min(1/p_t, δ) (bmc.alignment.weights),
-  the policy's sums with the policy's own p_t and the reference's with the reference's own p_t, then
-  applies the method's objective (bmc.alignment.losses). With `precompute_ref_log_probs`, the reference's
-  weighted sums are computed once per example before training and no reference forward runs per step.
+- a loss that weights each response token's log-prob by the method's token weights (BMC's
+  λ_t = 1 + m_t·min(1/p_t, δ)), the policy's sums with the policy's own p_t and the reference's with the
+  reference's own p_t, then applies the method's objective; both come from `bmc.alignment.objective`, where
+  the equations are. With `precompute_ref_log_probs`, the reference's weighted sums are computed once per
+  example before training and no reference forward runs per step.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from datasets.fingerprint import Hasher
 from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
-from bmc.alignment.losses import implicit_rewards, preference_loss, sequential_kl
+from bmc.alignment import objective
 from bmc.alignment.masks import ALGORITHMS, diff_masks
 from bmc.alignment.methods import Method, get_method
+from bmc.alignment.objective import Hyperparameters, PairTerms
 from bmc.alignment.stopwords import stopword_ids
-from bmc.alignment.weights import confidence_weights, token_counts, weighted_logps
 
 MASK_COLUMNS = ("chosen_diff_mask", "rejected_diff_mask")
 STOPWORD_FORMS = ("released", "with_leading_space")
@@ -108,6 +109,18 @@ class BMCConfig(DPOConfig):
             )
 
     @property
+    def hyperparameters(self) -> Hyperparameters:
+        """The objective's numbers with the released defaults resolved: R-DPO's α = -β, ORPO's λ = β."""
+        return Hyperparameters(
+            beta=self.beta,
+            delta=self.delta,
+            rdpo_alpha=-self.beta if self.rdpo_alpha is None else self.rdpo_alpha,
+            simpo_gamma=self.simpo_gamma,
+            orpo_lambda=self.beta if self.orpo_lambda is None else self.orpo_lambda,
+            tdpo_alpha=self.tdpo_alpha,
+        )
+
+    @property
     def resolved_method(self) -> Method:
         method = get_method(self.method)
         if self.bmc_weights is None or self.bmc_weights == method.bmc_weights:
@@ -159,12 +172,14 @@ class Scores(NamedTuple):
 
 
 class BMCTrainer(DPOTrainer):
-    """DPOTrainer whose loss is `bmc.alignment.losses.preference_loss` on BMC-weighted sequence log-probs."""
+    """DPOTrainer whose loss is `bmc.alignment.objective.preference_loss` on the method's weighted sequence
+    log-probs."""
 
     def __init__(self, model, args: BMCConfig, processing_class, data_collator=None, **kwargs):
         if getattr(processing_class, "pad_token_id", None) is None:
             raise ValueError("the tokenizer has no pad token; set one (e.g. the EOS token) before training")
         self.method = args.resolved_method
+        self.hp = args.hyperparameters
         self._stop_ids = stopword_ids(processing_class, args.stopword_forms == "with_leading_space")
         if data_collator is None:
             data_collator = BMCCollator(
@@ -243,14 +258,7 @@ class BMCTrainer(DPOTrainer):
     # ---- log-probs ------------------------------------------------------------------------------------
     def token_weights(self, token_logps: torch.Tensor, diff_mask: torch.Tensor) -> torch.Tensor:
         """(2·batch, seq-1) per-token weights of the method, from the scoring model's own log-probs."""
-        if self.method.loss == "figa":  # varied tokens only; the released code halves the rejected sum
-            half = diff_mask.size(0) // 2
-            scale = torch.ones(diff_mask.size(0), 1, dtype=token_logps.dtype, device=token_logps.device)
-            scale[half:] = 0.5
-            return diff_mask.to(token_logps.dtype) * scale
-        if self.method.bmc_weights:
-            return confidence_weights(token_logps, diff_mask, self.args.delta)
-        return torch.ones_like(token_logps)
+        return objective.token_weights(self.method, token_logps, diff_mask, self.hp.delta)
 
     def sequence_logps(self, model, inputs, grad: bool) -> Scores:
         """Score the [chosen; rejected] rows of `inputs` with `model` (the policy's or the reference's own λ_t)."""
@@ -281,12 +289,11 @@ class BMCTrainer(DPOTrainer):
                 )
                 token_logps = outputs.log_probs[:, -loss_mask.size(1) :]  # (2·batch, seq-1)
         weights = self.token_weights(token_logps, inputs["diff_mask"][:, 1:])
-        plain = weighted_logps(token_logps, torch.ones_like(token_logps), loss_mask)
-        weighted = weighted_logps(token_logps, weights, loss_mask)
+        plain = objective.weighted_logps(token_logps, torch.ones_like(token_logps), loss_mask)
+        weighted = objective.weighted_logps(token_logps, weights, loss_mask)
         diff_mask = inputs["diff_mask"][:, 1:] * loss_mask
-        return Scores(
-            weighted, plain, token_counts(loss_mask), outputs, distributions, token_logps, diff_mask
-        )
+        counts = objective.token_counts(loss_mask)
+        return Scores(weighted, plain, counts, outputs, distributions, token_logps, diff_mask)
 
     def compute_ref_log_probs(self, model, inputs):
         """Reference's weighted sums (batch,) ×2, λ from the reference's own probabilities (also for precompute)."""
@@ -315,7 +322,7 @@ class BMCTrainer(DPOTrainer):
         if self.method.needs_distributions:
             reference = self._reference_scores(inputs)
             ref_chosen, ref_rejected = reference.weighted.chunk(2, dim=0)
-            kl = sequential_kl(
+            kl = objective.sequential_kl(
                 reference.distributions, policy.distributions, inputs["completion_mask"][:, 1:]
             )
             seq_kl = kl.chunk(2, dim=0)
@@ -325,54 +332,28 @@ class BMCTrainer(DPOTrainer):
             )
         else:
             ref_chosen = ref_rejected = torch.zeros_like(chosen)
-        hp = {
-            "beta": self.beta,
-            "alpha": -self.beta if self.args.rdpo_alpha is None else self.args.rdpo_alpha,
-            "gamma": self.args.simpo_gamma,
-            "lam": self.beta if self.args.orpo_lambda is None else self.args.orpo_lambda,
-            "tdpo_alpha": self.args.tdpo_alpha,
-        }
-        # ORPO's NLL is the mean over all chosen tokens of the batch (cross-entropy, as the released code
-        # and TRL): spread as Σ_t NLL_i / mean |y_w| per pair, so the batch mean below is exactly that
-        chosen_nll = -plain.chunk(2, dim=0)[0] / chosen_len.mean()
-        losses = preference_loss(
-            self.method.loss,
-            chosen,
-            rejected,
-            ref_chosen,
-            ref_rejected,
-            chosen_len,
-            rejected_len,
-            hp,
-            chosen_nll,
-            seq_kl,
+        chosen_nll = objective.orpo_chosen_nll(plain.chunk(2, dim=0)[0], chosen_len)
+        terms = PairTerms(
+            chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len, chosen_nll, seq_kl
         )
-        self._log_metrics(mode, chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len)
+        losses = objective.preference_loss(self.method.loss, terms, self.hp)
+        self._log_metrics(mode, terms)
         if mode == "train":
             self._log_token_dynamics(policy, inputs["completion_mask"][:, 1:])
         loss = losses.mean()
         return (loss, outputs) if return_outputs else loss
 
-    def _log_metrics(self, mode, chosen, rejected, ref_chosen, ref_rejected, chosen_len, rejected_len):
+    def _log_metrics(self, mode: str, terms: PairTerms) -> None:
         gather = self.accelerator.gather_for_metrics
         with torch.no_grad():
-            r_chosen, r_rejected = implicit_rewards(
-                self.method.loss,
-                chosen,
-                rejected,
-                ref_chosen,
-                ref_rejected,
-                chosen_len,
-                rejected_len,
-                self.beta,
-            )
+            r_chosen, r_rejected = objective.implicit_rewards(self.method.loss, terms, self.hp.beta)
             metrics = {
                 "rewards/chosen": r_chosen,
                 "rewards/rejected": r_rejected,
                 "rewards/accuracies": (r_chosen > r_rejected).float(),
                 "rewards/margins": r_chosen - r_rejected,
-                "logps/chosen": chosen,
-                "logps/rejected": rejected,
+                "logps/chosen": terms.policy_chosen,
+                "logps/rejected": terms.policy_rejected,
             }
             for name, value in metrics.items():
                 self._metrics[mode][name].append(gather(value.detach()).mean().item())

@@ -1,11 +1,18 @@
 """Each objective on a hand-computed example against its published formula."""
 
 import math
+from dataclasses import fields
 
 import pytest
 import torch
 
-from bmc.alignment.losses import implicit_rewards, preference_loss, sequential_kl
+from bmc.alignment.objective import (
+    Hyperparameters,
+    PairTerms,
+    implicit_rewards,
+    preference_loss,
+    sequential_kl,
+)
 
 # one pair: policy log-probs, reference log-probs, token counts, plain per-token NLL of the chosen response
 C, R, RC, RR, LC, LR, NLL = -10.0, -14.0, -11.0, -13.0, 5.0, 8.0, 1.5
@@ -15,9 +22,19 @@ def t(x):
     return torch.tensor([x], dtype=torch.float64)
 
 
+def terms(c=None, r=None, nll=None, seq_kl=None):
+    c, r = t(C) if c is None else c, t(R) if r is None else r
+    return PairTerms(c, r, t(RC), t(RR), t(LC), t(LR), nll, seq_kl)
+
+
+def hyper(**given):
+    """Hyperparameters with those given; any other one is NaN, so an objective reading it gives NaN."""
+    return Hyperparameters(**{f.name: math.nan for f in fields(Hyperparameters)} | given)
+
+
 def loss(objective, **hp):
-    hp = {"beta": 0.1, "alpha": 0.2, "gamma": 0.5, "lam": 0.1, **hp}
-    return preference_loss(objective, t(C), t(R), t(RC), t(RR), t(LC), t(LR), hp, t(NLL)).item()
+    hp = {"beta": 0.1, "rdpo_alpha": 0.2, "simpo_gamma": 0.5, "orpo_lambda": 0.1, **hp}
+    return preference_loss(objective, terms(nll=t(NLL)), hyper(**hp)).item()
 
 
 def sigmoid(x):
@@ -37,7 +54,7 @@ def test_rdpo():  # Park et al.: -log σ(β·2 + α(|y_w| - |y_l|)) = -log σ(0.
 
 
 def test_rdpo_released_code_form_is_alpha_minus_beta():  # -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)])
-    assert loss("rdpo", alpha=-0.1) == pytest.approx(-math.log(sigmoid(0.1 * (2 - (5 - 8)))))
+    assert loss("rdpo", rdpo_alpha=-0.1) == pytest.approx(-math.log(sigmoid(0.1 * (2 - (5 - 8)))))
 
 
 def test_simpo():  # -log σ(β(-10/5 + 14/8) - γ) with β = 2, γ = 0.5
@@ -47,12 +64,12 @@ def test_simpo():  # -log σ(β(-10/5 + 14/8) - γ) with β = 2, γ = 0.5
 def test_orpo():  # NLL + λ·(-log σ(log odds(e^{-2}) - log odds(e^{-1.75})))
     pc, pr = math.exp(-2.0), math.exp(-1.75)
     log_odds = math.log(pc / (1 - pc)) - math.log(pr / (1 - pr))
-    assert loss("orpo", lam=0.1) == pytest.approx(NLL - 0.1 * math.log(sigmoid(log_odds)))
+    assert loss("orpo", orpo_lambda=0.1) == pytest.approx(NLL - 0.1 * math.log(sigmoid(log_odds)))
 
 
 def test_orpo_needs_the_chosen_nll():
     with pytest.raises(ValueError, match="chosen_nll"):
-        preference_loss("orpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), {"lam": 0.1})
+        preference_loss("orpo", terms(), hyper(orpo_lambda=0.1))
 
 
 def test_figa():  # -chosen + rejected on the (varied-token) sums
@@ -61,17 +78,17 @@ def test_figa():  # -chosen + rejected on the (varied-token) sums
 
 def test_tdpo():  # TDPO2: -log σ(β·2 - α·β·(D_l - D_w)) with D_w = 0.3, D_l = 0.8, α = 0.5
     kl = (t(0.3), t(0.8))
-    hp = {"beta": 0.1, "tdpo_alpha": 0.5}
-    got = preference_loss("tdpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), hp, seq_kl=kl).item()
+    hp = hyper(beta=0.1, tdpo_alpha=0.5)
+    got = preference_loss("tdpo", terms(seq_kl=kl), hp).item()
     assert got == pytest.approx(-math.log(sigmoid(0.2 - 0.5 * 0.1 * 0.5)))
     with pytest.raises(ValueError, match="needs seq_kl"):
-        preference_loss("tdpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), hp)
+        preference_loss("tdpo", terms(), hp)
 
 
 def test_tdpo_stops_the_gradient_of_the_chosen_kl():
     kl_w, kl_l = t(0.3).requires_grad_(), t(0.8).requires_grad_()
-    hp = {"beta": 0.1, "tdpo_alpha": 0.5}
-    preference_loss("tdpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), hp, seq_kl=(kl_w, kl_l)).sum().backward()
+    hp = hyper(beta=0.1, tdpo_alpha=0.5)
+    preference_loss("tdpo", terms(seq_kl=(kl_w, kl_l)), hp).sum().backward()
     assert kl_w.grad is None
     assert kl_l.grad.item() == pytest.approx(0.5 * 0.1 * sigmoid(-(0.2 - 0.025)))
 
@@ -98,14 +115,14 @@ def test_unknown_objective():
 
 
 def test_rewards():
-    chosen, rejected = implicit_rewards("dpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), 0.1)
+    chosen, rejected = implicit_rewards("dpo", terms(), 0.1)
     assert (chosen.item(), rejected.item()) == pytest.approx((0.1, -0.1))
-    chosen, rejected = implicit_rewards("simpo", t(C), t(R), t(RC), t(RR), t(LC), t(LR), 2.0)
+    chosen, rejected = implicit_rewards("simpo", terms(), 2.0)
     assert (chosen.item(), rejected.item()) == pytest.approx((-4.0, -3.5))
 
 
 def test_gradients_flow_to_policy_only():
     c, r = t(C).requires_grad_(), t(R).requires_grad_()
-    preference_loss("dpo", c, r, t(RC), t(RR), t(LC), t(LR), {"beta": 0.1}).sum().backward()
+    preference_loss("dpo", terms(c, r), hyper(beta=0.1)).sum().backward()
     s = sigmoid(-0.2)  # d/dc -log σ(βh) = -β σ(-βh)
     assert c.grad.item() == pytest.approx(-0.1 * s) and r.grad.item() == pytest.approx(0.1 * s)

@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bmc.alignment.weights import confidence_weights, weighted_logps
+from bmc.alignment.objective import confidence_weights, weighted_logps
 
 
 def naive(token_logps, mask, loss_mask, delta):
