@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
+
+from bmc.reporting.provenance import environment
 
 # stage name -> module exposing add_arguments(parser) and run(args)
 STAGES = {
@@ -52,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
             sp.set_defaults(_run=run)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # the job's log records the environment it ran in (the conda env of the rule's `conda:` file, if any)
+    logging.getLogger("bmc.cli").info("%s in %s", args.stage, json.dumps(environment()))
     args._run(args)
 
 

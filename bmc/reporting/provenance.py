@@ -1,4 +1,5 @@
-"""Where a report's numbers came from: config and its hash, code version, packages, hardware, wall times."""
+"""Where a report's numbers came from: config and its hash, code version, the environment and packages,
+hardware, wall times."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
+ENVS = Path(__file__).resolve().parents[2] / "envs"
 PACKAGES = ["bmc", "torch", "transformers", "trl", "accelerate", "datasets", "snakemake", "vllm", "openai"]
 
 
@@ -43,8 +46,33 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def environment(envs: Path = ENVS) -> dict:
+    """The Python environment this process runs in: the interpreter's prefix and version, the active conda env
+    (CONDA_PREFIX, CONDA_DEFAULT_ENV) and, for an env Snakemake made from a rule's `conda:` file, that file."""
+    info = {"python": platform.python_version(), "prefix": sys.prefix}
+    info |= {
+        var.lower(): os.environ[var] for var in ("CONDA_PREFIX", "CONDA_DEFAULT_ENV") if os.environ.get(var)
+    }
+    if env_file := conda_env_file(os.environ.get("CONDA_PREFIX"), envs):
+        info["conda_env_file"] = env_file
+    return info
+
+
+def conda_env_file(prefix: str | None, envs: Path = ENVS) -> str | None:
+    """The file of `envs/` a conda env was made from (Snakemake keeps a copy of it beside the env, `<env>.yaml`):
+    its path from the repository root, else the copy's path (an env file this checkout does not ship); None
+    for an env not made by Snakemake."""
+    copy = Path(f"{prefix}.yaml") if prefix else None
+    if copy is None or not copy.is_file():
+        return None
+    text = copy.read_bytes()
+    shipped = (f for f in sorted(envs.glob("*.yaml")) if f.read_bytes() == text)
+    match = next(shipped, None)
+    return str(match.relative_to(envs.parent)) if match else str(copy)
+
+
 def hardware() -> dict:
-    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+    info = {"platform": platform.platform(), "cpus": os.cpu_count()}
     try:
         with open("/proc/meminfo") as f:
             kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])

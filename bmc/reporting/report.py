@@ -14,6 +14,7 @@ import yaml
 from bmc.io import read_json, write_text
 from bmc.reporting.provenance import (
     config_hash,
+    environment,
     generation_settings,
     git_state,
     hardware,
@@ -184,7 +185,7 @@ def build_markdown(args) -> str:
         f"| config sha256 | `{config_hash(config)}` |",
         f"| git commit | `{git['commit']}`{' (dirty)' if git['dirty'] else ''} |",
     ]
-    prov += [f"| {k} | {v} |" for k, v in {**hardware(), **package_versions()}.items()]
+    prov += [f"| {k} | {v} |" for k, v in {**environment(), **hardware(), **package_versions()}.items()]
     prov += ["", *generation_section(getattr(args, "generation", []))]
     prov += ["", "### Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).strip(), "```", ""]
     sections.append(("provenance", "Provenance", prov))

@@ -42,6 +42,7 @@ def test_report_has_every_section(tmp_path):
         "| train_qa | 1 | 12.5 |",
         "| **total** | 2 | 42.5 |",
         "config sha256",
+        "| prefix | ",  # the environment the report ran in
         "transformers",
         "scale: smoke",
     ]:
