@@ -29,6 +29,12 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
 
 
+# every rule the config's `cluster` section names exists (a misspelt name would lose its resources silently)
+from bmc.cluster import check_rules  # noqa: E402
+
+check_rules(config, [r.name for r in workflow.rules])
+
+
 rule all:
     default_target: True
     input:

@@ -5,12 +5,18 @@ the multi-process training stages. Read by the rules (workflow/rules/common.smk)
 A rule with GPUs is submitted to `cluster.gpu_partition` on one node (`nodes: 1`); another submitted rule
 goes to `cluster.cpu_partition`. Rules in `cluster.local` run where Snakemake runs (small CPU steps and
 the downloads); a rule that needs the internet (`internet_rules`) must be local unless
-`cluster.internet_partition` names a partition whose nodes reach it.
+`cluster.internet_partition` names a partition whose nodes reach it. An editor or judge with a `serve` section
+starts its own server in its job (`bmc.llm.server`): that job asks for the server's GPUs (its tensor
+parallelism), and the bridgings of served editors are a rule of their own, `bridge_served`, submitted to the
+GPU partition while the other bridgings may run where Snakemake runs. A rule's threads follow its CPUs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
+
+from bmc.llm.server import is_loopback, served, server_gpus
 
 # rule -> its key in the `gpus` section
 GPU_STAGES = {
@@ -23,34 +29,62 @@ GPU_STAGES = {
     "generate_math": "generate",
     "generate_if": "generate",
     "bridge": "bridge",
+    "bridge_served": "bridge",
     "judge": "judge",
     "analysis": "analysis",
-    "editor_server": "editor_server",
 }
 # rules whose task is fixed (no `task` wildcard)
 RULE_TASKS = {"generate_qa": "qa", "generate_math": "math", "generate_if": "if"}
 # rules that download (hub, PyPI, GitHub) whatever the config
 DOWNLOAD_RULES = ("release", "base_model", "editor_model", "sft_given", "data_if", "given_pairs")
-LOOPBACK = ("http://localhost", "http://127.0.0.1", "https://localhost", "https://127.0.0.1")
+
+
+def editors(config: dict) -> dict[str, dict]:
+    """Every editor by the name its bridgings carry after "+" ("" for `bridge.editor`)."""
+    main = (config.get("bridge") or {}).get("editor")
+    return {"": main, **(config.get("table4_editors") or {})} if main else {}
+
+
+def served_clients(config: dict, rule: str) -> list[dict]:
+    """The editors or the judge whose server runs in the jobs of `rule` (`serve`)."""
+    clients = {"judge": [config.get("judge")], "bridge_served": list(editors(config).values())}
+    return [c for c in clients.get(rule, []) if served(c)]
 
 
 def gpus(config: dict, rule: str) -> int:
-    """GPUs of one job of `rule` (0 for rules without a `gpus` entry)."""
-    return int((config.get("gpus") or {}).get(GPU_STAGES.get(rule, rule), 0))
+    """GPUs of one job of `rule`: those of the server it starts (the largest, if several), else its stage's
+    `gpus` entry (0 without one)."""
+    need = max((server_gpus(c) for c in served_clients(config, rule)), default=0)
+    return need or int((config.get("gpus") or {}).get(GPU_STAGES.get(rule, rule), 0))
+
+
+def bridge_wildcards(config: dict) -> dict[str, str]:
+    """The `strategy` wildcard patterns of the two bridging rules: `bridge_served` takes the bridged-pairs
+    variants (`strategy`, `strategy+editor`) whose editor is served, `bridge` every other one; neither takes
+    `released` (the authors' pairs, converted by `released_pairs`)."""
+    every = editors(config)
+    names = [re.escape(n) for n, e in every.items() if n and served(e) and e != every[""]]
+    forms = [r"[a-z_]+(?![A-Za-z0-9_+-])"] if served(every.get("")) else []  # bridge.editor's: no "+"
+    forms += [rf"[a-z_]+\+(?:{'|'.join(names)})(?![A-Za-z0-9_-])"] if names else []
+    served_ = "|".join(f"(?:{f})" for f in forms) or "(?!)"
+    released = r"(?!released\b)"
+    return {
+        "bridge_served": f"{released}(?:{served_})",
+        "bridge": rf"{released}(?!{served_})[a-z_]+(\+[A-Za-z0-9_-]+)?",
+    }
 
 
 def remote_api(client: dict | None) -> bool:
     """Whether an editor or judge calls an API outside this machine."""
-    if not client or client.get("kind") != "openai":
+    if not client or client.get("kind") != "openai" or served(client):
         return False
-    return not str(client.get("base_url", "https://api.openai.com")).startswith(LOOPBACK)
+    return not is_loopback(str(client.get("base_url", "https://api.openai.com")))
 
 
 def internet_rules(config: dict) -> list[str]:
     """Rules that need the internet under this config: the downloads, and bridging and judging with a
     remote API (any Table 4 editor or the judge)."""
-    editors = [(config.get("bridge") or {}).get("editor"), *(config.get("table4_editors") or {}).values()]
-    extra = ["bridge"] if any(remote_api(e) for e in editors) else []
+    extra = ["bridge"] if any(remote_api(e) for e in editors(config).values()) else []
     extra += ["judge"] if remote_api(config.get("judge")) else []
     return [*DOWNLOAD_RULES, *extra]
 
@@ -111,20 +145,53 @@ def resources(config: dict, rule: str, task: str | None = None) -> dict:
     return out
 
 
+def _task(rule: str, wildcards) -> str | None:
+    return getattr(wildcards, "task", None) or RULE_TASKS.get(rule)
+
+
 def rule_resources(config: dict, rule: str) -> dict[str, int | str | Callable]:
     """`resources(config, rule)` for a rule's `resources:`; values that differ by task are functions of the
     job's wildcards (a rule without a `task` wildcard takes the rule's values)."""
     fixed = resources(config, rule)
     if not _per_task(config, rule):
         return fixed
-    return {
-        key: (
-            lambda wc, key=key: resources(config, rule, getattr(wc, "task", None) or RULE_TASKS.get(rule))[
-                key
-            ]
-        )
-        for key in fixed
-    }
+    return {key: (lambda wc, key=key: resources(config, rule, _task(rule, wc))[key]) for key in fixed}
+
+
+def threads(config: dict, rule: str, cores: int | None) -> int | Callable:
+    """Threads of a job of `rule` (Snakemake hands them on as OMP_NUM_THREADS): its CPUs on the cluster
+    (`cluster.rules`, per task a function of the job's wildcards) where given, else `job_threads`, else the
+    cores Snakemake was given; 1 when it was given none (submitting to a cluster: the profile's default
+    `cpus_per_task`)."""
+    default = int(config.get("job_threads") or cores or 1)
+
+    def of(task: str | None) -> int:
+        return int(resources(config, rule, task).get("cpus_per_task") or default)
+
+    return (lambda wc: of(_task(rule, wc))) if _per_task(config, rule) else of(None)
+
+
+def unknown_rules(config: dict, rules: Iterable[str], profile: dict | None = None) -> list[str]:
+    """Names in the config's `cluster` section (and a profile's per-rule settings) that are neither a rule
+    nor a `gpus` stage: a misspelt name would silently lose its resources."""
+    rules, stages = set(rules), set(GPU_STAGES.values())
+    cluster = config.get("cluster") or {}
+    named = [(f"gpus.{s}", s in stages) for s in config.get("gpus") or {}]
+    named += [(f"cluster.local: {r}", r in rules) for r in cluster.get("local") or []]
+    named += [(f"cluster.rules.{r}", r in rules | stages) for r in cluster.get("rules") or {}]
+    for key in ("set-resources", "set-threads"):
+        value = (profile or {}).get(key) or {}
+        # a mapping by rule, or a list of "rule:resource=value" / "rule=threads" strings
+        names = list(value) if isinstance(value, dict) else [re.split("[:=]", str(v))[0] for v in value]
+        named += [(f"profile {key}: {r}", r in rules) for r in names]
+    return [name for name, known in named if not known]
+
+
+def check_rules(config: dict, rules: Iterable[str]) -> None:
+    """`unknown_rules` of the config, as an error naming them (called once every rule is defined)."""
+    unknown = unknown_rules(config, rules)
+    if unknown:
+        raise ValueError(f"not a rule (nor a `gpus` stage) of the workflow: {', '.join(unknown)}")
 
 
 def processes(config: dict, stage: str) -> int:

@@ -222,8 +222,24 @@ CLIENT_OPTIONS = {
     "hf": {"model", "batch_size", "max_batch_tokens", "max_new_tokens", "temperature", "top_p", "seed"},
     "vllm": {"model", "batch_size", "max_new_tokens", "temperature", "top_p", "seed", "enforce_eager"},
     "openai": {"model", "base_url", "api_key_env", "max_new_tokens", "temperature", "top_p", "seed"}
-    | {"max_concurrency", "max_retries", "timeout_s"},
+    | {"max_concurrency", "max_retries", "timeout_s", "serve"},
 }
+
+
+class Serve(Section):
+    """An OpenAI-compatible server the bridge or judge job starts for its `openai` client, waits for and stops
+    (`bmc.llm.server`, which holds the defaults); its job asks the cluster for `tensor_parallel_size` GPUs."""
+
+    model: str | None = None  # what the server loads (a hub id or folder); default the client's `model`
+    command: str | None = Field(default=None, min_length=1)  # a command taking `vllm serve`'s options
+    tensor_parallel_size: PosInt | None = None
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] | None = None
+    max_model_len: PosInt | None = None
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
+    port: Annotated[int, Field(ge=0, le=65535)] | None = None  # 0: a free port
+    startup_timeout_s: PosFloat | None = None
+    stop_grace_s: PosFloat | None = None  # after SIGTERM, before SIGKILL
+    extra_args: list[str] | None = None
 
 
 class Client(Section):
@@ -244,6 +260,13 @@ class Client(Section):
     max_concurrency: PosInt | None = None
     max_retries: Count | None = None
     timeout_s: PosFloat | None = None
+    serve: Serve | None = None  # `openai` only: the job serves the model itself, at a local base_url
+
+    @model_validator(mode="after")
+    def _served_here(self):
+        if self.serve is not None and self.base_url is not None:
+            raise ValueError("give base_url or serve, not both (a served model's base_url is its local port)")
+        return self
 
     @model_validator(mode="before")
     @classmethod

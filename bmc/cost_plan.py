@@ -22,6 +22,7 @@ import yaml
 
 from bmc.alignment.methods import get_method
 from bmc.cluster import GPU_STAGES, RULE_TASKS
+from bmc.llm.server import is_loopback, served, server_gpus
 
 REPO = Path(__file__).resolve().parents[1]
 GIB = 1024**3
@@ -125,7 +126,7 @@ def estimate(config: dict, jobs: list[Job]) -> tuple[dict[str, Line], dict]:
             line.gpu_hours += n * t["new_tokens"] / plan["generate_tokens_per_gpu_s"] / 3600
         elif job.rule == "analysis":
             line.gpu_hours += plan["analysis_gpu_hours"] * (1 if gpus else 0)
-        elif job.rule == "bridge":
+        elif stage == "bridge":  # `bridge` and `bridge_served`
             bridge_call(config, job, t, line)
         elif job.rule == "judge":
             judge_call(config, job, line)
@@ -141,10 +142,11 @@ def bridge_call(config: dict, job: Job, t: dict, line: Line) -> None:
     plan, editor = config["plan"], editor_of(config, job.wildcards["strategy"])
     calls = round(t["pairs"] * float(config["bridge"].get("proportion", 1.0)))
     tin, tout = calls * plan["editor"]["input_tokens"], calls * plan["editor"]["output_tokens"]
-    if str(editor.get("base_url", "")).startswith(("http://localhost", "http://127.0.0.1")):
+    if served(editor) or is_loopback(str(editor.get("base_url", ""))):
         server = plan["editor_server"]
-        line.gpu_hours += tout / server["tokens_per_s"] / 3600 * server["gpus"]
-        line.notes.add(f"{editor['model']} served on {server['gpus']} GPUs")
+        n = server_gpus(editor) or server["gpus"]
+        line.gpu_hours += tout / server["tokens_per_s"] / 3600 * n
+        line.notes.add(f"{editor['model']} served on {n} GPUs")
         return
     price = plan["prices"].get(editor["model"], plan["prices"].get("default"))
     line.calls += calls

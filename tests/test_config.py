@@ -64,6 +64,10 @@ def _overrides(config, task, section):
         (lambda c: c.update(tasks=["qa", "if"], judge=None), r"judge: required for task `if`"),
         (lambda c: c["eval"].update(set_overrides={"arena_hard": {"temperatur": 0}}),
          r"eval\.set_overrides\.arena_hard\.temperatur: unknown key"),
+        (lambda c: c["bridge"]["editor"].update(kind="openai", serve={"tensor_paralel_size": 4}),
+         r"bridge\.editor\.serve\.tensor_paralel_size: unknown key"),
+        (lambda c: c["bridge"]["editor"].update(kind="openai", serve={}, base_url="http://localhost:8000/v1"),
+         r"bridge\.editor: give base_url or serve, not both"),
     ],
 )  # fmt: skip
 def test_mistakes_fail_naming_the_key(change, message):

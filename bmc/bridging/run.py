@@ -30,6 +30,7 @@ from bmc.io import file_sha256, read_jsonl, write_json, write_jsonl
 from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache, ask_uncached, content_key
 from bmc.llm.clients import ChatClient, check_client_config, client_identity, legacy_identity, request_chunk
+from bmc.llm.server import ClientFactory
 from bmc.records import PAIR
 from bmc.tasks import TASKS
 
@@ -46,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-model", default=None, help="model folder used when editor.model is 'base'")
     p.add_argument("--params", required=True, help="JSON: the config's `bridge` section")
     p.add_argument("--task", default="qa", choices=list(TASKS), help="task of the pairs (picks the template)")
+    p.add_argument(
+        "--server-log", default=None, help="log of a served editor's server (default: beside --out)"
+    )
 
 
 def check_params(params: dict) -> dict:
@@ -187,8 +191,6 @@ def summarize(rows: list[dict], template: Template, editor: dict, usage: dict, w
 
 
 def run(args: argparse.Namespace) -> None:
-    from bmc.llm.clients import make_client
-
     start = time.time()
     params = check_params(json.loads(args.params))
     pairs = read_pairs(args.pairs)
@@ -202,16 +204,18 @@ def run(args: argparse.Namespace) -> None:
     identity = client_identity(editor_config, args.base_model)
     cache = ResponseCache(args.cache)
     cache.check_inputs(args.out, bridge_fingerprint(args.pairs, params, template, identity), "bridging")
-    rows, usage = bridge_pairs(
-        pairs,
-        template,
-        identity,
-        lambda: make_client(editor_config, args.base_model),
-        cache,
-        selected,
-        chunk=request_chunk(editor_config),
-        legacy=legacy_identity(editor_config),
-    )
+    server_log = args.server_log or f"{args.out}.server.log"
+    with ClientFactory(editor_config, args.base_model, "bridge.editor", server_log) as editor_factory:
+        rows, usage = bridge_pairs(
+            pairs,
+            template,
+            identity,
+            editor_factory,
+            cache,
+            selected,
+            chunk=request_chunk(editor_config),
+            legacy=legacy_identity(editor_config),
+        )
     missing = {p["id"] for p in pairs} - {r["id"] for r in rows}
     assert not missing and len(rows) == len(pairs), f"pairs lost in bridging: {sorted(missing)[:5]}"
     write_jsonl(args.out, rows)

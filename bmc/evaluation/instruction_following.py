@@ -28,6 +28,7 @@ from bmc.io import InputError, file_sha256, read_jsonl, write_json, write_jsonl
 from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache
 from bmc.llm.clients import check_client_config, client_identity, legacy_identity, request_chunk
+from bmc.llm.server import ClientFactory
 from bmc.records import GENERATION, TEST_ITEM
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", required=True)
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--dataset", required=True, choices=["alpaca_eval", "arena_hard"])
+    p.add_argument(
+        "--server-log", default=None, help="log of a served judge's server (default: beside --out)"
+    )
 
 
 def split_params(params: dict) -> tuple[dict, dict]:
@@ -111,8 +115,6 @@ def scores_of(items: list[dict], judgments: list[dict], dataset: str, method: st
 
 
 def run(args: argparse.Namespace) -> None:
-    from bmc.llm.clients import make_client
-
     stage, judge_config = split_params(json.loads(args.params))
     tests = read_jsonl(args.tests, required=TEST_ITEM)
     generations = read_jsonl(args.generations, required=GENERATION)
@@ -154,15 +156,17 @@ def run(args: argparse.Namespace) -> None:
     sources = [args.generations, args.tests, args.baseline_generations]
     inputs = [file_sha256(path) if path else None for path in sources]
     cache.check_inputs(args.out, {"inputs_sha256": inputs, "judge": identity, "template": version}, "judging")
-    judgments, usage = judge(
-        items,
-        identity,
-        lambda: make_client(judge_config, args.base_model, "judge"),
-        cache,
-        version,
-        chunk=request_chunk(judge_config),
-        legacy=legacy_identity(judge_config),
-    )
+    server_log = args.server_log or f"{args.out}.server.log"
+    with ClientFactory(judge_config, args.base_model, "judge", server_log) as judge_factory:
+        judgments, usage = judge(
+            items,
+            identity,
+            judge_factory,
+            cache,
+            version,
+            chunk=request_chunk(judge_config),
+            legacy=legacy_identity(judge_config),
+        )
     this_run = {k: v for k, v in usage.items() if k != "cache_hits"}
     spent = ledger.totals(args.cache, judge_keys(items, identity, version))
     scores |= {

@@ -40,6 +40,7 @@ CLIENT_KEYS = {
         "max_retries",
         "timeout_s",
         "backoff_s",
+        "serve",  # the job starts the server itself (bmc.llm.server)
     },
 }
 

@@ -29,6 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from bmc.llm import redact
 from bmc.llm.clients import ChatClient, Reply, openai_settings
+from bmc.llm.server import is_loopback, no_proxy_opener
 
 RETRY_STATUS = {408, 409, 429}
 FATAL_STATUS = {401: "refused the key", 403: "refused the key", 404: "has no such model or route"}
@@ -141,7 +142,9 @@ class OpenAIClient(ChatClient):
         self.max_retries = int(config.get("max_retries", 6))
         self.timeout = float(config.get("timeout_s", 120))
         self.backoff = float(config.get("backoff_s", 1.0))
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_ssl_context()))
+        https = urllib.request.HTTPSHandler(context=_ssl_context())
+        local = is_loopback(self.base_url)  # a served model: no proxy reaches this machine's loopback
+        self._opener = no_proxy_opener(https) if local else urllib.request.build_opener(https)
         self._lock = threading.Lock()
         self._preflight(f"{section} endpoint {self.base_url}")
 

@@ -4,7 +4,10 @@ profile and accelerate configs, and the cost plan (bmc.cost_plan). Fast: no clus
 from __future__ import annotations
 
 import json
+import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,28 @@ from bmc import cluster, cost_plan, launch
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER = yaml.safe_load((REPO / "workflow/config/paper.yaml").read_text())
+PROFILE = yaml.safe_load((REPO / "workflow/profiles/slurm/config.yaml").read_text())
+# every rule of the workflow: `rule x:`, `localrule x:` and `use rule y as x`
+RULES = {
+    m[0] or m[1]
+    for smk in [REPO / "Snakefile", *(REPO / "workflow/rules").glob("*.smk")]
+    for m in re.findall(r"^(?:local)?rule (\w+):|^use rule \w+ as (\w+)", smk.read_text(), flags=re.M)
+}
+SERVED = {"tensor_parallel_size": 2}
+
+
+def with_served(config: dict, editor: str | None = None, judge: bool = False) -> dict:
+    """A copy of `config` whose Table 4 `editor` (`""`: bridge.editor) or judge is served."""
+    config = json.loads(json.dumps(config))
+    client = {"kind": "openai", "model": "m", "serve": SERVED}
+    if editor == "":
+        config["bridge"]["editor"] = client
+    elif editor:
+        config["table4_editors"][editor] = client
+    if judge:
+        config["judge"] = {**config["judge"], **client}
+        del config["judge"]["base_url"]
+    return config
 
 
 def test_gpu_rules_ask_for_gpus_on_one_node_of_the_gpu_partition():
@@ -105,12 +130,16 @@ localrule bridge:
 
 rule judge:
     wildcards: method=DPO, seed=0, dataset=arena_hard
+
+rule bridge_served:
+    wildcards: task=qa, strategy=targeted+Llama-3-70B-Instruct
+    resources: tmpdir=/tmp, gpu=4, cpus_per_task=16, runtime=720, nodes=1
 """
 
 
 def test_cost_plan_from_stated_assumptions():
     jobs = cost_plan.parse_jobs(DRY_RUN)
-    assert [j.rule for j in jobs] == ["train", "bridge", "judge"] and jobs[0].task == "if"
+    assert [j.rule for j in jobs] == ["train", "bridge", "judge", "bridge_served"] and jobs[0].task == "if"
     lines, space = cost_plan.estimate(PAPER, jobs)
     plan, t = PAPER["plan"], PAPER["plan"]["tasks"]["if"]
     tokens = 2 * t["pairs"] * t["tokens"] * (1 + plan["reference_cost"])
@@ -118,5 +147,125 @@ def test_cost_plan_from_stated_assumptions():
     assert lines["train"].requested_gpu_hours == 80
     assert lines["bridge"].calls == PAPER["plan"]["tasks"]["qa"]["pairs"]
     assert lines["judge"].calls == 1000 and lines["judge"].cost > 0
+    served, tokens_out = (
+        lines["bridge_served"],
+        plan["tasks"]["qa"]["pairs"] * plan["editor"]["output_tokens"],
+    )
+    assert served.calls == 0 and served.requested_gpu_hours == 48  # the server's GPUs, no API calls
+    assert served.gpu_hours == pytest.approx(tokens_out / plan["editor_server"]["tokens_per_s"] / 3600 * 4)
     assert space["peak"] == space["models"] + space["checkpoints"] > 0
     assert "**total**" in cost_plan.render(lines, space, PAPER)
+
+
+def test_cluster_names_of_every_shipped_config_and_the_profile_are_rules():
+    assert {"sft", "bridge", "bridge_served", "generate_math", "all"} <= RULES
+    for path in sorted((REPO / "workflow/config").glob("*.yaml")):
+        assert cluster.unknown_rules(yaml.safe_load(path.read_text()), RULES, PROFILE) == [], path.name
+    typos = {
+        "gpus": {"trian": 4},
+        "cluster": {"local": ["evalute"], "rules": {"sft": {}, "sfft": {}, "generate": {}}},
+    }
+    profile = {"set-resources": ["bridge:mem_mb=10", "brdige:runtime=5"], "set-threads": {"tarin": 2}}
+    assert cluster.unknown_rules(typos, RULES, profile) == [
+        "gpus.trian",
+        "cluster.local: evalute",
+        "cluster.rules.sfft",
+        "profile set-resources: brdige",
+        "profile set-threads: tarin",
+    ]
+    with pytest.raises(ValueError, match="not a rule .*cluster.rules.sfft"):
+        cluster.check_rules(typos, RULES)
+
+
+def test_the_snakefile_refuses_a_misspelt_cluster_rule(tmp_path):
+    overlay = tmp_path / "typo.yaml"
+    overlay.write_text("cluster: {gpu_partition: gpu, internet_partition: gpu, rules: {sfft: {cpus: 2}}}\n")
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--configfile",
+        "workflow/config/smoke.yaml",
+        str(overlay),
+    ]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert (
+        result.returncode != 0
+        and "not a rule (nor a `gpus` stage) of the workflow: cluster.rules.sfft"
+        in (result.stdout + result.stderr)
+    )
+
+
+def test_threads_follow_the_cpus_a_job_asks_for():
+    wildcards = type("W", (), {"task": "if"})()
+    assert cluster.threads(PAPER, "sft", None) == 32
+    assert cluster.threads(PAPER, "train", None)(wildcards) == 32  # per-task runtimes: a function
+    assert cluster.threads(PAPER, "bridge_served", None)(wildcards) == 16
+    assert cluster.threads(PAPER, "generate_if", None)(object()) == 8  # the `generate` stage's, task fixed
+    # no CPUs given: `job_threads`, else the cores Snakemake has, else (submitting) the profile's default, 1
+    assert (
+        cluster.threads(PAPER, "evaluate", 6) == 6
+        and cluster.threads({**PAPER, "job_threads": 3}, "judge", 6) == 3
+    )
+    assert cluster.threads(PAPER, "judge", None) == PROFILE["default-resources"]["cpus_per_task"] == 1
+    assert cluster.threads({"job_threads": 1}, "sft", 8) == 1 and cluster.threads({}, "sft", 8) == 8
+    for rule in RULES - {"all"}:
+        for task in ("qa", "math", "if"):
+            asked = cluster.resources(PAPER, rule, task).get("cpus_per_task", 1)
+            found = cluster.threads(PAPER, rule, None)
+            assert (found(type("W", (), {"task": task})()) if callable(found) else found) == asked, rule
+
+
+def test_a_served_editor_bridges_on_the_gpus_of_its_server():
+    """Table 4's Llama-3-70B-Instruct as shipped: its bridgings are the GPU rule `bridge_served`, GPT-4's stay
+    local; a served judge asks for its GPUs and cannot be local."""
+    editor = PAPER["table4_editors"]["Llama-3-70B-Instruct"]
+    assert editor["serve"]["tensor_parallel_size"] == 4 and "base_url" not in editor
+    served = cluster.resources(PAPER, "bridge_served", "qa")
+    assert served | {"runtime": 0} == {
+        "gpu": 4,
+        "nodes": 1,
+        "slurm_partition": "gpu",
+        "cpus_per_task": 16,
+    } | {
+        "mem_mb": 128000,
+        "runtime": 0,
+    }
+    assert cluster.resources(PAPER, "bridge")["gpu"] == 0 and "bridge" in cluster.local_rules(PAPER)
+    cluster.check(PAPER)
+    judged = with_served(PAPER, judge=True)
+    assert cluster.resources(judged, "judge")["gpu"] == 2 and "judge" not in cluster.internet_rules(judged)
+    with pytest.raises(ValueError, match="judge uses GPUs"):
+        cluster.check(judged)
+
+
+LLAMA = {"targeted+Llama-3-70B-Instruct", "inverse+Llama-3-70B-Instruct"}
+EVERY_STRATEGY = {"targeted", "inverse", "free", "released_x"}
+
+
+@pytest.mark.parametrize(
+    "served_editor, served_variants",
+    # the shipped Llama-3-70B-Instruct; bridge.editor too (every variant without "+"); none
+    [("Llama-3-70B-Instruct", LLAMA), ("", EVERY_STRATEGY | LLAMA), (None, set())],
+)
+def test_each_bridging_goes_to_exactly_one_rule(served_editor, served_variants):
+    config = with_served(PAPER, served_editor)
+    if served_editor is None:
+        del config["table4_editors"]["Llama-3-70B-Instruct"]["serve"]
+    patterns = {
+        rule: re.compile(rf"(?P<s>{p})/pairs\.jsonl$") for rule, p in cluster.bridge_wildcards(config).items()
+    }
+    variants = [
+        *EVERY_STRATEGY,
+        *LLAMA,
+        "released",
+        "targeted+gpt-4-0125-preview",
+        "targeted+Llama-3-70B-Instruct2",
+    ]
+    for variant in variants:
+        rules = [rule for rule, p in patterns.items() if p.fullmatch(f"{variant}/pairs.jsonl")]
+        expected = (
+            [] if variant == "released" else ["bridge_served" if variant in served_variants else "bridge"]
+        )
+        assert rules == expected, variant

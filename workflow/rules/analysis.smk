@@ -16,7 +16,7 @@ rule analysis:
         name=one_of(ANALYSES),
     conda:
         "../../envs/analysis.yaml"
-    threads: JOB_THREADS
+    threads: job_threads("analysis")
     resources:
         **job_resources("analysis"),
     params:
@@ -74,7 +74,7 @@ rule sweep_train:
         point=r"[A-Za-z0-9._]+",
     conda:
         "../../envs/train.yaml"
-    threads: JOB_THREADS
+    threads: job_threads("sweep_train")
     resources:
         **job_resources("train"),
     params:
@@ -103,7 +103,7 @@ rule sweep_score:
         point=r"[A-Za-z0-9._]+",
     conda:
         "../../envs/generate.yaml"
-    threads: JOB_THREADS
+    threads: job_threads("sweep_score")
     resources:
         **job_resources("generate_qa"),
     params:

@@ -1,3 +1,10 @@
+# Bridgings whose editor is served by the job itself (`serve`, bmc/llm/server.py) are the rule `bridge_served`,
+# which asks for the server's GPUs; `bridge` takes the others (local at paper scale: the API needs the internet).
+from bmc.cluster import bridge_wildcards
+
+BRIDGE_WILDCARDS = bridge_wildcards(config)
+
+
 rule bridge:
     input:
         pairs=f"{R}/pairs/{{task}}/pairs.jsonl",
@@ -18,10 +25,10 @@ rule bridge:
         f"{BENCH}/bridge/{{task}}/{{strategy}}.tsv"
     wildcard_constraints:
         # the authors' released pairs are converted by released_pairs, not bridged here
-        strategy=r"(?!released\b)[a-z_]+(\+[A-Za-z0-9_-]+)?",
+        strategy=BRIDGE_WILDCARDS["bridge"],
     conda:
         "../../envs/bridge.yaml"
-    threads: JOB_THREADS
+    threads: job_threads("bridge")
     resources:
         **job_resources("bridge"),
     params:
@@ -35,10 +42,20 @@ rule bridge:
         ),
         # the editor cache outlives the rule's outputs, so a re-run never asks the editor twice
         cache=f"{R}/cache/bridge",
+        # a served editor's server (bmc/llm/server.py) logs beside the job
+        server_log=f"{LOGS}/bridge/{{task}}/{{strategy}}.server.log",
     shell:
         "python -m bmc.cli bridge --task {wildcards.task} --pairs {input.pairs} --out {output.pairs}"
         " --summary {output.summary} --cache {params.cache} --base-model {input.editor_base}"
-        " --params {params.bridge} > {log} 2>&1"
+        " --params {params.bridge} --server-log {params.server_log} > {log} 2>&1"
+
+
+use rule bridge as bridge_served with:
+    wildcard_constraints:
+        strategy=BRIDGE_WILDCARDS["bridge_served"],
+    threads: job_threads("bridge_served")
+    resources:
+        **job_resources("bridge_served"),
 
 
 # DPO-BMC@released: the authors' GPT-4-bridged pairs of the release, in the bridged-pairs format

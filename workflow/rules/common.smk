@@ -14,7 +14,7 @@ from bmc.bridging.prompts import template_path  # noqa: E402
 
 from bmc.config import check  # noqa: E402
 from bmc.cluster import check as check_cluster, launcher, local_rules  # noqa: E402
-from bmc.cluster import rule_resources  # noqa: E402
+from bmc.cluster import rule_resources, threads  # noqa: E402
 
 # every setting typed and checked here, before any job runs (bmc/config.py; a bad key fails naming its path)
 SETTINGS = check(config)
@@ -95,9 +95,14 @@ shell.prefix(
     # braces doubled twice: once for this f-string, once for Snakemake's own formatting
     f"set -euo pipefail; export PYTHONPATH={workflow.basedir}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
 )
-# Threads of each model job (SFT, sampling, bridging, training, generation); Snakemake sets OMP_NUM_THREADS
-# to it. All cores by default; 1 at smoke scale, where start-up dominates and two jobs run side by side.
-JOB_THREADS = config.get("job_threads") or workflow.cores
+
+
+def job_threads(rule):
+    """Threads of a model job (SFT, sampling, bridging, training, generation); Snakemake sets OMP_NUM_THREADS to
+    it. The rule's CPUs on a cluster (`cluster.rules`), else `job_threads` (1 at smoke scale, where start-up
+    dominates and two jobs run side by side), else all cores (bmc.cluster.threads)."""
+    return threads(config, rule, workflow.resource_settings.cores)
+
 
 # the launcher of preference training (rules `train` and `sweep_train`): one process per GPU of `gpus.train`
 TRAIN_LAUNCHER = launcher(config, "train")

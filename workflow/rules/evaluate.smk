@@ -33,7 +33,7 @@ rule judge:
         f"{BENCH}/judge/{{method}}/seed{{seed}}/{{dataset}}.tsv"
     conda:
         "../../envs/judge.yaml"
-    threads: JOB_THREADS
+    threads: job_threads("judge")
     resources:
         **job_resources("judge"),
     params:
@@ -42,7 +42,10 @@ rule judge:
             f"--baseline-generations {input.baseline}" if input.baseline else ""
         ),
         cache=f"{R}/cache/judge",
+        # a served judge's server (bmc/llm/server.py) logs beside the job
+        server_log=f"{LOGS}/judge/{{method}}/seed{{seed}}/{{dataset}}.server.log",
     shell:
         "python -m bmc.cli judge --generations {input.generations} --tests {input.tests} {params.baseline}"
         " --out {output.scores} --cache {params.cache} --base-model {input.base_model} --params {params.judge}"
-        " --method {wildcards.method} --seed {wildcards.seed} --dataset {wildcards.dataset} > {log} 2>&1"
+        " --method {wildcards.method} --seed {wildcards.seed} --dataset {wildcards.dataset}"
+        " --server-log {params.server_log} > {log} 2>&1"

@@ -23,7 +23,7 @@ rule generate_qa:
         f"{BENCH}/generate_qa/{{method}}/seed{{seed}}.tsv"
     conda:
         "../../envs/generate.yaml"
-    threads: JOB_THREADS
+    threads: job_threads("generate_qa")
     resources:
         **job_resources("generate_qa"),
     params:
@@ -53,6 +53,7 @@ use rule generate_qa as generate_math with:
         f"{LOGS}/generate_math/{{method}}/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/generate_math/{{method}}/seed{{seed}}.tsv"
+    threads: job_threads("generate_math")
     resources:
         **job_resources("generate_math"),
     params:
@@ -79,6 +80,7 @@ use rule generate_qa as generate_if with:
         f"{LOGS}/generate_if/{{method}}/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/generate_if/{{method}}/seed{{seed}}.tsv"
+    threads: job_threads("generate_if")
     resources:
         **job_resources("generate_if"),
     params:

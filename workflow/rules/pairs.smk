@@ -13,7 +13,7 @@ rule sample_losing:
         task=one_of(SAMPLED_PAIR_TASKS),
     conda:
         "../../envs/generate.yaml"
-    threads: JOB_THREADS
+    threads: job_threads("sample_losing")
     resources:
         **job_resources("sample_losing"),
     params:

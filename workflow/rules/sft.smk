@@ -12,7 +12,7 @@ rule sft:
         task=one_of(TRAINED_SFT_TASKS),
     conda:
         "../../envs/train.yaml"
-    threads: JOB_THREADS
+    threads: job_threads("sft")
     resources:
         **job_resources("sft"),
     params:

@@ -10,7 +10,7 @@ rule train:
         f"{BENCH}/train/{{task}}/{{method}}/seed{{seed}}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: JOB_THREADS
+    threads: job_threads("train")
     resources:
         **job_resources("train"),
     params:
