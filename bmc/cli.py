@@ -1,4 +1,4 @@
-"""`bmc <stage> ...`: one subcommand per pipeline stage. Parsing only; logic lives in the stage modules."""
+"""`bmc <stage> ...`: one subcommand per pipeline stage, each run by its entry module in `bmc.stages`."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ import sys
 
 from bmc.reporting.provenance import environment
 
-# stage name -> module exposing add_arguments(parser) and run(args)
+# command -> the stage module (named after its rule) exposing add_arguments(parser) and run(args)
 STAGES = {
     "model": "bmc.models.prepare",
-    "release": "bmc.data.release",
-    "data": "bmc.data.qa",
-    "data-math": "bmc.data.math",
-    "data-if": "bmc.data.instruct",
-    "sft": "bmc.sft",
-    "sample": "bmc.pairs:sample",
-    "pairs": "bmc.pairs:build",
-    "pairs-given": "bmc.pairs:given",
-    "released-pairs": "bmc.data.released_pairs",
+    "release": "bmc.stages.release",
+    "data": "bmc.stages.data_qa",
+    "data-math": "bmc.stages.data_math",
+    "data-if": "bmc.stages.data_if",
+    "sft": "bmc.stages.sft",
+    "sample": "bmc.stages.sample_losing",
+    "pairs": "bmc.stages.build_pairs",
+    "pairs-given": "bmc.stages.given_pairs",
+    "released-pairs": "bmc.stages.released_pairs",
     "bridge": "bmc.bridging.run",
     "train": "bmc.alignment.train",
     "generate": "bmc.generation.run",
@@ -34,14 +34,6 @@ STAGES = {
 }
 
 
-def _load(target: str):
-    """Return (add_arguments, run) for `module` or `module:prefix` (prefix_add_arguments, prefix_run)."""
-    module, _, prefix = target.partition(":")
-    mod = importlib.import_module(module)
-    pre = f"{prefix}_" if prefix else ""
-    return getattr(mod, f"{pre}add_arguments"), getattr(mod, f"{pre}run")
-
-
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="bmc", description=__doc__)
@@ -50,9 +42,9 @@ def main(argv: list[str] | None = None) -> None:
     for name, target in STAGES.items():
         sp = sub.add_parser(name, help=f"run the {name} stage")
         if name == chosen:  # import only the stage that runs (heavy imports)
-            add_arguments, run = _load(target)
-            add_arguments(sp)
-            sp.set_defaults(_run=run)
+            stage = importlib.import_module(target)
+            stage.add_arguments(sp)
+            sp.set_defaults(_run=stage.run)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # the job's log records the environment it ran in (the conda env of the rule's `conda:` file, if any)

@@ -1,69 +1,28 @@
-"""Stages `sample`, `pairs` and `pairs-given`: preference pairs.
+"""Preference pairs: graded samples of the SFT model, and pairs built from them or given with the data.
 
-`sample`: the SFT model answers each training question (training template, so it answers the way it
-learned) `num_samples` times; each answer is graded with the task's evaluation grader (`bmc.tasks`).
-`samples.jsonl.meta.json` records how they were generated (`bmc.generation.backends.generate_resumable`).
-`pairs`: y_w = the ground-truth solution (`bmc.tasks.winning_response`), y_l = the first wrong,
-non-empty sample.
-`pairs-given`: pairs whose y_l is given with the data (a `rejected` field of each preference row, e.g. the
-paper's UltraFeedback pairs for instruction following); nothing is sampled.
+Sampling (rule `sample_losing`): the SFT model answers each training question (training template, so it
+answers the way it learned) `num_samples` times; each answer is graded with the task's evaluation grader
+(`bmc.tasks`). Building (rule `build_pairs`): y_w = the ground-truth solution (`bmc.tasks.winning_response`),
+y_l = the first wrong, non-empty sample. Given pairs (rule `given_pairs`): pairs whose y_l is given with the
+data (a `rejected` field of each preference row, e.g. the paper's UltraFeedback pairs for instruction
+following); nothing is sampled.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 from collections import Counter, defaultdict
 
-from bmc.chat import prompt_messages, prompt_text
-from bmc.io import InputError, read_jsonl, write_json, write_jsonl
-from bmc.records import QUESTION, QUESTION_WITH_REJECTED, SAMPLE
-from bmc.tasks import STOP_STRINGS, check_task, grade, winning_response
-
-log = logging.getLogger(__name__)
+from bmc.chat import prompt_messages
+from bmc.tasks import grade, winning_response
 
 
-def sample_add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="SFT model folder")
-    p.add_argument("--data", required=True, help="training questions (prefs.jsonl)")
-    p.add_argument("--out", required=True, help="graded samples (samples.jsonl)")
-    p.add_argument("--params", required=True, help="JSON: the config's `sample` section")
-
-
-def sample_run(args: argparse.Namespace) -> None:
-    from bmc.generation.backends import GenerationParams, generate_resumable, load_generator
-
-    params = json.loads(args.params)
-    num_samples = int(params.get("num_samples", 1))
-    if num_samples < 1:
-        raise ValueError(f"sample.num_samples must be >= 1, got {num_samples}")
-    fmt = params.pop("prompt_format", "paper")
-    questions = read_jsonl(args.data, required=QUESTION)
-    if not questions:
-        raise InputError(args.data, None, "no questions")
-    # answers stop where an evaluation answer would (the task's released stop strings, unless configured)
-    if params.get("stop_strings") is None:
-        params["stop_strings"] = list(STOP_STRINGS[check_task(questions[0]["task"])])
-    gen_params = GenerationParams.from_dict(params)
-    items = [
+def sample_items(questions: list[dict], num_samples: int) -> list[dict]:
+    """`num_samples` items per question, `<question id>#<k>`, each carrying its question and its index `sample`."""
+    return [
         {**q, "id": f"{q['id']}#{k}", "question_id": q["id"], "sample": k}
         for q in questions
         for k in range(num_samples)
     ]
-    generator = load_generator(args.model, gen_params)
-    rows = generate_resumable(
-        generator,
-        items,
-        prompt_of=lambda it: prompt_text(it["question"], fmt, generator.tokenizer),
-        out_path=args.out,
-        desc="sampling answers",
-        seed_of=lambda it: gen_params.seed + it["sample"],
-        finish=grade_row,
-        describe={"stage": "sample", "task": questions[0]["task"]},
-    )
-    n_correct = sum(r["correct"] for r in rows)
-    log.info("sampled %d answers to %d questions: %d correct", len(rows), len(questions), n_correct)
 
 
 def grade_row(row: dict) -> dict:
@@ -84,24 +43,6 @@ def make_pair(pair_id: str, question: dict, rejected: str) -> dict:
         "answer": question["answer"],
         "source": question.get("source"),
     }
-
-
-def build_add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--samples", required=True, help="graded samples (samples.jsonl)")
-    p.add_argument("--out", required=True, help="preference pairs (pairs.jsonl)")
-    p.add_argument("--summary", required=True, help="counts (summary.json)")
-
-
-def build_run(args: argparse.Namespace) -> None:
-    samples = read_jsonl(args.samples, required=SAMPLE)
-    if not samples:
-        raise InputError(args.samples, None, "no samples")
-    pairs, summary = build_pairs(samples)
-    write_jsonl(args.out, pairs)
-    write_json(args.summary, summary)
-    log.info(
-        "kept %d pairs from %d questions (%d samples)", len(pairs), summary["questions"], summary["asked"]
-    )
 
 
 def build_pairs(samples: list[dict]) -> tuple[list[dict], dict]:
@@ -135,22 +76,6 @@ def build_pairs(samples: list[dict]) -> tuple[list[dict], dict]:
     }
     total = {k: sum(d[k] for d in per_dataset.values()) for k in ("questions", *keys)}
     return list(pairs.values()), {**total, "per_dataset": per_dataset}
-
-
-def given_add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--prefs", required=True, help="preference rows with a `rejected` reply (prefs.jsonl)")
-    p.add_argument("--out", required=True, help="preference pairs (pairs.jsonl)")
-    p.add_argument("--summary", required=True, help="counts (summary.json)")
-
-
-def given_run(args: argparse.Namespace) -> None:
-    rows = read_jsonl(args.prefs, required=QUESTION_WITH_REJECTED)
-    if not rows:
-        raise InputError(args.prefs, None, "no preference rows")
-    pairs, summary = given_pairs(rows)
-    write_jsonl(args.out, pairs)
-    write_json(args.summary, summary)
-    log.info("kept %d of %d given pairs", len(pairs), len(rows))
 
 
 def given_pairs(rows: list[dict]) -> tuple[list[dict], dict]:

@@ -11,15 +11,15 @@ Fields = dict[str, type | tuple[type, ...]]
 
 QUESTION: Fields = {"id": str, "task": str, "dataset": str, "question": str, "solution": str, "answer": str}
 """A training question (`prefs.jsonl`), y_w in `solution`. Written by the data stages (`data`, `data-math`,
-`data-if`); read by `sample` (`bmc.pairs.sample_run`)."""
+`data-if`); read by `sample` (`bmc.stages.sample_losing`)."""
 
 QUESTION_WITH_REJECTED: Fields = {**QUESTION, "rejected": str}
 """A training question that comes with its y_l (`prefs.jsonl` of UltraFeedback pairs). Written by `data-if`
-(`source: ultrafeedback`); read by `pairs-given` (`bmc.pairs.given_run`)."""
+(`source: ultrafeedback`); read by `pairs-given` (`bmc.stages.given_pairs`)."""
 
 SFT_EXAMPLE: Fields = {"id": str, "messages": list}
 """An SFT conversation (`sft.jsonl`), one user and one assistant turn. Written by the data stages; read by
-`sft` (`bmc.sft`)."""
+`sft` (`bmc.stages.sft`)."""
 
 TEST_ITEM: Fields = {"id": str, "dataset": str, "question": str, "answer": str}
 """A test question (`test/<SET>.jsonl`; `answer` is "" for instruction following). Written by the data
@@ -28,7 +28,7 @@ lm-eval tasks (`bmc.evaluation.lm_eval_tasks`)."""
 
 SAMPLE: Fields = {**QUESTION, "response": str, "correct": bool}
 """An SFT model's graded answer to a training question (`samples.jsonl`). Written by `sample`; read by
-`pairs` (`bmc.pairs.build_run`)."""
+`pairs` (`bmc.stages.build_pairs`)."""
 
 PAIR: Fields = {"id": str, "prompt": list, "chosen": str, "rejected": str}
 """A preference pair (`pairs.jsonl`): `prompt` one user turn, `chosen` y_w (or ỹ_w once bridged), `rejected`

@@ -1,30 +1,20 @@
-"""Stage `sft`: supervised fine-tuning with TRL's SFTTrainer on the paper's QA template.
+"""Supervised fine-tuning with TRL's SFTTrainer on the paper's QA template (rule `sft`, `bmc.stages.sft`).
 
 Each example is a prompt-completion pair: prompt = "### Instruction:\\n{user}\\n\\n### Response:\\n",
 completion = the assistant text + the tokenizer's EOS (added here, so TRL adds none); with
-`--prompt-format chat_template` both come from the model's chat template (`bmc.chat`). A killed run resumes
-from its newest checkpoint if base model, data and settings are unchanged, else starts over and says why; the
-final folder, with `sft_summary.json` inside, appears atomically (`bmc.training_run`). The loss covers the
+prompt format `chat_template` both come from the model's chat template (`bmc.chat`). The loss covers the
 whole text (`loss_scope: whole_text`, the default: the authors' SFT script has no completion mask) or the
-completion only (`loss_scope: completion`). `--params` is the config's `sft` section: any SFTConfig /
+completion only (`loss_scope: completion`). The settings are the config's `sft` section: any SFTConfig /
 TrainingArguments field (bf16, deepspeed, gradient_checkpointing, model_init_kwargs with
 attn_implementation, ...) passes through; unknown keys are refused.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import os
-import time
 from pathlib import Path
 
 from bmc.chat import completion_text, prompt_text
-from bmc.data.schemas import check_conversation
-from bmc.io import InputError, read_jsonl
-from bmc.records import SFT_EXAMPLE
-from bmc.training_run import checkpoint_folder, save_final, train_resuming
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +29,6 @@ def cpu_defaults(params: dict) -> dict:
     if not {"gradient_checkpointing", "activation_checkpointing"} & set(params):
         defaults |= {"activation_checkpointing": False, "gradient_checkpointing": None}
     return defaults
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="base model folder")
-    p.add_argument("--data", required=True, help="sft.jsonl (id, messages)")
-    p.add_argument("--out", required=True, help="output model folder")
-    p.add_argument("--params", required=True, help="JSON: the config's `sft` section")
-    p.add_argument(
-        "--world-size",
-        type=int,
-        default=os.environ.get("BMC_WORLD_SIZE"),
-        help="processes the job must run on (default: as `bmc.launch` started it)",
-    )
 
 
 def to_prompt_completion(rows: list[dict], tokenizer, fmt: str = "paper") -> list[dict]:
@@ -115,29 +92,14 @@ def truncation_report(trainer, tokenizer, n_rows: int) -> dict:
     return {"truncated": truncated, "dropped": dropped}
 
 
-def run(args: argparse.Namespace) -> None:
-    from bmc.training_args import check_world_size, training_fingerprint
-
-    check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
-    params = json.loads(args.params)
-    fmt = params.pop("prompt_format", "paper")
-    rows = read_jsonl(args.data, required=SFT_EXAMPLE, check=check_conversation)
-    if not rows:
-        raise InputError(args.data, None, "no SFT examples")
-    out = Path(args.out)
-    checkpoints = checkpoint_folder(out)
-    start = time.time()
-    trainer, tokenizer = build_trainer(args.model, rows, params, checkpoints, fmt)
-    lengths = truncation_report(trainer, tokenizer, len(rows))
-    fingerprint = training_fingerprint(args.model, args.data, {**params, "prompt_format": fmt})
-    result, resumed_from = train_resuming(trainer, checkpoints, fingerprint)
-    summary = {
-        "examples": len(rows),
+def summarize(n_rows: int, lengths: dict, trainer, result, wall_s: float, resumed_from) -> dict:
+    """sft_summary.json: examples, truncation, steps, mean and final loss, wall time and the resumed checkpoint."""
+    return {
+        "examples": n_rows,
         **lengths,
         "steps": result.global_step,
         "train_loss": result.training_loss,  # mean over the run
         "final_loss": next((e["loss"] for e in reversed(trainer.state.log_history) if "loss" in e), None),
-        "wall_s": round(time.time() - start, 1),
+        "wall_s": round(wall_s, 1),
         "resumed_from": resumed_from,
     }
-    save_final(trainer, tokenizer, out, {"sft_summary.json": summary})

@@ -1,6 +1,6 @@
-"""What SFT (`bmc.sft`) and preference training (`bmc.alignment.train`) share around their trainer: checkpoints
-in a folder beside the output, training that resumes only from checkpoints made from the same inputs, and a
-final folder that appears complete or not at all.
+"""What SFT (`bmc.stages.sft`) and preference training (`bmc.stages.train`) share around their trainer: the
+number of processes they must run on, checkpoints in a folder beside the output, training that resumes only
+from checkpoints made from the same inputs, and a final folder that appears complete or not at all.
 
 Snakemake trusts an output folder that exists, so everything the stage promises in it (model, tokenizer,
 summary) is written into a temporary sibling first and the rename onto the output comes last: a run killed
@@ -9,11 +9,22 @@ at any moment leaves either no output or a complete one. Imports nothing heavy (
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 from pathlib import Path
 
 from bmc.io import write_json, write_jsonl
+
+
+def add_world_size_argument(p: argparse.ArgumentParser) -> None:
+    """`--world-size`: the processes the job must run on (`bmc.training_args.check_world_size`)."""
+    p.add_argument(
+        "--world-size",
+        type=int,
+        default=os.environ.get("BMC_WORLD_SIZE"),
+        help="processes the job must run on (default: as `bmc.launch` started it)",
+    )
 
 
 def checkpoint_folder(out: Path) -> Path:

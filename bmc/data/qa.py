@@ -1,6 +1,6 @@
-"""Stage `data`: validated, seeded QA subsets for SFT, pair building and evaluation.
+"""QA data: validated, seeded subsets for SFT, pair building and evaluation (rule `data_qa`).
 
-`--resources` is either the shipped subsets (`sft.jsonl`, `<SET>/{train,test}.jsonl`, rows carrying
+The resources folder is either the shipped subsets (`sft.jsonl`, `<SET>/{train,test}.jsonl`, rows carrying
 their released `line`) or the authors' full release (`qa_sft/*.parquet`, `OpenbookQA/` for OBQA).
 Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json` (formats in
 docs/contracts.md). Question ids and `source` always point into the released files, so a question
@@ -9,27 +9,16 @@ has the same id whether it was read from the shipped subset or the full release.
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import random
 from pathlib import Path
 
 from bmc.data.schemas import QA_FIELDS, SFT_FIELDS, check_qa_row, check_sft_row
 from bmc.io import InputError, iter_jsonl, iter_lines, write_json, write_jsonl
 
-log = logging.getLogger(__name__)
-
 RELEASE_FOLDERS = {"OBQA": "OpenbookQA"}  # config name -> folder name in the authors' release
 SIZE_KEYS = ("sft_n", "prefs_n", "test_n")
 # `source` is read by the workflow (which folder to pass as --resources), not here
 PARAM_KEYS = {"seed", "datasets", "source", *SIZE_KEYS}
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--resources", required=True, help="folder with the QA files (shipped or released)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--params", required=True, help="JSON: the config's `data.qa` section")
 
 
 def check_params(params: dict, section: str = "data.qa") -> dict:
@@ -165,9 +154,9 @@ def _check_unique(path: Path, ids: list[str]) -> None:
         seen.add(i)
 
 
-def run(args: argparse.Namespace) -> None:
-    params = check_params(json.loads(args.params))
-    resources, out, seed = Path(args.resources), Path(args.out), params["seed"]
+def build(resources: Path, params: dict) -> tuple[list, list, dict[str, list], dict]:
+    """(SFT examples, preference questions, test questions per set, summary) of the checked `data.qa` settings."""
+    seed = params["seed"]
     sft_all = load_sft(resources)
     sft = subsample(sft_all, params["sft_n"], seed, "sft")
     summary: dict = {
@@ -187,5 +176,4 @@ def run(args: argparse.Namespace) -> None:
                 prefs += picked
             else:
                 tests[dataset] = picked
-    write_outputs(out, sft, prefs, tests, summary)
-    log.info("QA data: %s", json.dumps(summary))
+    return sft, prefs, tests, summary

@@ -1,19 +1,17 @@
-"""Stage `release`: the authors' repository at a pinned commit, laid out as the data stages read it.
+"""The authors' repository at a pinned commit, laid out as the data stages read it (rule `release`).
 
-`git` fetches the one commit (`--params`: `url`, `commit`; any URL git accepts, a local path too) into a
-temporary folder beside `--out`; every file of the manifest (`--manifest`, YAML: `commit` and `files`:
+`git` fetches the one commit (`url`, `commit`; any URL git accepts, a local path too) into a
+temporary folder beside the output; every file of the manifest (YAML: `commit` and `files`:
 repository path -> `dest`, the path in the folder, and `blob`, its git blob SHA-1) is copied to its
 `dest` and its bytes are hashed as git does ("blob <size>\\0" + bytes). Any missing file or checksum
 mismatch fails, listing each one; otherwise the folder (plus `release.json`: URL, commit, files) is
-renamed onto `--out` in one step.
+renamed onto the output in one step.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -25,8 +23,6 @@ import yaml
 
 from bmc.io import InputError
 
-log = logging.getLogger(__name__)
-
 DEFAULTS = {
     "url": "https://github.com/YJiangcm/BMC.git",
     "commit": "958d49e54778ed41e15bb65c0a4184b04df7933b",
@@ -37,12 +33,6 @@ CHUNK = 1 << 20
 
 class ReleaseError(RuntimeError):
     """The release could not be fetched or does not match the manifest."""
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--manifest", required=True, help="YAML: commit and files (path -> dest, blob)")
-    p.add_argument("--out", required=True, help="the folder to lay out (resources/bmc-release)")
-    p.add_argument("--params", default="{}", help="JSON: the config's `release` section (url, commit)")
 
 
 def check_params(params: dict) -> dict:
@@ -168,11 +158,3 @@ def build(url: str, commit: str, manifest: str | Path, out: str | Path) -> dict:
         return record
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def run(args: argparse.Namespace) -> None:
-    params = check_params(json.loads(args.params))
-    record = build(params["url"], params["commit"], args.manifest, args.out)
-    log.info(
-        "release %s at %s: %d files in %s", params["url"], params["commit"], len(record["files"]), args.out
-    )

@@ -1,4 +1,4 @@
-"""Stage `released-pairs`: the authors' GPT-4-bridged pairs as bridged pairs (`DPO-BMC@released`).
+"""The authors' GPT-4-bridged pairs as bridged pairs (`DPO-BMC@released`).
 
 The release's `training_data/{qa,math,ultrafeedback}_dpo_bmc` (in resources/bmc-release as
 `<task folder>/train-*.parquet`, the training split) are the pairs the authors' DPO-BMC trained on,
@@ -13,26 +13,15 @@ the release holds neither y_w nor the gold answer, so `chosen_original` and `ans
 
 from __future__ import annotations
 
-import argparse
-import logging
 from collections import Counter
 from pathlib import Path
 
-from bmc.io import InputError, write_json, write_jsonl
-
-log = logging.getLogger(__name__)
+from bmc.io import InputError
 
 FOLDERS = {"qa": "qa_dpo_bmc", "math": "math_dpo_bmc", "if": "ultrafeedback_dpo_bmc"}
 EDITOR = "gpt-4-0125-preview (authors' release)"
 STRATEGY = "released"
 REQUIRED = ("chosen", "rejected")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", required=True, choices=sorted(FOLDERS))
-    p.add_argument("--release", required=True, help="the release folder (resources/bmc-release)")
-    p.add_argument("--out", required=True, help="bridged pairs.jsonl")
-    p.add_argument("--summary", required=True, help="summary.json")
 
 
 def _messages(value) -> list[dict] | None:
@@ -137,16 +126,3 @@ def released_pairs(release: str | Path, task: str) -> tuple[list[dict], dict]:
         "files": [str(p) for p in files],
     }
     return pairs, summary
-
-
-def run(args: argparse.Namespace) -> None:
-    pairs, summary = released_pairs(args.release, args.task)
-    write_jsonl(args.out, pairs)
-    write_json(args.summary, summary)
-    log.info(
-        "released %s pairs: %d of %d rows (skipped %s)",
-        args.task,
-        len(pairs),
-        summary["rows"],
-        summary["skipped"],
-    )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bmc.data import instruct, math, qa
 from bmc.io import InputError
+from bmc.stages import data_if, data_math, data_qa
 
 QA_ROW = {"problem": "Sky colour?\nOptions:\nblue\nred", "solution": "The answer is blue", "answer": "blue"}
 CONV = {
@@ -75,19 +75,19 @@ def uf_files() -> dict[str, bytes]:
 
 def run_qa(res: Path, out: Path) -> None:
     params = {"seed": 0, "datasets": ["ECQA", "OBQA"], "sft_n": 3, "prefs_n": 3, "test_n": 2}
-    qa.run(argparse.Namespace(resources=str(res), out=str(out), params=json.dumps(params)))
+    data_qa.run(argparse.Namespace(resources=str(res), out=str(out), params=json.dumps(params)))
 
 
 def run_math(res: Path, out: Path) -> None:
     params = {"seed": 0, "datasets": ["gsm8k"], "sft_n": 3, "prefs_n": 3, "test_n": 2}
-    math.run(argparse.Namespace(resources=str(res), out=str(out), params=json.dumps(params)))
+    data_math.run(argparse.Namespace(resources=str(res), out=str(out), params=json.dumps(params)))
 
 
 def run_if(res: Path, out: Path, **source) -> None:
     params = {"seed": 0, "datasets": ["alpaca_eval", "arena_hard"], "sft_n": 2, "prefs_n": 2, "test_n": 2}
     params |= source or {"max_prompt_chars": 100, "max_reply_chars": 100, "min_ascii": 0.9}
     args = dict(resources=str(res), out=str(out), params=json.dumps(params), cache=None)
-    instruct.run(argparse.Namespace(**args, sharegpt=None if source else str(res / "sharegpt.json")))
+    data_if.run(argparse.Namespace(**args, sharegpt=None if source else str(res / "sharegpt.json")))
 
 
 def run_uf(res: Path, out: Path) -> None:

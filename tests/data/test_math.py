@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bmc.data.math import check_math_params, load_test, load_training, parse_cot, run, split_pool
+from bmc.data.math import check_math_params, load_test, load_training, parse_cot, split_pool
 from bmc.data.schemas import check_conversation
 from bmc.evaluation.math_answers import is_correct
 from bmc.io import InputError, read_jsonl
 from bmc.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
+from bmc.stages.data_math import run
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "workflow" / "resources" / "data" / "math"

@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bmc.data.math import load_math_sft, load_test, run
+from bmc.data.math import load_math_sft, load_test
 from bmc.evaluation.math_answers import gold_answer, is_correct
 from bmc.io import InputError
+from bmc.stages.data_math import run
 
 from .test_math import PARAMS, make_release, make_shipped, write
 

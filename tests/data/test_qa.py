@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from bmc.data.qa import check_params, load_questions, load_sft, run, subsample
+from bmc.data.qa import check_params, load_questions, load_sft, subsample
 from bmc.data.schemas import options_of
 from bmc.io import InputError, read_jsonl
 from bmc.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
+from bmc.stages.data_qa import run
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "data" / "qa"
 GOOD = {"problem": "Sky colour?\nOptions:\nblue\nred", "solution": "The answer is blue", "answer": "blue"}

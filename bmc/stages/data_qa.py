@@ -1,0 +1,28 @@
+"""Rule `data_qa` (command `data`): the QA subsets for SFT, pair building and evaluation (`bmc.data.qa`).
+
+Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json` (formats in docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from bmc.data import qa
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resources", required=True, help="folder with the QA files (shipped or released)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--params", required=True, help="JSON: the config's `data.qa` section")
+
+
+def run(args: argparse.Namespace) -> None:
+    params = qa.check_params(json.loads(args.params))
+    sft, prefs, tests, summary = qa.build(Path(args.resources), params)
+    qa.write_outputs(Path(args.out), sft, prefs, tests, summary)
+    log.info("QA data: %s", json.dumps(summary))

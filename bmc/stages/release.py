@@ -1,0 +1,26 @@
+"""Rule `release` (command `release`): the authors' repository at a pinned commit, laid out as the data stages
+read it (`bmc.data.release`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+from bmc.data.release import build, check_params
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", required=True, help="YAML: commit and files (path -> dest, blob)")
+    p.add_argument("--out", required=True, help="the folder to lay out (resources/bmc-release)")
+    p.add_argument("--params", default="{}", help="JSON: the config's `release` section (url, commit)")
+
+
+def run(args: argparse.Namespace) -> None:
+    params = check_params(json.loads(args.params))
+    record = build(params["url"], params["commit"], args.manifest, args.out)
+    log.info(
+        "release %s at %s: %d files in %s", params["url"], params["commit"], len(record["files"]), args.out
+    )
