@@ -30,8 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from bmc.generation.backends import GenerationParams, generate_resumable, load_generator
-from bmc.generation.run import set_params
+from bmc.generation.backends import GenerationParams, generate_resumable, load_generator, set_params
 from bmc.io import read_jsonl
 from bmc.records import TEST_ITEM
 from bmc.tasks import STOP_STRINGS, answer_prompt

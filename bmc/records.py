@@ -23,7 +23,7 @@ SFT_EXAMPLE: Fields = {"id": str, "messages": list}
 
 TEST_ITEM: Fields = {"id": str, "dataset": str, "question": str, "answer": str}
 """A test question (`test/<SET>.jsonl`; `answer` is "" for instruction following). Written by the data
-stages; read by `generate` (`bmc.generation.run`), `judge` (`bmc.evaluation.instruction_following`) and the
+stages; read by `generate` (`bmc.stages.generate`), `judge` (`bmc.stages.judge`) and the
 lm-eval tasks (`bmc.evaluation.lm_eval_tasks`)."""
 
 SAMPLE: Fields = {**QUESTION, "response": str, "correct": bool}
@@ -33,11 +33,11 @@ SAMPLE: Fields = {**QUESTION, "response": str, "correct": bool}
 PAIR: Fields = {"id": str, "prompt": list, "chosen": str, "rejected": str}
 """A preference pair (`pairs.jsonl`): `prompt` one user turn, `chosen` y_w (or ỹ_w once bridged), `rejected`
 y_l. Written by `pairs`, `pairs-given`, `bridge` and `released-pairs`; read by `bridge`
-(`bmc.bridging.run`) and `train` (`bmc.alignment.train`)."""
+(`bmc.stages.bridge`) and `train` (`bmc.stages.train`)."""
 
 GENERATION: Fields = {"id": str, "dataset": str, "response": str, "answer": str}
 """A model's answer to a test item (`generations.jsonl`; also `prompt`, the exact text the model was given).
-Written by `generate`; read by `evaluate` (`bmc.evaluation.run`) and `judge`."""
+Written by `generate`; read by `evaluate` (`bmc.stages.evaluate`) and `judge`."""
 
 GRADED_GENERATION: Fields = {"id": str, "correct": bool}
 """A graded answer (`records.jsonl` beside `scores.json`; also `answer`, `prediction` and the released rule's

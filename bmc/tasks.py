@@ -84,3 +84,39 @@ def answer_prompt(task: str, question: str, fmt: str = "paper", tokenizer=None) 
     if fmt == "paper":
         return eval_prompt(question, cue)
     return prompt_text(question, fmt, tokenizer) + cue
+
+
+def grade_generations(generations: list[dict], task: str = "qa") -> list[dict]:
+    """Per-generation records: `id`, `answer`, and `prediction`/`correct` under the corrected grader and
+    `prediction_released`/`correct_released` under the released rule."""
+    records = []
+    for g in generations:
+        prediction, correct = grade(task, g["response"], g["answer"])
+        released, correct_released = grade_released(task, g["response"], g["answer"])
+        records.append(
+            {
+                "id": g["id"],
+                "answer": g["answer"],
+                "prediction": prediction,
+                "correct": correct,
+                "prediction_released": released,
+                "correct_released": correct_released,
+            }
+        )
+    return records
+
+
+def accuracy(records: list[dict], task: str) -> dict:
+    """The scores of graded records (`grade_generations`): `score` (percent correct) under the corrected grader,
+    `score_released` under the released rule, and `parsed`, the responses with a final answer the grader found."""
+    n_correct = sum(r["correct"] for r in records)
+    n_released = sum(r["correct_released"] for r in records)
+    return {
+        "metric": METRICS[task],
+        "score": 100.0 * n_correct / len(records),
+        "n": len(records),
+        "correct": n_correct,
+        "score_released": 100.0 * n_released / len(records),
+        "correct_released": n_released,
+        "parsed": sum(bool(r["prediction"]) for r in records),
+    }

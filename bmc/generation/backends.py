@@ -104,6 +104,18 @@ class GenerationParams:
         return cls(**{k: v for k, v in d.items() if k in fields})
 
 
+def set_params(section: dict, datasets: list[str]) -> dict[str, GenerationParams]:
+    """Each test set's decoding: the section with its `set_overrides.<set>` on top (checked up front)."""
+    overrides = section.get("set_overrides") or {}
+    unknown = sorted(set(overrides) - set(datasets))
+    if unknown:
+        raise ValueError(
+            f"eval.set_overrides names test sets {unknown} that are not generated here {datasets}"
+        )
+    base = {k: v for k, v in section.items() if k != "set_overrides"}
+    return {d: GenerationParams.from_dict({**base, **overrides.get(d, {})}) for d in datasets}
+
+
 def resolve_dtype(dtype: str | None, on_gpu: bool) -> str:
     """The configured dtype, or the device's default: bfloat16 on a GPU, float32 on a CPU."""
     return dtype or ("bfloat16" if on_gpu else "float32")

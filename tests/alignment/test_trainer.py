@@ -12,9 +12,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import DPOConfig, DPOTrainer
 
 from bmc.alignment.stopwords import stopword_ids
-from bmc.alignment.train import load_pairs, run, validate_params
 from bmc.alignment.trainer import BMCConfig, BMCTrainer
+from bmc.alignment.training import load_pairs, validate_params
 from bmc.chat import training_prompt
+from bmc.stages.train import run
 
 PAIRS = [
     (
@@ -461,7 +462,7 @@ def test_train_stage_writes_model_and_summary(tiny_model_dir, tmp_path):
 
 
 def test_a_checkpoint_saved_with_another_beta_is_not_resumed(tiny_model_dir, tmp_path, monkeypatch, caplog):
-    from bmc.alignment import train as train_module
+    from bmc.stages import train as train_module
 
     pairs = write_pairs(tmp_path / "pairs.jsonl", [pair(i, q, c, r) for i, (q, c, r) in enumerate(PAIRS)])
     params = {"beta": 0.1, "learning_rate": 1e-3, "max_steps": 1, "save_steps": 1, "max_length": 128}

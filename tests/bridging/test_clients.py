@@ -10,10 +10,10 @@ import pytest
 from transformers import AutoTokenizer
 
 from bmc.bridging.prompts import load_template
-from bmc.bridging.run import run
 from bmc.chat import render_chat
 from bmc.llm.clients import OpenAIClient, client_identity, make_client, model_fingerprint
 from bmc.models.prepare import SHIPPED_TOKENIZER, build_random_llama
+from bmc.stages.bridge import run
 
 from .conftest import GOOD_EDIT, PAIR, make_pairs
 from .test_run import stage_args

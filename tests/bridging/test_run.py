@@ -3,10 +3,11 @@ import json
 
 import pytest
 
+from bmc.bridging.bridge import bridge_pairs, check_params, read_pairs, select
 from bmc.bridging.prompts import load_template
-from bmc.bridging.run import add_arguments, bridge_pairs, check_params, read_pairs, select
 from bmc.io import InputError
 from bmc.llm.cache import ResponseCache
+from bmc.stages.bridge import add_arguments
 
 from .conftest import GOOD_EDIT, PAIR, CountingEditor, make_pairs
 

@@ -104,7 +104,7 @@ def test_generation_ends_before_the_first_stop_string(tiny_model_dir):
 def test_generate_stage_uses_the_task_stop_strings_and_per_set_decoding(
     tmp_path, monkeypatch, tiny_model_dir
 ):
-    from bmc.generation import run as stage
+    from bmc.stages import generate as stage
 
     seen = []
 

@@ -175,7 +175,7 @@ def _test_sets(tmp_path, names=("ECQA", "QASC", "ARC")):
 
 
 def test_finished_test_sets_survive_a_failure_of_a_later_set(tiny_model_dir, tmp_path, monkeypatch):
-    from bmc.generation import run as stage
+    from bmc.stages import generate as stage
 
     files, outs = _test_sets(tmp_path)
     generators = []

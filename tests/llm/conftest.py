@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bmc.bridging.run import add_arguments
+from bmc.stages.bridge import add_arguments
 
 from .fault_server import FaultServer
 

@@ -1,4 +1,4 @@
-"""Fault drills: each fault kind of the test server drives the bridging stage (bmc.bridging.run) through the
+"""Fault drills: each fault kind of the test server drives the bridging stage (bmc.stages.bridge) through the
 OpenAI-compatible client; the stage never crashes on one item, every good reply is cached once, the ledger
 counts what the server served, and the key is found nowhere."""
 
@@ -7,12 +7,13 @@ from collections import Counter
 
 import pytest
 
+from bmc.bridging.bridge import edit_key
 from bmc.bridging.prompts import load_template
-from bmc.bridging.run import edit_key, run
 from bmc.evaluation.judge import judge
 from bmc.llm import endpoint
 from bmc.llm.cache import ResponseCache
 from bmc.llm.clients import client_identity, legacy_identity, make_client
+from bmc.stages.bridge import run
 
 from .conftest import EDIT, cached_keys, editor, files_holding, make_pairs, outputs, stage_args
 from .fault_server import FAULTS, FINAL, FaultServer

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bmc.bridging import run as bridge_stage
-from bmc.evaluation import instruction_following as judge_stage
 from bmc.llm import server
+from bmc.stages import bridge as bridge_stage
+from bmc.stages import judge as judge_stage
 
 from .conftest import EDIT, make_pairs, outputs, stage_argv
 

@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-from bmc.evaluation.run import grade_generations
 from bmc.io import InputError, write_jsonl
 from bmc.reporting.power import (
     detectable_difference,
@@ -13,6 +12,7 @@ from bmc.reporting.power import (
     required_n,
     section,
 )
+from bmc.tasks import grade_generations
 
 
 def test_exact_mcnemar_on_a_known_table():

@@ -1,4 +1,6 @@
-"""Stage `generate`: answers to a task's test sets with the task's evaluation protocol (`bmc.tasks`).
+"""Rules `generate_qa`, `generate_math`, `generate_if` and `sweep_score` (command `generate`): answers to a
+task's test sets with the task's evaluation protocol (`bmc.tasks`) and a generation backend
+(`bmc.generation.backends`).
 
 The prompt is `bmc.tasks.answer_prompt`'s; generation stops at the config's `stop_strings`, by default the
 task's released ones (`bmc.tasks.STOP_STRINGS`). `set_overrides` changes decoding per test set, e.g. the
@@ -16,7 +18,13 @@ import argparse
 import json
 import logging
 
-from bmc.generation.backends import GenerationParams, discard_partial, generate_resumable, load_generator
+from bmc.generation.backends import (
+    GenerationParams,
+    discard_partial,
+    generate_resumable,
+    load_generator,
+    set_params,
+)
 from bmc.io import InputError, read_jsonl
 from bmc.records import TEST_ITEM
 from bmc.tasks import STOP_STRINGS, TASKS, answer_prompt
@@ -69,15 +77,3 @@ def run(args: argparse.Namespace) -> None:
         log.info("wrote %d generations to %s", len(rows), out)
     for out in args.out:
         discard_partial(out)
-
-
-def set_params(section: dict, datasets: list[str]) -> dict[str, GenerationParams]:
-    """Each test set's decoding: the section with its `set_overrides.<set>` on top (checked up front)."""
-    overrides = section.get("set_overrides") or {}
-    unknown = sorted(set(overrides) - set(datasets))
-    if unknown:
-        raise ValueError(
-            f"eval.set_overrides names test sets {unknown} that are not generated here {datasets}"
-        )
-    base = {k: v for k, v in section.items() if k != "set_overrides"}
-    return {d: GenerationParams.from_dict({**base, **overrides.get(d, {})}) for d in datasets}

@@ -1,46 +1,23 @@
-"""Stage `train`: preference training of one method and seed with BMCTrainer (bmc/alignment/trainer.py).
+"""Preference training of one method and seed with BMCTrainer (`bmc.alignment.trainer`): its pairs as TRL
+rows, the trainer, and the run's summary (rule `train`, `bmc.stages.train`).
 
 Pairs use the paper's template by default: prompt = `bmc.chat.training_prompt(user)`, completion =
-assistant text + EOS; `--prompt-format chat_template` uses the model's chat template (`bmc.chat`). Checkpoints go to
-`<out>.checkpoints/` and a killed run resumes from the newest one if the models, the pairs and the settings
-(β included) are those it was made with, else starts over and says why; the final folder, with
-`train_summary.json` and `token_dynamics.jsonl` inside, appears atomically (`bmc.training_run`).
+assistant text + EOS; prompt format `chat_template` uses the model's chat template (`bmc.chat`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import os
-import time
 from pathlib import Path
 
 from bmc.chat import completion_text, prompt_text
 from bmc.io import InputError, iter_jsonl
 from bmc.records import PAIR
-from bmc.training_run import checkpoint_folder, save_final, train_resuming
 
 log = logging.getLogger(__name__)
 
 # Keys of the config's `train` section that are not BMCConfig fields (`seed` comes from --seed).
 OWN_KEYS = {"methods", "max_prompt_length", "precompute_ref_logps", "method_params", "seed", "prompt_format"}
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", required=True, help="method name (bmc.alignment.methods)")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--model", required=True, help="policy initialisation (the SFT model folder)")
-    p.add_argument("--ref", default=None, help="reference model folder (default: --model)")
-    p.add_argument("--pairs", required=True, help="pairs.jsonl (original or bridged)")
-    p.add_argument("--out", required=True, help="output model folder")
-    p.add_argument("--params", required=True, help="JSON: the config's `train` section")
-    p.add_argument(
-        "--world-size",
-        type=int,
-        default=os.environ.get("BMC_WORLD_SIZE"),
-        help="processes the job must run on (default: as `bmc.launch` started it)",
-    )
 
 
 def load_pairs(
@@ -186,44 +163,10 @@ def validate_params(params: dict) -> None:
             raise ValueError(f"train.{key} must be > 0, got {params[key]}")
 
 
-def run(args: argparse.Namespace) -> None:
-    from bmc.alignment.methods import get_method
-    from bmc.alignment.trainer import token_dynamics_rows
-    from bmc.models.prepare import load_tokenizer
-    from bmc.training_args import check_world_size, training_fingerprint
-
-    check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
-    params = json.loads(args.params)
-    get_method(args.method)  # unknown names fail before anything loads
-    validate_params(params)
-    start = time.time()
-    rows, truncated = load_pairs(
-        args.pairs,
-        load_tokenizer(args.model),
-        params.get("max_prompt_length"),
-        params.get("prompt_format", "paper"),
-        params.get("max_length"),
-    )
-    out = Path(args.out)
-    checkpoints = checkpoint_folder(out)
-    trainer, tokenizer = build_trainer(
-        args.method, args.seed, args.model, args.ref, rows, params, checkpoints
-    )
+def run_settings(params: dict, method: str, seed: int) -> dict:
+    """The settings a run's checkpoints are fingerprinted with: the section without the method list, the
+    method and seed, and this method's own `method_params` only (another method's do not concern it)."""
     settings = {k: v for k, v in params.items() if k not in ("methods", "method_params")}
-    settings |= {"method": args.method, "seed": args.seed}
-    settings["method_params"] = (params.get("method_params") or {}).get(args.method, {})
-    ref = args.ref if args.ref and Path(args.ref).resolve() != Path(args.model).resolve() else None
-    fingerprint = training_fingerprint(args.model, args.pairs, settings, ref)
-    result, resumed_from = train_resuming(trainer, checkpoints, fingerprint)
-    summary = summarize(
-        trainer, args.method, args.seed, len(rows), result, time.time() - start, resumed_from, truncated
-    )
-    dynamics = token_dynamics_rows(trainer.state.log_history)
-    save_final(trainer, tokenizer, out, {"train_summary.json": summary, "token_dynamics.jsonl": dynamics})
-    log.info(
-        "trained %s seed %d on %d pairs (%d with empty masks)",
-        args.method,
-        args.seed,
-        len(rows),
-        summary["n_empty_masks"],
-    )
+    settings |= {"method": method, "seed": seed}
+    settings["method_params"] = (params.get("method_params") or {}).get(method, {})
+    return settings

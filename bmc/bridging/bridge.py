@@ -1,4 +1,5 @@
-"""Stage `bridge`: pseudo-winning (or, for `inverse`, pseudo-losing) responses by targeted modification.
+"""Bridging a pairs file: pseudo-winning (or, for `inverse`, pseudo-losing) responses by targeted
+modification (rule `bridge`, `bmc.stages.bridge`).
 
 Every input pair appears in the output, in input order, with `bridge.status`:
 - `edited`:   the editor's valid output replaces `chosen` (`rejected` for the inverse strategy);
@@ -6,50 +7,29 @@ Every input pair appears in the output, in input order, with `bridge.status`:
 - `kept`:     not selected for bridging (`proportion` < 1), the pair keeps its original responses.
 `chosen_original` always holds y_w; the inverse strategy also keeps `rejected_original` (y_l).
 A request the editor fails after its retries is a `fallback` ("editor request failed: <reason>"); it is not
-cached, so a later run asks it again. Each edit is cached the moment it arrives (`bmc.llm.cache`), so a killed
-run resumes where it stopped; `editor_usage` in the summary counts every request the cache folder's ledger
-holds for these pairs, over every run (killed ones included), and `this_run` the requests of this run.
+cached, so a later run asks it again. Each edit is cached the moment it arrives (`bmc.llm.cache`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import random
-import time
 from collections import Counter
 from collections.abc import Callable
 from statistics import mean
 
 from rapidfuzz import fuzz
 
-from bmc.bridging.prompts import Template, load_template
+from bmc.bridging.prompts import Template
 from bmc.bridging.validate import check_edit
-from bmc.io import file_sha256, read_jsonl, write_json, write_jsonl
+from bmc.io import file_sha256, read_jsonl
 from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache, ask_uncached, content_key
-from bmc.llm.clients import ChatClient, check_client_config, client_identity, legacy_identity, request_chunk
-from bmc.llm.server import ClientFactory
+from bmc.llm.clients import ChatClient, check_client_config
 from bmc.records import PAIR
 from bmc.tasks import TASKS
 
-log = logging.getLogger(__name__)
 BRIDGE_KEYS = {"strategy", "template_version", "proportion", "seed", "editor"}
 DEFAULTS = {"strategy": "targeted", "template_version": "v1", "proportion": 1.0, "seed": 0}
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pairs", required=True, help="pairs.jsonl")
-    p.add_argument("--out", required=True, help="bridged pairs.jsonl")
-    p.add_argument("--summary", required=True, help="summary.json")
-    p.add_argument("--cache", required=True, help="editor cache folder (kept across runs)")
-    p.add_argument("--base-model", default=None, help="model folder used when editor.model is 'base'")
-    p.add_argument("--params", required=True, help="JSON: the config's `bridge` section")
-    p.add_argument("--task", default="qa", choices=list(TASKS), help="task of the pairs (picks the template)")
-    p.add_argument(
-        "--server-log", default=None, help="log of a served editor's server (default: beside --out)"
-    )
 
 
 def check_params(params: dict) -> dict:
@@ -162,6 +142,14 @@ def bridge_fingerprint(pairs_path: str, params: dict, template: Template, identi
     }
 
 
+def editor_usage(cache_dir: str, rows: list[dict], usage: dict) -> dict:
+    """The editor's requests for these pairs over every run (the cache folder's ledger), its cache hits, and
+    this run's requests (`usage`, as `bridge_pairs` returns it)."""
+    keys = [r["bridge"]["cache_key"] for r in rows if r["bridge"]["cache_key"]]
+    this_run = {k: v for k, v in usage.items() if k != "cache_hits"}
+    return {**ledger.totals(cache_dir, keys), "cache_hits": usage["cache_hits"], "this_run": this_run}
+
+
 def summarize(rows: list[dict], template: Template, editor: dict, usage: dict, wall_s: float) -> dict:
     """Counts per status, the fallback reasons, the editor's cost and how close the edits stay to y_l / y_w."""
     edited = [r for r in rows if r["bridge"]["status"] == "edited"]
@@ -188,40 +176,3 @@ def summarize(rows: list[dict], template: Template, editor: dict, usage: dict, w
         ),
         "wall_s": round(wall_s, 1),
     }
-
-
-def run(args: argparse.Namespace) -> None:
-    start = time.time()
-    params = check_params(json.loads(args.params))
-    pairs = read_pairs(args.pairs)
-    if other := next((p for p in pairs if p.get("task", "qa") != args.task), None):
-        raise ValueError(
-            f"{args.pairs}: pair {other['id']!r} is a {other.get('task')!r} pair, not {args.task!r}"
-        )
-    template = load_template(params["strategy"], params["template_version"], args.task)
-    selected = select([p["id"] for p in pairs], float(params["proportion"]), int(params["seed"]))
-    editor_config = params["editor"]
-    identity = client_identity(editor_config, args.base_model)
-    cache = ResponseCache(args.cache)
-    cache.check_inputs(args.out, bridge_fingerprint(args.pairs, params, template, identity), "bridging")
-    server_log = args.server_log or f"{args.out}.server.log"
-    with ClientFactory(editor_config, args.base_model, "bridge.editor", server_log) as editor_factory:
-        rows, usage = bridge_pairs(
-            pairs,
-            template,
-            identity,
-            editor_factory,
-            cache,
-            selected,
-            chunk=request_chunk(editor_config),
-            legacy=legacy_identity(editor_config),
-        )
-    missing = {p["id"] for p in pairs} - {r["id"] for r in rows}
-    assert not missing and len(rows) == len(pairs), f"pairs lost in bridging: {sorted(missing)[:5]}"
-    write_jsonl(args.out, rows)
-    keys = [r["bridge"]["cache_key"] for r in rows if r["bridge"]["cache_key"]]
-    this_run = {k: v for k, v in usage.items() if k != "cache_hits"}
-    spent = {**ledger.totals(args.cache, keys), "cache_hits": usage["cache_hits"], "this_run": this_run}
-    summary = summarize(rows, template, {**editor_config, **identity}, spent, time.time() - start)
-    write_json(args.summary, summary)
-    log.info("bridging %s: %s, editor %s", template.name, summary["status"], spent)

@@ -1,6 +1,6 @@
-"""Stage `evaluate`: accuracy of a generations file under both graders (`bmc.tasks.GRADERS`), with per-question
-records. `score` is the corrected grader's, `score_released` the authors' released rule's (what the paper's
-numbers mean); `parsed` counts responses with a final answer the grader could find."""
+"""Rule `evaluate` (command `evaluate`, also run by `sweep_score`): accuracy of a generations file under both
+graders (`bmc.tasks.accuracy`), with per-question records beside it. `score` is the corrected grader's,
+`score_released` the authors' released rule's (what the paper's numbers mean)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
 from bmc.records import GENERATION
-from bmc.tasks import METRICS, TASKS, grade, grade_released
+from bmc.tasks import TASKS, accuracy, grade_generations
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +35,13 @@ def run(args: argparse.Namespace) -> None:
     if not generations:
         raise InputError(args.generations, None, "no generations to score")
     records = grade_generations(generations, args.task)
-    n_correct = sum(r["correct"] for r in records)
-    n_released = sum(r["correct_released"] for r in records)
     scores = {
         "model": args.model_name,
         "method": args.method,
         "seed": args.seed,
         "task": args.task,
         "dataset": args.dataset,
-        "metric": METRICS[args.task],
-        "score": 100.0 * n_correct / len(records),
-        "n": len(records),
-        "correct": n_correct,
-        "score_released": 100.0 * n_released / len(records),
-        "correct_released": n_released,
-        "parsed": sum(bool(r["prediction"]) for r in records),
+        **accuracy(records, args.task),
     }
     write_jsonl(Path(args.out).with_name("records.jsonl"), records)
     write_json(args.out, scores)
@@ -60,27 +52,7 @@ def run(args: argparse.Namespace) -> None:
         args.seed,
         args.dataset,
         scores["score"],
-        n_correct,
+        scores["correct"],
         len(records),
         scores["score_released"],
     )
-
-
-def grade_generations(generations: list[dict], task: str = "qa") -> list[dict]:
-    """Per-generation records: `id`, `answer`, and `prediction`/`correct` under the corrected grader and
-    `prediction_released`/`correct_released` under the released rule."""
-    records = []
-    for g in generations:
-        prediction, correct = grade(task, g["response"], g["answer"])
-        released, correct_released = grade_released(task, g["response"], g["answer"])
-        records.append(
-            {
-                "id": g["id"],
-                "answer": g["answer"],
-                "prediction": prediction,
-                "correct": correct,
-                "prediction_released": released,
-                "correct_released": correct_released,
-            }
-        )
-    return records

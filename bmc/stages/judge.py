@@ -1,0 +1,124 @@
+"""Rule `judge` (command `judge`): AlpacaEval or Arena-Hard scores of one model's answers to one test set,
+judged pairwise against the set's baseline (`bmc.evaluation.instruction_following`, `bmc.evaluation.judge`).
+
+Judgments go to `judgments.jsonl` beside `scores.json`, the judge's cost into the scores. Each verdict is cached
+as it arrives (`bmc.llm.cache`), so a killed run resumes; a judge with a `serve` section is served by the job
+itself (`bmc.llm.server`). With `judge.alpaca_eval_annotator` (paper scale) AlpacaEval is scored by the
+`alpaca_eval` library itself (`bmc.evaluation.alpaca_eval_library`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from bmc.evaluation.instruction_following import (
+    baseline_answers,
+    judge_items,
+    mean_lengths,
+    scores_of,
+    split_params,
+)
+from bmc.evaluation.judge import judge, judge_keys
+from bmc.io import InputError, file_sha256, read_jsonl, write_json, write_jsonl
+from bmc.llm import ledger
+from bmc.llm.cache import ResponseCache
+from bmc.llm.clients import client_identity, legacy_identity, request_chunk
+from bmc.llm.server import ClientFactory
+from bmc.records import GENERATION, TEST_ITEM
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--generations", required=True, help="the model's generations.jsonl")
+    p.add_argument("--tests", required=True, help="the test set (test/<SET>.jsonl)")
+    p.add_argument("--baseline-generations", default=None, help="the baseline model's generations.jsonl")
+    p.add_argument("--out", required=True, help="scores.json (judgments.jsonl is written beside it)")
+    p.add_argument("--cache", required=True, help="judge cache folder (kept across runs)")
+    p.add_argument("--base-model", default=None, help="model folder used when judge.model is 'base'")
+    p.add_argument("--params", required=True, help="JSON: the config's `judge` section")
+    p.add_argument("--method", required=True)
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--dataset", required=True, choices=["alpaca_eval", "arena_hard"])
+    p.add_argument(
+        "--server-log", default=None, help="log of a served judge's server (default: beside --out)"
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    stage, judge_config = split_params(json.loads(args.params))
+    tests = read_jsonl(args.tests, required=TEST_ITEM)
+    generations = read_jsonl(args.generations, required=GENERATION)
+    if not tests or not generations:
+        raise InputError(args.tests if not tests else args.generations, None, "empty file")
+    baseline, baseline_name = baseline_answers(tests, args.tests, args.baseline_generations)
+    items = judge_items(tests, generations, baseline, args.generations)
+    scores = {
+        "method": args.method,
+        "seed": args.seed,
+        "task": "if",
+        "dataset": args.dataset,
+        "metric": "lc_win_rate" if args.dataset == "alpaca_eval" else "bt_win_rate",
+        "n": len(items),
+        "baseline": baseline_name,
+    }
+    annotator = stage.get("alpaca_eval_annotator")
+    if annotator and args.dataset == "alpaca_eval":  # the official AlpacaEval 2 protocol (paper scale)
+        judgments = library_scores(args, items, annotator, scores)
+    else:
+        judgments = judged_scores(args, items, stage, judge_config, scores)
+    write_jsonl(Path(args.out).with_name("judgments.jsonl"), judgments)
+    write_json(args.out, scores)
+
+
+def library_scores(args: argparse.Namespace, items: list[dict], annotator: str, scores: dict) -> list[dict]:
+    """Scores AlpacaEval with the `alpaca_eval` library's annotator into `scores`; returns its judgments."""
+    from bmc.evaluation.alpaca_eval_library import library_scores as score_with_library
+
+    found, judgments = score_with_library(
+        items, args.method, annotator, Path(args.out).with_name("alpaca_eval")
+    )
+    scores |= {"judge": {"kind": "alpaca_eval", "model": annotator}, **found, **mean_lengths(items)}
+    log.info("%s seed %d on alpaca_eval (%s): %s", args.method, args.seed, annotator, json.dumps(found))
+    return judgments
+
+
+def judged_scores(
+    args: argparse.Namespace, items: list[dict], stage: dict, judge_config: dict, scores: dict
+) -> list[dict]:
+    """Scores the test set with the suite's pairwise judge into `scores`; returns the judgments."""
+    identity = client_identity(judge_config, args.base_model, "judge")
+    version = stage.get("template_version", "v1")
+    cache = ResponseCache(args.cache)
+    sources = [args.generations, args.tests, args.baseline_generations]
+    inputs = [file_sha256(path) if path else None for path in sources]
+    cache.check_inputs(args.out, {"inputs_sha256": inputs, "judge": identity, "template": version}, "judging")
+    server_log = args.server_log or f"{args.out}.server.log"
+    with ClientFactory(judge_config, args.base_model, "judge", server_log) as judge_factory:
+        judgments, usage = judge(
+            items,
+            identity,
+            judge_factory,
+            cache,
+            version,
+            chunk=request_chunk(judge_config),
+            legacy=legacy_identity(judge_config),
+        )
+    this_run = {k: v for k, v in usage.items() if k != "cache_hits"}
+    spent = ledger.totals(args.cache, judge_keys(items, identity, version))
+    scores |= {
+        "judge": {k: judge_config[k] for k in ("kind", "model")},
+        "judge_usage": {**spent, "cache_hits": usage["cache_hits"], "this_run": this_run},
+        **scores_of(items, judgments, args.dataset, args.method, int(stage.get("bootstrap_rounds", 100))),
+    }
+    log.info(
+        "%s seed %d on %s: %s",
+        args.method,
+        args.seed,
+        args.dataset,
+        json.dumps({k: scores[k] for k in ("score", "win_rate", "lc_win_rate", "avg_length", "unparsed")}),
+    )
+    return judgments
