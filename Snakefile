@@ -38,4 +38,4 @@ check_rules(config, [r.name for r in workflow.rules])
 rule all:
     default_target: True
     input:
-        final_outputs(),
+        PLAN.final_outputs(),

@@ -23,6 +23,7 @@ import yaml
 from bmc.alignment.methods import get_method
 from bmc.cluster import GPU_STAGES, RULE_TASKS
 from bmc.llm.server import is_loopback, served, server_gpus
+from bmc.plan import split_variant
 
 REPO = Path(__file__).resolve().parents[1]
 GIB = 1024**3
@@ -133,9 +134,9 @@ def estimate(config: dict, jobs: list[Job]) -> tuple[dict[str, Line], dict]:
     return dict(lines), scratch(config, jobs)
 
 
-def editor_of(config: dict, strategy: str) -> dict:
-    _, plus, name = strategy.partition("+")
-    return (config.get("table4_editors") or {})[name] if plus else config["bridge"]["editor"]
+def editor_of(config: dict, variant: str) -> dict:
+    name = split_variant(variant)[1]
+    return (config.get("table4_editors") or {})[name] if name else config["bridge"]["editor"]
 
 
 def bridge_call(config: dict, job: Job, t: dict, line: Line) -> None:

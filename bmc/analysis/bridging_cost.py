@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bmc.analysis.common import Analysis
 from bmc.io import read_json
+from bmc.plan import split_variant
 
 TITLE = "Bridging cost: editor tokens and wall time per pair, per task, strategy and editor"
 
@@ -24,12 +25,13 @@ def row_of(path: str, prices: dict) -> dict:
     task, variant = Path(path).parent.parent.name, Path(path).parent.name
     usage, pairs = s.get("editor_usage") or {}, max(int(s.get("pairs", 0)), 1)
     editor = s.get("editor") or {}
-    name = variant.partition("+")[2] or "default"
+    strategy, named_editor = split_variant(variant)
+    name = named_editor or "default"
     p_in, p_out = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
     money = cost(p_in, p_out, prices.get(name) or prices.get("default"))
     return {
         "task": task,
-        "strategy": s.get("strategy", variant.partition("+")[0]),
+        "strategy": s.get("strategy", strategy),
         "editor": name,
         "editor_model": str(editor.get("model", "")),
         "pairs": s.get("pairs", 0),

@@ -19,13 +19,14 @@ from collections import defaultdict
 from pathlib import Path
 from statistics import NormalDist
 
+from bmc.alignment.methods import bmc_variant
 from bmc.io import iter_jsonl
 from bmc.records import GRADED_GENERATION, JUDGMENT
 
 ALPHA, POWER = 0.05, 0.8
 # comparisons of Table 1 (each BMC ablation against DPO) and Table 5 (each variant against its -BMC)
 TABLE1_PAIRS = [("DPO", "DPO-MC"), ("DPO", "DPO-BC"), ("DPO", "DPO-BMC")]
-VARIANT_PAIRS = [(v, f"{v}-BMC") for v in ("DPO", "IPO", "ORPO", "R-DPO", "SimPO")]
+VARIANT_PAIRS = [(v, bmc_variant(v)) for v in ("DPO", "IPO", "ORPO", "R-DPO", "SimPO")]
 
 
 def exact_mcnemar(b: int, c: int) -> float:

@@ -12,7 +12,9 @@ from collections import defaultdict
 
 import yaml
 
+from bmc.alignment.methods import bmc_variant
 from bmc.io import write_text
+from bmc.plan import strategy_method
 from bmc.reporting import power
 from bmc.reporting.stats import fmt, mean_ci
 
@@ -168,10 +170,10 @@ def table5(task: str, scores, paper: dict, sets: list[str]) -> tuple[list[dict],
     reported = paper[f"table5_{task}"]["values"]
     rows, lines = [], []
     for base in VARIANTS:
-        if base not in scores or f"{base}-BMC" not in scores:
+        if base not in scores or bmc_variant(base) not in scores:
             continue
         without = method_row(scores[base], sets, base)["cells"]["Avg"]
-        with_bmc = method_row(scores[f"{base}-BMC"], sets, f"{base}-BMC")["cells"]["Avg"]
+        with_bmc = method_row(scores[bmc_variant(base)], sets, bmc_variant(base))["cells"]["Avg"]
         paper_row = reported.get(base, {})
         row = {
             "method": base,
@@ -371,7 +373,7 @@ def table3(scores, paper: dict, sets: dict[str, list[str]], default_strategy: st
     """Table 3: DPO-BMC per bridging strategy (`DPO-BMC` on the config's strategy, `DPO-BMC@<s>` on the
     others), each task's average, with the paper's values."""
     entries = [
-        (strategy, title, "DPO-BMC" if strategy == default_strategy else f"DPO-BMC@{strategy}")
+        (strategy, title, strategy_method(strategy, default_strategy))
         for strategy, title in STRATEGY_TITLES.items()
     ]
     # the released pairs are the ones the authors' DPO-BMC (their targeted row) was trained on

@@ -61,37 +61,15 @@ def test_importing_the_registry_loads_no_heavy_module():
     assert out.strip() == "[]"
 
 
-def test_a_bridged_method_may_name_its_strategy():
-    inverse = get_method("DPO-BMC@inverse")
-    assert (inverse.name, inverse.strategy, inverse.loss, inverse.bmc_weights) == (
-        "DPO-BMC@inverse",
-        "inverse",
-        "dpo",
-        True,
-    )
-    assert get_method("DPO-BMC").strategy is None and uses_bridged_data("DPO-BC@free")
+def test_a_run_name_trains_its_registered_method():
+    """`DPO-BMC@inverse` and `DPO-BMC@targeted+<editor>` train DPO-BMC (the grammar: tests/test_plan.py)."""
+    for name in ("DPO-BMC@inverse", "DPO-BMC@targeted+Llama-3-70B-Instruct", "DPO-BMC@released"):
+        method = get_method(name)
+        assert (method.name, method.data, method.loss, method.bmc_weights) == (name, "bridged", "dpo", True)
+    assert uses_bridged_data("DPO-BC@free") and not uses_bridged_data("DPO")
     with pytest.raises(ValueError, match="unknown bridging strategy"):
         get_method("DPO-BMC@rewrite")
     with pytest.raises(ValueError, match="DPO-MC trains on the original pairs"):
         get_method("DPO-MC@inverse")
     with pytest.raises(ValueError, match="unknown method"):
         get_method("XPO@inverse")
-
-
-def test_a_bridged_method_may_name_its_editor():
-    from bmc.alignment.methods import pairs_variant
-
-    llama = get_method("DPO-BMC@targeted+Llama-3-70B-Instruct")
-    assert (llama.strategy, llama.editor, llama.loss, llama.bmc_weights) == (
-        "targeted",
-        "Llama-3-70B-Instruct",
-        "dpo",
-        True,
-    )
-    assert pairs_variant(llama, "inverse") == "targeted+Llama-3-70B-Instruct"
-    assert pairs_variant(get_method("DPO-BMC"), "targeted") == "targeted"
-    assert pairs_variant(get_method("DPO-BMC@free"), "targeted") == "free"
-    with pytest.raises(ValueError, match="editor name"):
-        get_method("DPO-BMC@targeted+gpt 4")
-    with pytest.raises(ValueError, match="unknown bridging strategy"):
-        get_method("DPO-BMC@+gpt4")

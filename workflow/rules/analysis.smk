@@ -1,19 +1,19 @@
 # The paper's quantitative analyses (bmc/analysis/): one rule for all, results/<scale>/figures/<name>.*;
-# its inputs and settings come from common.smk (analysis_inputs, analysis_params).
+# its inputs and settings come from the plan (bmc/plan_analyses.py).
 
 
 rule analysis:
     input:
-        files=lambda wc: [path for _, path in analysis_inputs(wc.name)],
+        files=lambda wc: [path for _, path in analysis_inputs(wc)],
         paper=f"{RESOURCES}/paper_values.yaml",
     output:
-        [f"{FIGURES}/{{name}}.{ext}" for ext in ("png", "pdf", "csv", "json")],
+        [f"{R}/figures/{{name}}.{ext}" for ext in ("png", "pdf", "csv", "json")],
     log:
         f"{LOGS}/analysis/{{name}}.log",
     benchmark:
         f"{BENCH}/analysis/{{name}}.tsv"
     wildcard_constraints:
-        name=one_of(ANALYSES),
+        name=one_of(PLAN.analyses()),
     conda:
         "../../envs/analysis.yaml"
     threads: job_threads("analysis")
@@ -21,11 +21,11 @@ rule analysis:
         **job_resources("analysis"),
     params:
         inputs=lambda wc: " ".join(
-            shlex.quote(f"{k}={p}") for k, p in analysis_inputs(wc.name)
+            shlex.quote(f"{k}={p}") for k, p in analysis_inputs(wc)
         ),
-        settings=lambda wc: analysis_params(wc.name),
+        settings=lambda wc: as_json(analyses.analysis_settings(PLAN, wc.name)),
         label=shlex.quote(config["label"]),
-        prefix=lambda wc: f"{FIGURES}/{wc.name}",
+        prefix=lambda wc: f"{R}/figures/{wc.name}",
     shell:
         "python -m bmc.cli analysis --name {wildcards.name} --inputs {params.inputs} --params {params.settings}"
         " --paper-values {input.paper} --label {params.label} --out {params.prefix} > {log} 2>&1"
@@ -52,9 +52,7 @@ rule sweep_pairs:
             if wc.sweep == "proportion"
             else f"--model {input.model}"
         ),
-        settings=as_json(
-            {"seed": 0, "bins": int(ANALYSIS.get("edit_distance_bins", 0) or 1)}
-        ),
+        settings=as_json(analyses.sweep_pairs_settings(PLAN)),
     shell:
         "python -m bmc.cli sweep-pairs --kind {params.kind} --point {wildcards.point} --pairs {input.pairs}"
         " {params.extra} --params {params.settings} --out {output} > {log} 2>&1"
@@ -78,7 +76,7 @@ rule sweep_train:
     resources:
         **job_resources("train"),
     params:
-        method=lambda wc: SWEEP_METHOD[wc.sweep],
+        method=lambda wc: analyses.SWEEP_METHOD[wc.sweep],
         train=sweep_train_params,
         launcher=launcher(config, "train"),
     shell:
@@ -89,9 +87,7 @@ rule sweep_train:
 rule sweep_score:
     input:
         model=f"{R}/sweeps/{{task}}/{{sweep}}/{{point}}/seed{{seed}}/model",
-        data=lambda wc: [
-            f"{R}/data/{wc.task}/test/{d}.jsonl" for d in DATASETS[wc.task]
-        ],
+        data=lambda wc: [PLAN.test_set(wc.task, d) for d in DATASETS[wc.task]],
     output:
         directory(f"{R}/sweeps/{{task}}/{{sweep}}/{{point}}/seed{{seed}}/scores"),
     log:
@@ -107,7 +103,7 @@ rule sweep_score:
     resources:
         **job_resources("generate_qa"),
     params:
-        eval=lambda wc: as_json(settings("eval", wc.task)),
+        eval=task_json("eval"),
         gens=lambda wc, output: sweep_score_shell(wc, output[0])[0],
         evaluate=lambda wc, output: sweep_score_shell(wc, output[0])[1],
     shell:

@@ -11,11 +11,7 @@ rule bridge:
         editor_base=rules.base_model.output[0],
         editor_model=editor_models_needed,
         # the prompt template is an input, so rewording it re-runs bridging (the cache keys on its hash)
-        template=lambda wc: template_path(
-            wc.strategy.partition("+")[0],
-            config["bridge"].get("template_version", "v1"),
-            wc.task,
-        ),
+        template=lambda wc: PLAN.bridge_template(wc.task, wc.strategy),
     output:
         pairs=f"{R}/bridged/{{task}}/{{strategy}}/pairs.jsonl",
         summary=f"{R}/bridged/{{task}}/{{strategy}}/summary.json",
@@ -33,13 +29,7 @@ rule bridge:
         **job_resources("bridge"),
     params:
         # `strategy` may name a Table 4 editor after "+": that editor replaces bridge.editor
-        bridge=lambda wc: as_json(
-            {
-                **config["bridge"],
-                "strategy": wc.strategy.partition("+")[0],
-                "editor": editor_config(wc.strategy),
-            }
-        ),
+        bridge=lambda wc: as_json(PLAN.bridge_settings(wc.strategy)),
         # the editor cache outlives the rule's outputs, so a re-run never asks the editor twice
         cache=f"{R}/cache/bridge",
         # a served editor's server (bmc/llm/server.py) logs beside the job
@@ -61,7 +51,7 @@ use rule bridge as bridge_served with:
 # DPO-BMC@released: the authors' GPT-4-bridged pairs of the release, in the bridged-pairs format
 rule released_pairs:
     input:
-        RELEASE_DIR,
+        PLAN.release_dir,
     output:
         pairs=f"{R}/bridged/{{task}}/released/pairs.jsonl",
         summary=f"{R}/bridged/{{task}}/released/summary.json",

@@ -1,6 +1,6 @@
 rule data_qa:
     input:
-        data_input("qa"),
+        PLAN.data_input("qa"),
     output:
         sft=f"{R}/data/qa/sft.jsonl",
         prefs=f"{R}/data/qa/prefs.jsonl",
@@ -23,7 +23,7 @@ rule data_qa:
 
 rule data_math:
     input:
-        data_input("math"),
+        PLAN.data_input("math"),
     output:
         sft=f"{R}/data/math/sft.jsonl",
         prefs=f"{R}/data/math/prefs.jsonl",

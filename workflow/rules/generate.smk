@@ -4,7 +4,7 @@
 # cannot depend on a wildcard's value, so each task has its own rule (math and if reuse the QA one).
 rule generate_qa:
     input:
-        model=lambda wc: model_dir("qa", wc.method, wc.seed),
+        model=lambda wc: PLAN.model_dir("qa", wc.method, wc.seed),
         data=expand(
             f"{R}/data/qa/test/{{dataset}}.jsonl", dataset=DATASETS.get("qa", [])
         ),
@@ -27,7 +27,7 @@ rule generate_qa:
     resources:
         **job_resources("generate_qa"),
     params:
-        eval=as_json(settings("eval", "qa")),
+        eval=as_json(PLAN.task_settings("eval", "qa")),
         task="qa",
     shell:
         "python -m bmc.cli generate --task {params.task} --model {input.model} --data {input.data} --out {output.gens}"
@@ -36,7 +36,7 @@ rule generate_qa:
 
 use rule generate_qa as generate_math with:
     input:
-        model=lambda wc: model_dir("math", wc.method, wc.seed),
+        model=lambda wc: PLAN.model_dir("math", wc.method, wc.seed),
         data=expand(
             f"{R}/data/math/test/{{dataset}}.jsonl", dataset=DATASETS.get("math", [])
         ),
@@ -57,13 +57,13 @@ use rule generate_qa as generate_math with:
     resources:
         **job_resources("generate_math"),
     params:
-        eval=as_json(settings("eval", "math")),
+        eval=as_json(PLAN.task_settings("eval", "math")),
         task="math",
 
 
 use rule generate_qa as generate_if with:
     input:
-        model=lambda wc: model_dir("if", wc.method, wc.seed),
+        model=lambda wc: PLAN.model_dir("if", wc.method, wc.seed),
         data=expand(
             f"{R}/data/if/test/{{dataset}}.jsonl", dataset=DATASETS.get("if", [])
         ),
@@ -84,5 +84,5 @@ use rule generate_qa as generate_if with:
     resources:
         **job_resources("generate_if"),
     params:
-        eval=as_json(settings("eval", "if")),
+        eval=as_json(PLAN.task_settings("eval", "if")),
         task="if",

@@ -28,7 +28,7 @@ rule editor_model:
     resources:
         **job_resources("editor_model"),
     params:
-        model=lambda wc: as_json(EDITOR_MODELS[wc.name]),
+        model=lambda wc: as_json(PLAN.editor_models[wc.name]),
         cache=config.get("download_cache", "resources/downloads"),
     shell:
         "python -m bmc.cli model --out {output} --params {params.model} --cache {params.cache} > {log} 2>&1"

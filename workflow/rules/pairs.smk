@@ -10,7 +10,7 @@ rule sample_losing:
     benchmark:
         f"{BENCH}/sample_losing/{{task}}.tsv"
     wildcard_constraints:
-        task=one_of(SAMPLED_PAIR_TASKS),
+        task=one_of(PLAN.sampled_pair_tasks),
     conda:
         "../../envs/generate.yaml"
     threads: job_threads("sample_losing")
@@ -34,7 +34,7 @@ rule build_pairs:
     benchmark:
         f"{BENCH}/build_pairs/{{task}}.tsv"
     wildcard_constraints:
-        task=one_of(SAMPLED_PAIR_TASKS),
+        task=one_of(PLAN.sampled_pair_tasks),
     conda:
         "../../envs/data.yaml"
     shell:
@@ -52,7 +52,7 @@ rule given_pairs:
     benchmark:
         f"{BENCH}/given_pairs/{{task}}.tsv"
     wildcard_constraints:
-        task=one_of(GIVEN_PAIR_TASKS),
+        task=one_of(PLAN.given_pair_tasks),
     conda:
         "../../envs/data.yaml"
     shell:

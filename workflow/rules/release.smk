@@ -4,7 +4,7 @@ rule release:
     input:
         manifest=f"{RESOURCES}/bmc_release.yaml",
     output:
-        directory(RELEASE_DIR),
+        directory(PLAN.release_dir),
     log:
         f"{LOGS}/release.log",
     benchmark:
@@ -12,6 +12,6 @@ rule release:
     conda:
         "../../envs/data.yaml"
     params:
-        release=as_json(RELEASE),
+        release=as_json(config.get("release") or {}),
     shell:
         "python -m bmc.cli release --manifest {input.manifest} --out {output} --params {params.release} > {log} 2>&1"

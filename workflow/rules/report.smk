@@ -1,6 +1,6 @@
 rule table1:
     input:
-        scores=lambda wc: task_scores(wc.task),
+        scores=lambda wc: PLAN.task_scores(wc.task),
         paper=f"{RESOURCES}/paper_values.yaml",
     output:
         csv=report(
@@ -35,12 +35,12 @@ use rule table1 as table5 with:
     params:
         table="table5",
         label=shlex.quote(config["label"]),
-        datasets=lambda wc: " ".join(table_sets(wc.task)),
+        datasets=lambda wc: " ".join(PLAN.table_sets(wc.task)),
 
 
 rule table2:
     input:
-        scores=task_scores("if") if "if" in TASKS else [],
+        scores=PLAN.task_scores("if") if "if" in TASKS else [],
         paper=f"{RESOURCES}/paper_values.yaml",
     output:
         csv=report(
@@ -64,7 +64,7 @@ rule table2:
 
 rule table3:
     input:
-        scores=table3_scores(),
+        scores=PLAN.table3_scores(),
         paper=f"{RESOURCES}/paper_values.yaml",
     output:
         csv=report(
@@ -77,8 +77,8 @@ rule table3:
         "../../envs/report.yaml"
     params:
         label=shlex.quote(config["label"]),
-        datasets=" ".join(d for t in TASKS for d in table_sets(t)),
-        default=STRATEGY,
+        datasets=" ".join(d for t in TASKS for d in PLAN.table_sets(t)),
+        default=PLAN.strategy,
     shell:
         "python -m bmc.cli table --table table3 --scores {input.scores} --datasets {params.datasets}"
         " --default-strategy {params.default} --paper-values {input.paper} --label {params.label}"
@@ -87,7 +87,7 @@ rule table3:
 
 rule table4:
     input:
-        scores=table4_scores(),
+        scores=PLAN.table4_scores(),
         paper=f"{RESOURCES}/paper_values.yaml",
     output:
         csv=report(
@@ -100,8 +100,10 @@ rule table4:
         "../../envs/report.yaml"
     params:
         label=shlex.quote(config["label"]),
-        datasets=" ".join(d for t in TASKS for d in table_sets(t)),
-        editors=" ".join(f"{name}={method}" for name, method in TABLE4_METHODS.items()),
+        datasets=" ".join(d for t in TASKS for d in PLAN.table_sets(t)),
+        editors=" ".join(
+            f"{name}={method}" for name, method in PLAN.table4_methods.items()
+        ),
     shell:
         "python -m bmc.cli table --table table4 --scores {input.scores} --datasets {params.datasets}"
         " --editors {params.editors} --paper-values {input.paper} --label {params.label}"
@@ -110,10 +112,10 @@ rule table4:
 
 rule report:
     input:
-        tables=[t for t in tables() if t.endswith(".md")],
-        summaries=summaries(),
-        figures=figures(),
-        generation=generation_records(),
+        tables=[t for t in PLAN.tables() if t.endswith(".md")],
+        summaries=PLAN.summaries(),
+        figures=PLAN.figures(),
+        generation=PLAN.generation_records(),
     output:
         md=f"{R}/report/index.md",
         html=report(f"{R}/report/index.html", category="Report"),

@@ -9,7 +9,7 @@ rule sft:
     benchmark:
         f"{BENCH}/sft/{{task}}.tsv"
     wildcard_constraints:
-        task=one_of(TRAINED_SFT_TASKS),
+        task=one_of(PLAN.trained_sft_tasks),
     conda:
         "../../envs/train.yaml"
     threads: job_threads("sft")
@@ -34,13 +34,13 @@ rule sft_given:
     benchmark:
         f"{BENCH}/sft_given/{{task}}.tsv"
     wildcard_constraints:
-        task=one_of(GIVEN_SFT_MODELS),
+        task=one_of(PLAN.given_sft_models),
     conda:
         "../../envs/train.yaml"
     resources:
         **job_resources("sft_given"),
     params:
-        model=lambda wildcards: as_json(GIVEN_SFT_MODELS[wildcards.task]),
+        model=lambda wildcards: as_json(PLAN.given_sft_models[wildcards.task]),
         cache=config.get("download_cache", "resources/downloads"),
     shell:
         "python -m bmc.cli model --out {output} --params {params.model} --cache {params.cache} > {log} 2>&1"

@@ -1,0 +1,334 @@
+"""The plan of a scale: from its config to every run, its paths, and what each table, figure and report reads.
+
+A run trains one method on one task with one seed; its method name says which pairs it trains on:
+- `<method>`: a registered method (bmc.alignment.methods) on the original pairs or, if it trains on bridged
+  pairs, on those of the config's `bridge.strategy` and `bridge.editor`;
+- `<method>@<strategy>`: on the pairs of another bridging strategy (Table 3); `released` names the authors'
+  own GPT-4-bridged pairs (`bmc.data.released_pairs`), which take no editor;
+- `<method>@<strategy>+<editor>`: on the pairs made by an editor of the config's `table4_editors` (Table 4).
+The folder of a method's bridged pairs is its variant: `<strategy>` or `<strategy>+<editor>`.
+
+Pure functions of the config, no Snakemake: the rules (workflow/rules/*.smk) are wiring over `Plan`, and
+tests/test_plan.py checks it without running Snakemake. The analyses' inputs and sweeps: bmc.plan_analyses.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bmc.alignment.methods import METHODS, bmc_variant
+from bmc.bridging.prompts import STRATEGIES, template_path
+
+if TYPE_CHECKING:
+    from bmc.config import Config
+
+RELEASED = "released"  # the authors' released bridged pairs: a source of pairs rather than a strategy we run
+SFT = "SFT"  # Table 1's first row: the SFT model, trained (or given) once per task
+BMC = "DPO-BMC"  # the method Tables 3 and 4 train on each strategy's and each editor's pairs
+TASKS = ("qa", "math", "if")  # "if": instruction following, judged (Table 2); the others are graded
+EDITOR_NAME = re.compile(r"[A-Za-z0-9_-]+")
+# Snakemake wildcard patterns of a method name and of a bridged-pairs variant
+METHOD_PATTERN = r"[A-Za-z0-9-]+(@[a-z_]+(\+[A-Za-z0-9_-]+)?)?"
+VARIANT_PATTERN = r"[a-z_]+(\+[A-Za-z0-9_-]+)?"
+
+
+@dataclass(frozen=True)
+class MethodName:
+    """A run's method name, parsed: the registered method and, for bridged pairs, their strategy and editor."""
+
+    base: str
+    strategy: str | None = None  # None: the config's bridge.strategy
+    editor: str | None = None  # a table4_editors name; None: the config's bridge.editor
+
+    def __str__(self) -> str:
+        return format_method_name(self.base, self.strategy, self.editor)
+
+    def variant(self, default_strategy: str) -> str:
+        """The folder name of its bridged pairs: the strategy, with `+editor` for a named editor."""
+        strategy = self.strategy or default_strategy
+        return f"{strategy}+{self.editor}" if self.editor else strategy
+
+
+def parse_method_name(name: str) -> MethodName:
+    """`name` parsed by the grammar above; ValueError names what is wrong (and the valid choices)."""
+    base, at, bridging = name.partition("@")
+    if base not in METHODS:
+        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}")
+    if not at:
+        return MethodName(base)
+    strategy, plus, editor = bridging.partition("+")
+    if strategy not in STRATEGIES and strategy != RELEASED:
+        valid = sorted([*STRATEGIES, RELEASED])
+        raise ValueError(f"unknown bridging strategy in {name!r}; expected one of {valid}")
+    if plus and strategy == RELEASED:
+        raise ValueError(f"the released pairs come with their own editor, so {name!r} may not name one")
+    if plus and not EDITOR_NAME.fullmatch(editor):
+        raise ValueError(f"editor name in {name!r} must be letters, digits, '_' or '-'")
+    if METHODS[base].data != "bridged":
+        raise ValueError(f"{base} trains on the original pairs, so it takes no bridging strategy ({name!r})")
+    return MethodName(base, strategy, editor or None)
+
+
+def format_method_name(base: str, strategy: str | None = None, editor: str | None = None) -> str:
+    """The method name of `base` trained on the pairs of `strategy` (and `editor`); the inverse of parsing."""
+    if editor and not strategy:
+        raise ValueError(f"an editor ({editor!r}) needs the bridging strategy it edits by")
+    return base + (f"@{strategy}" if strategy else "") + (f"+{editor}" if editor else "")
+
+
+def split_variant(variant: str) -> tuple[str, str | None]:
+    """(strategy, editor name or None) of a bridged-pairs variant."""
+    strategy, _, editor = variant.partition("+")
+    return strategy, editor or None
+
+
+def strategy_method(strategy: str, default_strategy: str) -> str:
+    """Table 3's row of a bridging strategy: DPO-BMC, named after the strategy unless it is the config's."""
+    return BMC if strategy == default_strategy else format_method_name(BMC, strategy)
+
+
+class Plan:
+    """What a config runs. Its structure (tasks, test sets, methods, seeds, strategies, analyses) comes from the
+    typed settings; a section handed to a job, or compared as one (task settings, editors, models), from
+    `config` as given: jobs' parameters are dumped in its key order, and another order would re-run every
+    finished job."""
+
+    def __init__(self, settings: Config, config: dict[str, Any]):
+        self.settings, self.config = settings, config
+        self.results = f"results/{settings.scale}"
+        self.seeds = [str(s) for s in settings.seeds]
+        self.first_seed = self.seeds[0]
+        # `tasks` if given, else every task with a `data` section
+        self.tasks: list[str] = settings.tasks or [t for t in TASKS if self._data(t)]
+        self.graded = [t for t in self.tasks if t != "if"]  # Tables 1, 3 and 5 by gold answers
+        self.datasets = {t: list(self._data(t).datasets) for t in self.tasks}
+        self.strategy = settings.bridge.strategy
+        self.resources = settings.resources or "workflow/resources"
+        self.release_dir = "resources/bmc-release"  # laid out by the `release` rule
+        # tasks whose SFT model is given (`sft_models`), and those whose pairs come with the data (UltraFeedback)
+        self.given_sft_models = {t: m for t, m in (config.get("sft_models") or {}).items() if t in self.tasks}
+        self.trained_sft_tasks = [t for t in self.tasks if t not in self.given_sft_models]
+        self.given_pair_tasks = [t for t in self.tasks if self._data(t).source == "ultrafeedback"]
+        self.sampled_pair_tasks = [t for t in self.tasks if t not in self.given_pair_tasks]
+        self.editor_models = config.get("editor_models") or {}
+        self.table4_editors = config.get("table4_editors") or {}
+        self.table3_strategies = list(settings.table3_strategies or [])
+        # Table 3: DPO-BMC on the pairs of each other strategy; Table 4: on each editor's pairs (by name)
+        self.table3_methods = [
+            strategy_method(s, self.strategy) for s in self.table3_strategies if s != self.strategy
+        ]
+        self.table4_methods = {name: self.editor_method(name) for name in self.table4_editors}
+
+    def _data(self, task: str):
+        """The task's typed `data` section (None without one)."""
+        return getattr(self.settings.data, "if_" if task == "if" else task)
+
+    # ---- paths -------------------------------------------------------------------------------------------
+    def sft_model(self, task: str) -> str:
+        return f"{self.results}/models/sft_{task}"
+
+    def model_dir(self, task: str, method: str, seed: str) -> str:
+        """The model a (method, seed) row is evaluated from; SFT is trained once per task."""
+        return self.sft_model(task) if method == SFT else f"{self.results}/models/{task}/{method}/seed{seed}"
+
+    def test_set(self, task: str, dataset: str) -> str:
+        return f"{self.results}/data/{task}/test/{dataset}.jsonl"
+
+    def pairs(self, task: str, file: str = "pairs.jsonl") -> str:
+        return f"{self.results}/pairs/{task}/{file}"
+
+    def bridged(self, task: str, variant: str, file: str = "pairs.jsonl") -> str:
+        return f"{self.results}/bridged/{task}/{variant}/{file}"
+
+    def generations(self, task: str, method: str, seed: str, dataset: str) -> str:
+        return f"{self.results}/generations/{task}/{method}/seed{seed}/{dataset}.jsonl"
+
+    def scores(self, task: str, method: str, seed: str, dataset: str, file: str = "scores.json") -> str:
+        return f"{self.results}/scores/{task}/{method}/seed{seed}/{dataset}/{file}"
+
+    def figure(self, name: str, ext: str = "png") -> str:
+        return f"{self.results}/figures/{name}.{ext}"
+
+    def editor_model_dir(self, model: str) -> str:
+        """The folder of an extra editor model named "editor:<name>" (built by the editor_model rule)."""
+        name = model.partition(":")[2]
+        if name not in self.editor_models:
+            raise ValueError(
+                f"{model!r} names no entry of the config's editor_models {sorted(self.editor_models)}"
+            )
+        return f"{self.results}/models/editors/{name}"
+
+    def data_input(self, task: str) -> str:
+        """The folder a data rule reads (`data.<task>.source`, default the shipped subsets); a source inside the
+        release folder is read from the folder itself, which the `release` rule makes."""
+        data = self._data(task)
+        source = (data.source if data else None) or f"{self.resources}/data/{task}"
+        inside = os.path.normpath(source).startswith(self.release_dir + os.sep)
+        return self.release_dir if inside or os.path.normpath(source) == self.release_dir else source
+
+    # ---- settings of a task's jobs -------------------------------------------------------------------------
+    def task_settings(self, section: str, task: str) -> dict[str, Any]:
+        """A config section with the task's overrides (`task_overrides.<task>.<section>`) on top, and the task's
+        prompt format in the sections that render prompts when it is not the paper's (left out otherwise, so
+        that existing outputs keep their parameters). `train.methods` shapes the DAG, not a job: it is left
+        out, so that adding a method does not re-run the methods already trained."""
+        overrides = (self.config.get("task_overrides") or {}).get(task, {}).get(section, {})
+        merged = {**self.config[section], **overrides}
+        fmt = (self.config.get("prompt_formats") or {}).get(task, "paper")
+        if section in ("sft", "sample", "train", "eval") and fmt != "paper":
+            merged["prompt_format"] = fmt
+        return {k: v for k, v in merged.items() if not (section == "train" and k == "methods")}
+
+    def bridge_settings(self, variant: str) -> dict[str, Any]:
+        """The `bridge` section for the bridging of a variant: its strategy and its editor."""
+        return {
+            **self.config["bridge"],
+            "strategy": split_variant(variant)[0],
+            "editor": self.editor_config(variant),
+        }
+
+    def bridge_template(self, task: str, variant: str) -> str:
+        """The prompt template of a variant's bridging (a rule input: rewording it re-runs the bridging)."""
+        version = self.config["bridge"].get("template_version", "v1")
+        return template_path(split_variant(variant)[0], version, task)
+
+    def editor_config(self, variant: str) -> dict[str, Any]:
+        """The editor of a bridged-pairs variant (`strategy` or `strategy+name`), an extra model as its path."""
+        name = split_variant(variant)[1]
+        if name is None:
+            return self.config["bridge"]["editor"]
+        if name not in self.table4_editors:
+            raise ValueError(
+                f"editor {name!r} is not in the config's table4_editors {sorted(self.table4_editors)}"
+            )
+        editor = dict(self.table4_editors[name])
+        if str(editor["model"]).startswith("editor:"):
+            editor["model"] = self.editor_model_dir(editor["model"])
+        return editor
+
+    def editor_method(self, name: str) -> str:
+        """Table 4's row of an editor: DPO-BMC on its pairs; plain DPO-BMC if it is the config's bridge.editor."""
+        same = self.table4_editors[name] == self.config["bridge"]["editor"]
+        return BMC if same else format_method_name(BMC, self.strategy, name)
+
+    # ---- runs ------------------------------------------------------------------------------------------------
+    def task_methods(self, task: str) -> list[str]:
+        """The methods trained for a task: `task_overrides.<task>.train.methods`, else `train.methods`."""
+        overrides = (self.settings.task_overrides or {}).get(task)
+        methods = overrides.train.methods if overrides and overrides.train else None
+        return methods or self.settings.train.methods
+
+    def eval_runs(self, task: str) -> list[tuple[str, str]]:
+        """(method, seed) rows of a task's Table 1 (or 2): SFT once, each of the task's methods per seed."""
+        return [(SFT, self.first_seed)] + [(m, s) for m in self.task_methods(task) for s in self.seeds]
+
+    def runs(self) -> list[tuple[str, str, str]]:
+        """Every (task, method, seed) trained: each task's methods, and Tables 3 and 4's DPO-BMC variants."""
+        extra = [*self.table3_methods, *self.table4_methods.values()]
+        return list(
+            dict.fromkeys(
+                (t, m, s) for t in self.tasks for m in [*self.task_methods(t), *extra] for s in self.seeds
+            )
+        )
+
+    def training_pairs(self, task: str, method: str) -> str:
+        """Bridged pairs for methods on bridged data (of the method's variant), else the original pairs."""
+        if METHODS[parse_method_name(method).base].data == "bridged":
+            return self.bridged(task, self.pairs_variant(method))
+        return self.pairs(task)
+
+    def pairs_variant(self, method: str) -> str:
+        return parse_method_name(method).variant(self.strategy)
+
+    def editor_models_needed(self, variant: str) -> list[str]:
+        """The extra editor model a bridging reads (none for a hub model or an endpoint)."""
+        model = str(self.editor_config(variant)["model"])
+        return [model] if model.startswith(f"{self.results}/models/editors/") else []
+
+    def judge_baseline(self, dataset: str) -> str | None:
+        """The baseline's answers for a judged test set: None for `reference` (shipped with the test set), else
+        the named method's answers (first seed)."""
+        name = self.settings.judge.baselines.get(dataset, "reference")
+        return None if name == "reference" else self.generations("if", name, self.first_seed, dataset)
+
+    # ---- tables and the report ---------------------------------------------------------------------------
+    def table_sets(self, task: str) -> list[str]:
+        """The test sets of a task's column in Tables 3 and 5 (instruction following: AlpacaEval's LC)."""
+        return self.datasets[task] if task in self.graded else ["alpaca_eval"]
+
+    def task_scores(self, task: str) -> list[str]:
+        """Tables 1, 2 and 5 of a task: every evaluated run on every test set."""
+        return [self.scores(task, m, s, d) for m, s in self.eval_runs(task) for d in self.datasets[task]]
+
+    def _bmc_scores(self, methods: list[str]) -> list[str]:
+        sets = {t: self.table_sets(t) for t in self.tasks}
+        return [
+            self.scores(t, m, s, d) for t in self.tasks for m in methods for s in self.seeds for d in sets[t]
+        ]
+
+    def table3_scores(self) -> list[str]:
+        """DPO-BMC on the config's strategy and each DPO-BMC@<strategy>, for every task."""
+        return self._bmc_scores([BMC, *self.table3_methods])
+
+    def table4_scores(self) -> list[str]:
+        """DPO-BMC on each Table 4 editor's pairs, for every task."""
+        return self._bmc_scores(sorted(set(self.table4_methods.values())))
+
+    def table5_variants(self, task: str) -> list[str]:
+        """Objectives trained both without and with BMC for a task (Table 5 rows), e.g. IPO and IPO-BMC."""
+        methods = self.task_methods(task)
+        return [m for m in methods if bmc_variant(m) in methods]
+
+    def tables(self) -> list[str]:
+        names = [f"table1_{t}" for t in self.graded]
+        names += ["table2"] if "if" in self.tasks else []
+        names += ["table3"] if self.table3_strategies else []
+        names += ["table4"] if self.table4_editors else []
+        names += [f"table5_{t}" for t in self.tasks if self.table5_variants(t)]
+        return [f"{self.results}/tables/{name}.{ext}" for name in names for ext in ("csv", "md")]
+
+    def bridged_variants(self) -> list[str]:
+        """Every bridged-pairs variant the tables train on: the config's, each Table 3 strategy's and each
+        Table 4 editor's."""
+        methods = [BMC, *self.table3_methods, *self.table4_methods.values()]
+        return list(dict.fromkeys(self.pairs_variant(m) for m in methods))
+
+    def summaries(self) -> list[str]:
+        """Stage summaries shown in the report, per task: data, pair building, each bridging."""
+        return [
+            path
+            for t in self.tasks
+            for path in (
+                f"{self.results}/data/{t}/summary.json",
+                self.pairs(t, "summary.json"),
+                *(self.bridged(t, v, "summary.json") for v in self.bridged_variants()),
+            )
+        ]
+
+    def generation_records(self) -> list[str]:
+        """How every answer behind the tables and every sampled training answer was generated: the
+        `.meta.json` records of the generate and sample_losing jobs the tables need, for the report."""
+        runs = [(t, SFT, self.first_seed) for t in self.tasks] + self.runs()
+        answers = sorted(
+            {f"{self.generations(t, m, s, d)}.meta.json" for t, m, s in runs for d in self.datasets[t]}
+        )
+        return answers + [self.pairs(t, "samples.jsonl.meta.json") for t in self.sampled_pair_tasks]
+
+    def analyses(self) -> list[str]:
+        """The config's analyses (`analysis.names`)."""
+        return list(self.settings.analysis.names) if self.settings.analysis else []
+
+    def figures(self) -> list[str]:
+        """Every figure of the config's analyses (their .png; the rule writes .pdf, .csv and .json beside)."""
+        return [self.figure(name) for name in self.analyses()]
+
+    def final_outputs(self) -> list[str]:
+        """The workflow's targets: the tables, the figures and the report."""
+        return (
+            self.tables()
+            + self.figures()
+            + [f"{self.results}/report/index.md", f"{self.results}/report/index.html"]
+        )
