@@ -12,7 +12,7 @@ from bmc.reporting.provenance import environment
 
 # command -> the stage module (named after its rule) exposing add_arguments(parser) and run(args)
 STAGES = {
-    "model": "bmc.models.prepare",
+    "model": "bmc.stages.model",
     "release": "bmc.stages.release",
     "data": "bmc.stages.data_qa",
     "data-math": "bmc.stages.data_math",
@@ -27,11 +27,16 @@ STAGES = {
     "generate": "bmc.stages.generate",
     "evaluate": "bmc.stages.evaluate",
     "judge": "bmc.stages.judge",
-    "table": "bmc.reporting.tables",
-    "report": "bmc.reporting.report",
-    "analysis": "bmc.analysis.run",
-    "sweep-pairs": "bmc.analysis.sweeps",
+    "table": "bmc.stages.table",
+    "report": "bmc.stages.report",
+    "analysis": "bmc.stages.analysis",
+    "sweep-pairs": "bmc.stages.sweep_pairs",
 }
+
+
+def load_stage(command: str):
+    """The entry module of a command."""
+    return importlib.import_module(STAGES[command])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,10 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bmc", description=__doc__)
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     chosen = argv[0] if argv and argv[0] in STAGES else None
-    for name, target in STAGES.items():
+    for name in STAGES:
         sp = sub.add_parser(name, help=f"run the {name} stage")
         if name == chosen:  # import only the stage that runs (heavy imports)
-            stage = importlib.import_module(target)
+            stage = load_stage(name)
             stage.add_arguments(sp)
             sp.set_defaults(_run=stage.run)
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""The paper's quantitative analyses, one module each (`bmc.analysis.<name>`), run by `bmc.analysis.run`."""
+"""The paper's quantitative analyses, one module each (`bmc.analysis.<name>`), run by `bmc.stages.analysis`."""
 
 # every analysis, by the name of its module, figure and config entry (`analysis.names`)
 ANALYSES = (

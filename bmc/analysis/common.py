@@ -1,9 +1,11 @@
-"""What every analysis shares: one matplotlib style, bootstrap CIs, and the four outputs of a figure
-(`<name>.png`, `.pdf`, `.csv` with the data behind it, `.json` with our summary beside the paper's values)."""
+"""What every analysis shares: its named inputs, one matplotlib style, bootstrap CIs, and the four outputs of a
+figure (`<name>.png`, `.pdf`, `.csv` with the data behind it, `.json` with our summary beside the paper's
+values)."""
 
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,17 @@ STYLE = {
 }
 # each method's colour in every figure
 METHOD_COLORS = {"DPO": "#1f77b4", "DPO-BMC": "#d62728", "difflib": "#2ca02c", "levenshtein": "#ff7f0e"}
+
+
+def parse_inputs(items: list[str]) -> dict[str, list[str]]:
+    """An analysis' inputs from `key=path` items, a key given several times being a list."""
+    inputs: dict[str, list[str]] = defaultdict(list)
+    for item in items:
+        key, sep, path = item.partition("=")
+        if not sep or not key or not path:
+            raise ValueError(f"input {item!r} is not key=path")
+        inputs[key].append(path)
+    return dict(inputs)
 
 
 def group_ticks(ax, labels: Sequence[str], groups: int = 2) -> None:

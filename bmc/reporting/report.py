@@ -1,17 +1,15 @@
-"""Stage `report`: results/<scale>/report/index.md and a self-contained index.html."""
+"""The report: results/<scale>/report/index.md and a self-contained index.html (rule `report`, `bmc.stages.report`)."""
 
 from __future__ import annotations
 
-import argparse
 import base64
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import markdown
 import yaml
 
-from bmc.io import read_json, write_text
+from bmc.io import read_json
 from bmc.reporting.provenance import (
     config_hash,
     environment,
@@ -27,18 +25,6 @@ table{border-collapse:collapse;margin:1em 0;font-size:.92em}th,td{border:1px sol
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.label{background:#fff3cd;border:1px solid #e0c46c;
 padding:.6em 1em;font-weight:600}blockquote{background:#fff3cd;border:1px solid #e0c46c;margin:1em 0;
 padding:.3em 1em;font-weight:600}pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:.85em}img{max-width:100%}"""
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tables", nargs="+", required=True, help="table .md files")
-    p.add_argument("--summaries", nargs="*", default=[], help="stage summary .json files")
-    p.add_argument("--figures", nargs="*", default=[], help="figure .png files")
-    p.add_argument("--benchmarks-dir", required=True, help="folder of Snakemake benchmark .tsv files")
-    p.add_argument("--generation", nargs="*", default=[], help="generation records (<out>.meta.json)")
-    p.add_argument("--config-json", required=True, help="the resolved config as JSON")
-    p.add_argument("--label", required=True)
-    p.add_argument("--out-md", required=True)
-    p.add_argument("--out-html", required=True)
 
 
 def _kv_table(d: dict, prefix: str = "") -> list[str]:
@@ -159,14 +145,22 @@ def _title(text: str, fallback: str) -> str:
     return next((line[4:].strip() for line in text.splitlines() if line.startswith("### ")), fallback)
 
 
-def build_markdown(args) -> str:
-    config = json.loads(args.config_json)
+def build_markdown(
+    config: dict,
+    label: str,
+    tables: list[str],
+    summaries: list[str],
+    figures: list[str],
+    benchmarks_dir: str,
+    generation: list[str],
+) -> str:
+    """The report's Markdown: the tables with their figures, the other figures, the stage summaries, the wall
+    time per rule (`benchmarks_dir`), and the provenance (config, git, environment, generation records)."""
     git = git_state()
-    figures = list(getattr(args, "figures", []) or [])
-    placed, rest = place_figures(args.tables, figures)
+    placed, rest = place_figures(tables, figures)
     sections: list[tuple[str, str, list[str]]] = []  # (anchor, title, lines)
-    for i, table in enumerate(args.tables):
-        text = _strip_label(Path(table).read_text(encoding="utf-8"), args.label)
+    for i, table in enumerate(tables):
+        text = _strip_label(Path(table).read_text(encoding="utf-8"), label)
         body = [text, ""]
         for fig in placed.get(table, []):
             body += figure_block(fig)
@@ -175,10 +169,10 @@ def build_markdown(args) -> str:
         body = [line for fig in rest for line in figure_block(fig)]
         sections.append(("analyses", "Analyses", ["### Analyses", "", *body]))
     data = ["## Data, pairs and bridging", ""]
-    for s in args.summaries:
+    for s in summaries:
         data += summary_section(s)
     sections.append(("data", "Data, pairs and bridging", data))
-    times = ["## Wall time per rule (Snakemake benchmark files)", "", *times_section(args.benchmarks_dir), ""]
+    times = ["## Wall time per rule (Snakemake benchmark files)", "", *times_section(benchmarks_dir), ""]
     sections.append(("times", "Wall time per rule", times))
     prov = ["## Provenance", "", "| what | value |", "| --- | --- |"]
     prov += [
@@ -186,10 +180,10 @@ def build_markdown(args) -> str:
         f"| git commit | `{git['commit']}`{' (dirty)' if git['dirty'] else ''} |",
     ]
     prov += [f"| {k} | {v} |" for k, v in {**environment(), **hardware(), **package_versions()}.items()]
-    prov += ["", *generation_section(getattr(args, "generation", []))]
+    prov += ["", *generation_section(generation)]
     prov += ["", "### Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).strip(), "```", ""]
     sections.append(("provenance", "Provenance", prov))
-    md = [f"# BMC replication report: {config['scale']} scale", "", f"> **{args.label}**", ""]
+    md = [f"# BMC replication report: {config['scale']} scale", "", f"> **{label}**", ""]
     md += ["## Contents", "", *(f"- [{title}](#{anchor})" for anchor, title, _ in sections), ""]
     tables_started = False
     for anchor, _, body in sections:
@@ -209,9 +203,3 @@ def to_html(md_text: str, label: str, figures: list[str]) -> str:
         f"<!doctype html><html><head><meta charset='utf-8'><title>BMC report</title><style>{CSS}</style></head>"
         f"<body>{body}</body></html>\n"
     )
-
-
-def run(args: argparse.Namespace) -> None:
-    md_text = build_markdown(args)
-    write_text(args.out_md, md_text)
-    write_text(args.out_html, to_html(md_text, args.label, args.figures))

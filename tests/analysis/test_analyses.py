@@ -3,10 +3,9 @@ import json
 import pytest
 
 from bmc.analysis.bridging_cost import cost, row_of
-from bmc.analysis.common import Analysis, bootstrap_ci, describe, save
+from bmc.analysis.common import Analysis, bootstrap_ci, describe, parse_inputs, save
 from bmc.analysis.diff_algorithm import agreement
 from bmc.analysis.fig2_span_surprise import span_split
-from bmc.analysis.run import parse_inputs
 from bmc.analysis.sec53_reward import held_out_pairs, reward_stats
 from bmc.analysis.token_dynamics import endpoints
 

@@ -3,6 +3,7 @@
 import logging
 import platform
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,8 @@ def test_without_conda_only_the_interpreter(monkeypatch, tmp_path):
 
 def test_every_stage_logs_its_environment(snakemake_env, monkeypatch, caplog):
     ran = []
-    monkeypatch.setattr(cli, "_load", lambda target: (lambda parser: None, ran.append))
+    stage = types.SimpleNamespace(add_arguments=lambda parser: None, run=ran.append)
+    monkeypatch.setattr(cli, "load_stage", lambda command: stage)
     with caplog.at_level(logging.INFO, logger="bmc.cli"):
         cli.main(["report"])
     assert ran and "report in " in caplog.text and '"conda_env_file": "envs/report.yaml"' in caplog.text

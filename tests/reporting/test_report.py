@@ -2,7 +2,7 @@ import argparse
 import json
 
 from bmc.reporting.provenance import rule_times
-from bmc.reporting.report import run
+from bmc.stages.report import run
 
 
 def test_report_has_every_section(tmp_path):
@@ -27,6 +27,7 @@ def test_report_has_every_section(tmp_path):
         tables=[str(table)],
         summaries=[str(summary)],
         figures=[],
+        generation=[],
         benchmarks_dir=str(bench),
         config_json=json.dumps(config),
         label="SMOKE SCALE: tiny",

@@ -2,7 +2,7 @@ import argparse
 import json
 
 from bmc.analysis.common import Analysis, save
-from bmc.reporting.report import run
+from bmc.stages.report import run
 
 LABEL = "SMOKE SCALE: tiny"
 
@@ -35,6 +35,7 @@ def test_report_has_contents_one_banner_and_figures_beside_their_tables(tmp_path
         tables=tables,
         summaries=[],
         figures=figures,
+        generation=[],
         benchmarks_dir=str(tmp_path / "bench"),
         config_json=json.dumps({"scale": "smoke", "seeds": [0]}),
         label=LABEL,

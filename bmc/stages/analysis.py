@@ -1,4 +1,5 @@
-"""Stage `analysis`: one of the paper's quantitative analyses → results/<scale>/figures/<name>.{png,pdf,csv,json}.
+"""Rule `analysis` (command `analysis`): one of the paper's quantitative analyses (`bmc.analysis.<name>`) →
+results/<scale>/figures/<name>.{png,pdf,csv,json}.
 
 Inputs are named `key=path` (a key given several times is a list); each analysis module exposes
 `analyse(inputs, params) -> Analysis` and a `TITLE`.
@@ -9,33 +10,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-from collections import defaultdict
 
 import yaml
 
 from bmc.analysis import ANALYSES
-from bmc.analysis.common import save
-
-NAMES = ANALYSES
+from bmc.analysis.common import parse_inputs, save
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", required=True, choices=NAMES)
+    p.add_argument("--name", required=True, choices=ANALYSES)
     p.add_argument("--inputs", nargs="+", required=True, help="key=path, a key repeated for a list")
     p.add_argument("--params", default="{}", help="JSON: the analysis' settings")
     p.add_argument("--paper-values", required=True, help="paper_values.yaml")
     p.add_argument("--label", required=True, help="the scale's label, printed on the figure")
     p.add_argument("--out", required=True, help="output prefix: results/<scale>/figures/<name>")
-
-
-def parse_inputs(items: list[str]) -> dict[str, list[str]]:
-    inputs: dict[str, list[str]] = defaultdict(list)
-    for item in items:
-        key, sep, path = item.partition("=")
-        if not sep or not key or not path:
-            raise ValueError(f"input {item!r} is not key=path")
-        inputs[key].append(path)
-    return dict(inputs)
 
 
 def run(args: argparse.Namespace) -> None:

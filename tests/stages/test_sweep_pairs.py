@@ -1,0 +1,19 @@
+"""The `sweep-pairs` stage writes a sweep point's training pairs."""
+
+import json
+
+from bmc.cli import main
+from bmc.io import read_jsonl, write_jsonl
+
+
+def test_a_proportion_point_mixes_in_that_share_of_bridged_pairs(tmp_path):
+    original = [{"id": f"p{i}", "chosen": f"w{i}", "rejected": "r"} for i in range(10)]
+    bridged = [{**p, "chosen": f"b{i}"} for i, p in enumerate(original)]
+    write_jsonl(tmp_path / "pairs.jsonl", original)
+    write_jsonl(tmp_path / "bridged.jsonl", bridged)
+    out = tmp_path / "mixed.jsonl"
+    main(["sweep-pairs", "--kind", "proportion", "--point", "0.3", "--pairs", str(tmp_path / "pairs.jsonl")]
+         + ["--bridged", str(tmp_path / "bridged.jsonl"), "--params", json.dumps({"seed": 1}), "--out", str(out)])  # fmt: skip
+    rows = read_jsonl(out)
+    assert [r["id"] for r in rows] == [p["id"] for p in original]
+    assert sum(r["chosen"].startswith("b") for r in rows) == 3
