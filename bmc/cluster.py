@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from bmc.llm.server import is_loopback, served, server_gpus
+from bmc.plan import RELEASED, VARIANT_PATTERN, variant_editors, variants_of
 
 # rule -> its key in the `gpus` section
 GPU_STAGES = {
@@ -39,15 +40,9 @@ RULE_TASKS = {"generate_qa": "qa", "generate_math": "math", "generate_if": "if"}
 DOWNLOAD_RULES = ("release", "base_model", "editor_model", "sft_given", "data_if", "given_pairs")
 
 
-def editors(config: dict) -> dict[str, dict]:
-    """Every editor by the name its bridgings carry after "+" ("" for `bridge.editor`)."""
-    main = (config.get("bridge") or {}).get("editor")
-    return {"": main, **(config.get("table4_editors") or {})} if main else {}
-
-
 def served_clients(config: dict, rule: str) -> list[dict]:
     """The editors or the judge whose server runs in the jobs of `rule` (`serve`)."""
-    clients = {"judge": [config.get("judge")], "bridge_served": list(editors(config).values())}
+    clients = {"judge": [config.get("judge")], "bridge_served": list(variant_editors(config).values())}
     return [c for c in clients.get(rule, []) if served(c)]
 
 
@@ -62,16 +57,9 @@ def bridge_wildcards(config: dict) -> dict[str, str]:
     """The `strategy` wildcard patterns of the two bridging rules: `bridge_served` takes the bridged-pairs
     variants (`strategy`, `strategy+editor`) whose editor is served, `bridge` every other one; neither takes
     `released` (the authors' pairs, converted by `released_pairs`)."""
-    every = editors(config)
-    names = [re.escape(n) for n, e in every.items() if n and served(e) and e != every[""]]
-    forms = [r"[a-z_]+(?![A-Za-z0-9_+-])"] if served(every.get("")) else []  # bridge.editor's: no "+"
-    forms += [rf"[a-z_]+\+(?:{'|'.join(names)})(?![A-Za-z0-9_-])"] if names else []
-    served_ = "|".join(f"(?:{f})" for f in forms) or "(?!)"
-    released = r"(?!released\b)"
-    return {
-        "bridge_served": f"{released}(?:{served_})",
-        "bridge": rf"{released}(?!{served_})[a-z_]+(\+[A-Za-z0-9_-]+)?",
-    }
+    served_ = variants_of([name for name, editor in variant_editors(config).items() if served(editor)])
+    released = rf"(?!{RELEASED}\b)"
+    return {"bridge_served": released + served_, "bridge": f"{released}(?!{served_}){VARIANT_PATTERN}"}
 
 
 def remote_api(client: dict | None) -> bool:
@@ -84,7 +72,7 @@ def remote_api(client: dict | None) -> bool:
 def internet_rules(config: dict) -> list[str]:
     """Rules that need the internet under this config: the downloads, and bridging and judging with a
     remote API (any Table 4 editor or the judge)."""
-    extra = ["bridge"] if any(remote_api(e) for e in editors(config).values()) else []
+    extra = ["bridge"] if any(remote_api(e) for e in variant_editors(config).values()) else []
     extra += ["judge"] if remote_api(config.get("judge")) else []
     return [*DOWNLOAD_RULES, *extra]
 

@@ -29,10 +29,12 @@ RELEASED = "released"  # the authors' released bridged pairs: a source of pairs 
 SFT = "SFT"  # Table 1's first row: the SFT model, trained (or given) once per task
 BMC = "DPO-BMC"  # the method Tables 3 and 4 train on each strategy's and each editor's pairs
 TASKS = ("qa", "math", "if")  # "if": instruction following, judged (Table 2); the others are graded
-EDITOR_NAME = re.compile(r"[A-Za-z0-9_-]+")
-# Snakemake wildcard patterns of a method name and of a bridged-pairs variant
-METHOD_PATTERN = r"[A-Za-z0-9-]+(@[a-z_]+(\+[A-Za-z0-9_-]+)?)?"
-VARIANT_PATTERN = r"[a-z_]+(\+[A-Za-z0-9_-]+)?"
+# Snakemake wildcard patterns of a bridging strategy, an editor name, a bridged-pairs variant and a method name
+STRATEGY_PATTERN = r"[a-z_]+"
+EDITOR_PATTERN = r"[A-Za-z0-9_-]+"
+VARIANT_PATTERN = rf"{STRATEGY_PATTERN}(\+{EDITOR_PATTERN})?"
+METHOD_PATTERN = rf"[A-Za-z0-9-]+(@{VARIANT_PATTERN})?"
+EDITOR_NAME = re.compile(EDITOR_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,25 @@ def split_variant(variant: str) -> tuple[str, str | None]:
     """(strategy, editor name or None) of a bridged-pairs variant."""
     strategy, _, editor = variant.partition("+")
     return strategy, editor or None
+
+
+def variant_editors(config: dict[str, Any]) -> dict[str | None, dict[str, Any]]:
+    """Every editor of a config's bridgings by the name its variants carry after "+" (None: `bridge.editor`, whose
+    variants carry none); none without a `bridge.editor`. A Table 4 editor equal to `bridge.editor` is left out:
+    its row is plain DPO-BMC, on the pairs `bridge.editor` makes."""
+    main = (config.get("bridge") or {}).get("editor")
+    if not main:
+        return {}
+    return {None: main} | {n: e for n, e in (config.get("table4_editors") or {}).items() if e != main}
+
+
+def variants_of(editors: list[str | None]) -> str:
+    """A pattern matching a whole bridged-pairs variant (never a prefix of one) made by one of `editors` (names
+    of `variant_editors`; None: `bridge.editor`, variants without "+"); one matching nothing without editors."""
+    names = [re.escape(e) for e in editors if e is not None]
+    forms = [STRATEGY_PATTERN] if None in editors else []
+    forms += [rf"{STRATEGY_PATTERN}\+(?:{'|'.join(names)})"] if names else []
+    return f"(?:{'|'.join(forms)})(?![A-Za-z0-9_+-])" if forms else "(?!)"
 
 
 def strategy_method(strategy: str, default_strategy: str) -> str:
@@ -211,8 +232,8 @@ class Plan:
 
     def editor_method(self, name: str) -> str:
         """Table 4's row of an editor: DPO-BMC on its pairs; plain DPO-BMC if it is the config's bridge.editor."""
-        same = self.table4_editors[name] == self.config["bridge"]["editor"]
-        return BMC if same else format_method_name(BMC, self.strategy, name)
+        own = name in variant_editors(self.config)
+        return format_method_name(BMC, self.strategy, name) if own else BMC
 
     # ---- runs ------------------------------------------------------------------------------------------------
     def task_methods(self, task: str) -> list[str]:

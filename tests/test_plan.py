@@ -24,6 +24,8 @@ from bmc.plan import (
     format_method_name,
     parse_method_name,
     split_variant,
+    variant_editors,
+    variants_of,
 )
 from bmc.plan_analyses import analysis_inputs, sweep_points, sweep_runs, sweep_train_settings
 
@@ -226,6 +228,18 @@ def test_editors_resolve_by_name_and_extra_models_by_folder():
         plan.editor_config("targeted+gpt4")
     with pytest.raises(ValueError, match=r"'editor:nope' names no entry of the config's editor_models"):
         plan.editor_model_dir("editor:nope")
+    # smoke's Table 4 editor "base" is its bridge.editor: it makes no pairs of its own
+    assert list(variant_editors(plan.config)) == [None, "random_b"]
+    assert variant_editors({"train": {}}) == {}
+
+
+def test_variants_of_some_editors_match_whole_variants_only():
+    variants = ["targeted", "free", "targeted+gpt-4", "targeted+gpt-4o", "inverse+other"]
+    assert [v for v in variants if re.match(variants_of([None, "gpt-4"]), v)] == variants[:3]
+    assert [v for v in variants if re.match(variants_of(["gpt-4"]), v)] == ["targeted+gpt-4"]
+    assert [v for v in variants if re.match(variants_of([]), v)] == []
+
+
 
 
 def test_mini_table4_adds_one_editor_model_and_one_training_per_task():
