@@ -30,6 +30,7 @@ STAGES = {
     "table": "bmc.stages.table",
     "report": "bmc.stages.report",
     "analysis": "bmc.stages.analysis",
+    "similarity-model": "bmc.stages.similarity_model",
     "sweep-pairs": "bmc.stages.sweep_pairs",
 }
 

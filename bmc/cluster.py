@@ -37,7 +37,15 @@ GPU_STAGES = {
 # rules whose task is fixed (no `task` wildcard)
 RULE_TASKS = {"generate_qa": "qa", "generate_math": "math", "generate_if": "if"}
 # rules that download (hub, PyPI, GitHub) whatever the config
-DOWNLOAD_RULES = ("release", "base_model", "editor_model", "sft_given", "data_if", "given_pairs")
+DOWNLOAD_RULES = (
+    "release",
+    "base_model",
+    "editor_model",
+    "sft_given",
+    "data_if",
+    "given_pairs",
+    "similarity_model",
+)
 
 
 def served_clients(config: dict, rule: str) -> list[dict]:

@@ -39,12 +39,11 @@ def analysis_inputs(plan: Plan, name: str) -> list[tuple[str, str]]:
     """(key, path) inputs of an analysis."""
     first = plan.first_seed
     if name in ON_BRIDGED_PAIRS:
-        sweep = sweep_inputs(plan, name) if name == "diff_algorithm" else []
-        return sweep + [
-            item
-            for t in plan.graded
-            for item in ((f"model:{t}", plan.sft_model(t)), (f"pairs:{t}", plan.bridged(t, plan.strategy)))
-        ]
+        items = sweep_inputs(plan, name) if name == "diff_algorithm" else []
+        items += [("embedder", similarity_model_dir(plan))] if name == "sec31_similarity" else []
+        for t in plan.graded:
+            items += [(f"model:{t}", plan.sft_model(t)), (f"pairs:{t}", plan.bridged(t, plan.strategy))]
+        return items
     if name == "token_dynamics":
         return [
             (f"{m}:{t}", plan.model_dir(t, m, first))
@@ -76,12 +75,13 @@ def analysis_settings(plan: Plan, name: str) -> dict[str, Any]:
     keys = ("beta", "prompt_format", "diff_algorithm", "stopword_forms")
     per_task = {t: {k: v for k, v in plan.task_settings("train", t).items() if k in keys} for t in plan.tasks}
     shared = {k: v for k, v in section(plan).items() if k != "names"}
-    if name == "sec31_similarity":  # the embedder's wheel is kept with the other downloads
-        shared |= {
-            "model_dir": f"{plan.results}/cache/similarity_model",
-            "download_cache": plan.config.get("download_cache"),
-        }
     return {**shared, "tasks": per_task}
+
+
+def similarity_model_dir(plan: Plan) -> str:
+    """The sentence-transformers folder of §3.1's embedder (`analysis.similarity_model`), made by the rule
+    `similarity_model`."""
+    return f"{plan.results}/models/similarity_model"
 
 
 # ---- sweeps -----------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from snakemake.utils import update_config
 
 from bmc.alignment.methods import METHODS
 from bmc.bridging.prompts import STRATEGIES
+from bmc.cluster import local_rules
 from bmc.config import check
 from bmc.plan import (
     METHOD_PATTERN,
@@ -27,7 +28,14 @@ from bmc.plan import (
     variant_editors,
     variants_of,
 )
-from bmc.plan_analyses import analysis_inputs, sweep_points, sweep_runs, sweep_train_settings
+from bmc.plan_analyses import (
+    analysis_inputs,
+    analysis_settings,
+    similarity_model_dir,
+    sweep_points,
+    sweep_runs,
+    sweep_train_settings,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "workflow" / "config"
@@ -240,8 +248,6 @@ def test_variants_of_some_editors_match_whole_variants_only():
     assert [v for v in variants if re.match(variants_of([]), v)] == []
 
 
-
-
 def test_mini_table4_adds_one_editor_model_and_one_training_per_task():
     plan = shipped("mini.yaml", "mini_table4.yaml")
     # the SmolLM2 editor is mini's own bridge.editor, so its row is plain DPO-BMC
@@ -323,6 +329,11 @@ def test_analysis_inputs_name_the_runs_they_read():
     fig3 = analysis_inputs(plan, "fig3_bridged_proportion")
     assert ("score:qa:proportion:0.5", "results/smoke/sweeps/qa/proportion/0.5/seed0/scores") in fig3
     assert ("score:qa:proportion:1", "results/smoke/scores/qa/DPO-BMC/seed0/ECQA/scores.json") in fig3
+    sec31 = analysis_inputs(plan, "sec31_similarity")
+    assert sec31[0] == ("embedder", "results/smoke/models/similarity_model")
+    assert ("pairs:qa", "results/smoke/bridged/qa/targeted/pairs.jsonl") in sec31
+    settings = analysis_settings(plan, "sec31_similarity")
+    assert settings["similarity_model"]["name"] == "all-MiniLM-L6-v2" and "download_cache" not in settings
     costs = [p for _, p in analysis_inputs(plan, "bridging_cost")]
     assert costs == [s for s in plan.summaries() if "/bridged/" in s]
     with pytest.raises(ValueError, match="unknown analysis 'fig9'"):
@@ -373,3 +384,8 @@ def test_snakemake_schedules_the_plans_runs_and_targets(tmp_path, names):
         f"{plan.results}/sweeps/{t}/{w}/{p}/seed{plan.first_seed}/model" for t, w, p in sweep_runs(plan)
     }
     assert jobs.get("sweep_train", set()) == sweeps
+    # §3.1's embedder comes from a download rule, which runs where Snakemake runs on a cluster (paper scale)
+    embedder = {similarity_model_dir(plan)} if "sec31_similarity" in plan.analyses() else set()
+    assert jobs.get("similarity_model", set()) == embedder
+    if plan.config.get("cluster"):
+        assert embedder and "similarity_model" in local_rules(plan.config)

