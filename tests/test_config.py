@@ -10,7 +10,16 @@ import pytest
 import yaml
 from snakemake.utils import update_config
 
-from bmc.config import Config, ConfigError, check, trainer_fields
+from bmc.config import (
+    Config,
+    ConfigError,
+    Generation,
+    GenerationJob,
+    TrainJob,
+    check,
+    job_settings,
+    trainer_fields,
+)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "workflow" / "config"
 
@@ -117,9 +126,44 @@ def test_snakemake_dry_run_fails_at_parse_naming_the_key(tmp_path):
     assert "task_overrides.qa.train.beta: Input should be a valid number" in result.stdout + result.stderr
 
 
-def test_every_generation_option_is_typed_in_the_config():
-    from bmc.config import Generation
-    from bmc.generation.backends import GenerationParams
+def test_a_job_reads_its_section_typed_with_the_defaults_and_numbers_as_written():
+    train = job_settings(
+        TrainJob, json.dumps({"beta": 1, "learning_rate": 0.001, "logging_steps": 5}), "train"
+    )
+    assert (train.beta, train.precompute_ref_logps, train.prompt_format) == (1, True, "paper")
+    # what the stage passes on (trainer fields, fingerprints) is the section as given, an int still an int
+    assert (
+        json.dumps(train.model_dump(exclude_unset=True))
+        == '{"learning_rate": 0.001, "beta": 1, "logging_steps": 5}'
+    )
+    sample = job_settings(
+        GenerationJob, json.dumps({"max_new_tokens": 8, "prompt_format": "chat_template"}), "sample"
+    )
+    assert (sample.num_samples, sample.backend, sample.temperature, sample.prompt_format) == (
+        1,
+        "transformers",
+        1.0,
+        "chat_template",
+    )
+    with pytest.raises(
+        ConfigError, match=r"invalid train settings:\n  train\.method_params\.DPO\.delta: .*0"
+    ):
+        job_settings(TrainJob, json.dumps({"method_params": {"DPO": {"delta": 0}}}), "train")
 
-    options = {f.name for f in dataclasses.fields(GenerationParams)}
-    assert options <= set(Generation.model_fields), options - set(Generation.model_fields)
+
+def test_sampling_at_temperature_zero_fails_at_parse_and_per_test_set():
+    with pytest.raises(ConfigError, match=r"sample: sampling \(do_sample\) needs temperature > 0"):
+        check(_with(lambda c: c["sample"].update(do_sample=True, temperature=0.0)))
+    settings = job_settings(GenerationJob, json.dumps({"do_sample": True, "temperature": 0.9}), "eval")
+    override = Generation.model_validate({"temperature": 0.0})  # valid alone, not on top of sampling
+    with pytest.raises(ValueError, match="needs temperature > 0"):
+        settings.decoding(override)
+    assert (
+        settings.decoding(Generation.model_validate({"do_sample": False, "max_new_tokens": 5})).max_new_tokens
+        == 5
+    )
+
+
+def test_a_required_setting_with_a_default_must_still_be_given():
+    with pytest.raises(ConfigError, match=r"eval\.backend: required"):
+        check(_with(lambda c: c["eval"].pop("backend")))

@@ -116,6 +116,6 @@ def test_sample_stage_answers_every_question_num_samples_times(tmp_path, tiny_mo
 
 def test_sample_stage_rejects_unknown_params(tmp_path, tiny_model_dir):
     _write_jsonl(tmp_path / "prefs.jsonl", [_question("e1", "ECQA")])
-    with pytest.raises(ValueError, match="unknown generation option.*'temprature'"):
+    with pytest.raises(ValueError, match=r"invalid sample settings:\n  sample\.temprature: unknown key"):
         main(["sample", "--model", str(tiny_model_dir), "--data", str(tmp_path / "prefs.jsonl"),
               "--out", str(tmp_path / "s.jsonl"), "--params", json.dumps({"temprature": 0.7})])  # fmt: skip

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from bmc.io import InputError
 
-SPEC_KEYS = {"dataset", "name", "revision", "split", "data_files"}
-
 
 def load_rows(spec: dict, split: str | None = None) -> list[dict]:
     """The rows of `split` (default `spec["split"]`) of a hub dataset (`dataset`, optional config `name`,

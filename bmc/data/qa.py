@@ -11,34 +11,15 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bmc.data.schemas import QA_FIELDS, SFT_FIELDS, check_qa_row, check_sft_row
 from bmc.io import InputError, iter_jsonl, iter_lines, write_json, write_jsonl
 
+if TYPE_CHECKING:
+    from bmc.config import QAData
+
 RELEASE_FOLDERS = {"OBQA": "OpenbookQA"}  # config name -> folder name in the authors' release
-SIZE_KEYS = ("sft_n", "prefs_n", "test_n")
-# `source` is read by the workflow (which folder to pass as --resources), not here
-PARAM_KEYS = {"seed", "datasets", "source", *SIZE_KEYS}
-
-
-def check_params(params: dict, section: str = "data.qa") -> dict:
-    """Validate the `data.qa` section; returns it with defaults (seed 0, sizes None = all).
-
-    `section` names the config section in messages (the math stage takes the same settings).
-    """
-    unknown = sorted(set(params) - PARAM_KEYS)
-    if unknown:
-        raise ValueError(f"unknown {section} settings {unknown}; valid: {sorted(PARAM_KEYS)}")
-    datasets = params.get("datasets")
-    if not isinstance(datasets, list) or not datasets or not all(isinstance(d, str) for d in datasets):
-        raise ValueError(f"{section}.datasets should be a non-empty list of names, got {datasets!r}")
-    if len(set(datasets)) < len(datasets):
-        raise ValueError(f"{section}.datasets lists a dataset twice: {datasets}")
-    for key in ("seed", *SIZE_KEYS):
-        value = params.get(key)
-        if value is not None and (type(value) is not int or value < 0):
-            raise ValueError(f"{section}.{key} should be a non-negative integer or null, got {value!r}")
-    return {"seed": 0, **{k: None for k in SIZE_KEYS}, **params}
 
 
 def dataset_folder(resources: Path, dataset: str) -> Path:
@@ -154,11 +135,11 @@ def _check_unique(path: Path, ids: list[str]) -> None:
         seen.add(i)
 
 
-def build(resources: Path, params: dict) -> tuple[list, list, dict[str, list], dict]:
-    """(SFT examples, preference questions, test questions per set, summary) of the checked `data.qa` settings."""
-    seed = params["seed"]
+def build(resources: Path, settings: QAData) -> tuple[list, list, dict[str, list], dict]:
+    """(SFT examples, preference questions, test questions per set, summary) of the `data.qa` settings."""
+    seed = settings.seed
     sft_all = load_sft(resources)
-    sft = subsample(sft_all, params["sft_n"], seed, "sft")
+    sft = subsample(sft_all, settings.sft_n, seed, "sft")
     summary: dict = {
         "seed": seed,
         "resources": str(resources),
@@ -167,10 +148,10 @@ def build(resources: Path, params: dict) -> tuple[list, list, dict[str, list], d
         "test": {},
     }
     prefs, tests = [], {}
-    for dataset in params["datasets"]:
-        for split, key, kind in (("train", "prefs_n", "prefs"), ("test", "test_n", "test")):
+    for dataset in settings.datasets:
+        for split, n, kind in (("train", settings.prefs_n, "prefs"), ("test", settings.test_n, "test")):
             rows = load_questions(resources, dataset, split)
-            picked = subsample(rows, params[key], seed, f"{dataset}-{split}")
+            picked = subsample(rows, n, seed, f"{dataset}-{split}")
             summary[kind][dataset] = {"n": len(picked), "available": len(rows)}
             if split == "train":
                 prefs += picked

@@ -5,22 +5,12 @@ Arena-Hard has none (the SFT model's answers serve). The paper compares with Alp
 outputs (`tatsu-lab/alpaca_eval`, config `alpaca_eval_gpt4_baseline`: `instruction`, `output`,
 `generator`) and Arena-Hard v0.1's GPT-4-0314 answers (`model_answer/gpt-4-0314.jsonl` of the
 Arena-Hard repository: `question_id`, `model_id`, `choices[0].turns[0].content`). `data.if.references`
-names either per test set (a `bmc.data.hub` spec); every test question must find its reference.
+names either per test set (a `bmc.data.hub` spec, typed by `bmc.config.Reference`); every test question must find its reference.
 """
 
 from __future__ import annotations
 
-from bmc.data.hub import SPEC_KEYS, load_rows
-
-
-def check_references(refs: dict, test_sets: tuple[str, ...]) -> None:
-    for name, spec in refs.items():
-        if name not in test_sets:
-            raise ValueError(f"data.if.references: unknown test set {name!r}; valid: {list(test_sets)}")
-        if not isinstance(spec, dict) or not (spec.get("dataset") or spec.get("data_files")):
-            raise ValueError(f"data.if.references.{name} needs `dataset` (a hub id) or `data_files`")
-        if unknown := sorted(set(spec) - SPEC_KEYS):
-            raise ValueError(f"data.if.references.{name}: unknown keys {unknown}; valid: {sorted(SPEC_KEYS)}")
+from bmc.data.hub import load_rows
 
 
 def reference_answers(name: str, rows: list[dict]) -> dict[str, tuple[str, str]]:

@@ -23,27 +23,12 @@ import yaml
 
 from bmc.io import InputError
 
-DEFAULTS = {
-    "url": "https://github.com/YJiangcm/BMC.git",
-    "commit": "958d49e54778ed41e15bb65c0a4184b04df7933b",
-}
 SHA1 = re.compile(r"[0-9a-f]{40}")
 CHUNK = 1 << 20
 
 
 class ReleaseError(RuntimeError):
     """The release could not be fetched or does not match the manifest."""
-
-
-def check_params(params: dict) -> dict:
-    """The `release` section with defaults; an unknown key or a commit that is not 40 hex digits fails."""
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown release settings {unknown}; valid: {sorted(DEFAULTS)}")
-    params = {**DEFAULTS, **params}
-    if not SHA1.fullmatch(str(params["commit"])):
-        raise ValueError(f"release.commit should be a full 40-hex commit id, got {params['commit']!r}")
-    return params
 
 
 def load_manifest(path: str | Path) -> tuple[str, dict[str, dict]]:

@@ -13,13 +13,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-DEFAULTS = {
-    "dataset": "HuggingFaceH4/ultrafeedback_binarized",
-    "split": "train_prefs",
-    "sft_split": "train_sft",
-}
-SOURCE_KEYS = {"source", "dataset", "revision", "split", "sft_split", "data_files"}
-
 
 def exchange(row: dict, side: str) -> tuple[str, str] | str:
     """(user turn, assistant reply) of a row's `chosen` or `rejected` conversation, or why it is skipped."""

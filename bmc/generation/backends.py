@@ -17,103 +17,33 @@ GPUs the job was given, i.e. the config's `gpus.generate` on a cluster), `max_mo
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from tqdm.auto import tqdm
 
+from bmc.config import Decoding, Generation
 from bmc.generation.fingerprint import differences, generation_inputs
 from bmc.io import ResumableJsonl, read_json, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("transformers", "vllm")
-DTYPES = ("float32", "bfloat16", "float16")
-# Keys that share a config section with the generation options but are read by the calling stage.
-ALLOWED_EXTRA_KEYS = frozenset({"num_samples", "set_overrides"})
+# the decoding options, typed with their defaults and checks in the config (`bmc.config.Decoding`)
+GenerationParams = Decoding
 
 
-@dataclass
-class GenerationParams:
-    """Decoding options shared by both backends (greedy unless `do_sample`)."""
-
-    max_new_tokens: int = 128
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    seed: int = 0
-    batch_size: int = 16
-    # transformers only: at most this many padded tokens in a batch, items × (longest prompt + max_new_tokens);
-    # one long prompt (Arena-Hard has some of thousands of tokens) then no longer pads a whole batch to its length
-    max_batch_tokens: int | None = None
-    backend: str = "transformers"
-    # vLLM only: CUDA-graph capture off (None: off on a CPU, where it does not exist; on a GPU it pays off)
-    enforce_eager: bool | None = None
-    # vLLM only: GPUs the model is split over (None: the GPUs the job was given, 1 on a CPU), longest prompt +
-    # answer in tokens (None: the model's), share of each GPU's memory vLLM takes (None: vLLM's 0.9)
-    tensor_parallel_size: int | None = None
-    max_model_len: int | None = None
-    gpu_memory_utilization: float | None = None
-    # the text ends before the first of these (None: the calling stage's default, e.g. the task's protocol)
-    stop_strings: list[str] | None = None
-    # the weights' precision on both backends (None: bfloat16 on a GPU, float32 otherwise)
-    dtype: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.stop_strings is not None:
-            if isinstance(self.stop_strings, str) or not all(
-                isinstance(x, str) and x for x in self.stop_strings
-            ):
-                raise ValueError(
-                    f"stop_strings must be a list of non-empty strings, got {self.stop_strings!r}"
-                )
-            self.stop_strings = list(self.stop_strings)
-        self.max_new_tokens, self.batch_size, self.seed = map(
-            int, (self.max_new_tokens, self.batch_size, self.seed)
-        )
-        self.temperature, self.top_p = float(self.temperature), float(self.top_p)
-        if self.backend not in BACKENDS:
-            raise ValueError(f"generation backend must be one of {list(BACKENDS)}, got {self.backend!r}")
-        if self.dtype is not None and self.dtype not in DTYPES:
-            raise ValueError(f"generation dtype must be one of {list(DTYPES)} or null, got {self.dtype!r}")
-        if self.max_batch_tokens is not None:
-            self.max_batch_tokens = int(self.max_batch_tokens)
-            if self.max_batch_tokens < 1:
-                raise ValueError(f"max_batch_tokens must be >= 1 or null, got {self.max_batch_tokens}")
-        if self.max_new_tokens < 1 or self.batch_size < 1:
-            raise ValueError(
-                f"max_new_tokens and batch_size must be >= 1, got {self.max_new_tokens} and {self.batch_size}"
-            )
-        if self.do_sample and not (self.temperature > 0 and 0 < self.top_p <= 1):
-            raise ValueError(
-                f"sampling needs temperature > 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}"
-            )
-
-    @classmethod
-    def from_dict(cls, d: dict, ignore: frozenset[str] | set[str] = ALLOWED_EXTRA_KEYS) -> GenerationParams:
-        """Build from a config section; keys that are neither fields nor in `ignore` raise ValueError."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - fields - set(ignore))
-        if unknown:
-            raise ValueError(f"unknown generation option(s) {unknown}; expected some of {sorted(fields)}")
-        return cls(**{k: v for k, v in d.items() if k in fields})
-
-
-def set_params(section: dict, datasets: list[str]) -> dict[str, GenerationParams]:
-    """Each test set's decoding: the section with its `set_overrides.<set>` on top (checked up front)."""
-    overrides = section.get("set_overrides") or {}
+def set_params(settings: Generation, datasets: list[str]) -> dict[str, GenerationParams]:
+    """Each test set's decoding: the settings with their `set_overrides.<set>` on top (checked up front)."""
+    overrides = settings.set_overrides or {}
     unknown = sorted(set(overrides) - set(datasets))
     if unknown:
         raise ValueError(
             f"eval.set_overrides names test sets {unknown} that are not generated here {datasets}"
         )
-    base = {k: v for k, v in section.items() if k != "set_overrides"}
-    return {d: GenerationParams.from_dict({**base, **overrides.get(d, {})}) for d in datasets}
+    return {d: settings.decoding(overrides.get(d)) for d in datasets}
 
 
 def resolve_dtype(dtype: str | None, on_gpu: bool) -> str:

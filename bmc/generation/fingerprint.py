@@ -8,7 +8,6 @@ in `<out>.meta.json`.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import hashlib
 from functools import lru_cache
@@ -73,7 +72,7 @@ def _digest(folder: str, signature: tuple[tuple[str, int, int], ...]) -> str:
 def generation_inputs(generator) -> dict:
     """The record of what a generator's answers depend on (see the module docstring); `engine` holds every
     other option that is set (not None), e.g. vLLM's `enforce_eager`."""
-    params = dataclasses.asdict(generator.params)
+    params = generator.params.model_dump()
     engine = {
         k: v
         for k, v in params.items()

@@ -168,7 +168,7 @@ class LocalClient(ChatClient):
         gen = {**generation_settings(config), "batch_size": int(config.get("batch_size", 16))}
         if config.get("max_batch_tokens") is not None:  # batching only: not part of the cache identity
             gen["max_batch_tokens"] = config["max_batch_tokens"]
-        self.params = GenerationParams.from_dict({**gen, "backend": backend})
+        self.params = GenerationParams.model_validate({**gen, "backend": backend})
         self.generator = load_generator(model_path, self.params)
         self.tokenizer = self.generator.tokenizer
         if not getattr(self.tokenizer, "chat_template", None):

@@ -11,6 +11,7 @@ import json
 import logging
 from pathlib import Path
 
+from bmc.config import IFData, job_settings
 from bmc.data import instruct
 from bmc.data.qa import write_outputs
 
@@ -26,9 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    params, source = instruct.check_if_params(json.loads(args.params))
-    sft, prefs, tests, summary = instruct.build(
-        Path(args.resources), params, source, args.cache, args.sharegpt
-    )
+    settings = job_settings(IFData, args.params, "data.if")
+    sft, prefs, tests, summary = instruct.build(Path(args.resources), settings, args.cache, args.sharegpt)
     write_outputs(Path(args.out), sft, prefs, tests, summary)
     log.info("instruction-following data: %s", json.dumps(summary))

@@ -11,6 +11,7 @@ import json
 import logging
 from pathlib import Path
 
+from bmc.config import MathData, job_settings
 from bmc.data import math as math_data
 from bmc.data.qa import write_outputs
 
@@ -24,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    params = math_data.check_math_params(json.loads(args.params))
-    sft, prefs, tests, summary = math_data.build(Path(args.resources), params)
+    settings = job_settings(MathData, args.params, "data.math")
+    sft, prefs, tests, summary = math_data.build(Path(args.resources), settings)
     write_outputs(Path(args.out), sft, prefs, tests, summary)
     log.info("math data: %s", json.dumps(summary))

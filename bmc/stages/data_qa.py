@@ -10,6 +10,7 @@ import json
 import logging
 from pathlib import Path
 
+from bmc.config import QAData, job_settings
 from bmc.data import qa
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    params = qa.check_params(json.loads(args.params))
-    sft, prefs, tests, summary = qa.build(Path(args.resources), params)
+    settings = job_settings(QAData, args.params, "data.qa")
+    sft, prefs, tests, summary = qa.build(Path(args.resources), settings)
     qa.write_outputs(Path(args.out), sft, prefs, tests, summary)
     log.info("QA data: %s", json.dumps(summary))

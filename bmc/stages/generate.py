@@ -15,16 +15,10 @@ output gets `<out>.meta.json` (backend, versions, dtype, model sha256, decoding)
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 
-from bmc.generation.backends import (
-    GenerationParams,
-    discard_partial,
-    generate_resumable,
-    load_generator,
-    set_params,
-)
+from bmc.config import GenerationJob, job_settings
+from bmc.generation.backends import discard_partial, generate_resumable, load_generator, set_params
 from bmc.io import InputError, read_jsonl
 from bmc.records import TEST_ITEM
 from bmc.tasks import STOP_STRINGS, TASKS, answer_prompt
@@ -46,23 +40,22 @@ def run(args: argparse.Namespace) -> None:
     """Answers every test set with one loaded model (loading dominates on small sets)."""
     if len(args.data) != len(args.out):
         raise ValueError(f"--data has {len(args.data)} files but --out has {len(args.out)}")
-    section = json.loads(args.params)
-    fmt = section.pop("prompt_format", "paper")
-    if section.get("stop_strings") is None:  # null or absent: the task's released stop strings
-        section["stop_strings"] = list(STOP_STRINGS[args.task])
-    params = GenerationParams.from_dict(section)
+    settings = job_settings(GenerationJob, args.params, "eval")
+    if settings.stop_strings is None:  # null or absent: the task's released stop strings
+        settings = settings.model_copy(update={"stop_strings": list(STOP_STRINGS[args.task])})
     tests = []
     for path in args.data:
         questions = read_jsonl(path, required=TEST_ITEM)
         if not questions:
             raise InputError(path, None, "no test questions")
         tests.append(questions)
-    per_set = set_params(section, [q[0]["dataset"] for q in tests])
-    generator = load_generator(args.model, params)
+    per_set = set_params(settings, [q[0]["dataset"] for q in tests])
+    generator = load_generator(args.model, settings.decoding())
     for questions, out in zip(tests, args.out, strict=True):
         generator.params = per_set[questions[0]["dataset"]]
         prompts = {
-            q["id"]: answer_prompt(args.task, q["question"], fmt, generator.tokenizer) for q in questions
+            q["id"]: answer_prompt(args.task, q["question"], settings.prompt_format, generator.tokenizer)
+            for q in questions
         }
         items = [{"id": q["id"], "dataset": q["dataset"], "answer": q["answer"]} for q in questions]
         rows = generate_resumable(

@@ -4,10 +4,10 @@ read it (`bmc.data.release`)."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 
-from bmc.data.release import build, check_params
+from bmc.config import Release, job_settings
+from bmc.data.release import build
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    params = check_params(json.loads(args.params))
-    record = build(params["url"], params["commit"], args.manifest, args.out)
+    settings = job_settings(Release, args.params, "release")
+    record = build(settings.url, settings.commit, args.manifest, args.out)
     log.info(
-        "release %s at %s: %d files in %s", params["url"], params["commit"], len(record["files"]), args.out
+        "release %s at %s: %d files in %s", settings.url, settings.commit, len(record["files"]), args.out
     )

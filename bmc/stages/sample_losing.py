@@ -7,10 +7,10 @@ grader (`bmc.pairs.grade_row`). `samples.jsonl.meta.json` records how they were 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 
 from bmc.chat import prompt_text
+from bmc.config import GenerationJob, job_settings
 from bmc.io import InputError, read_jsonl
 from bmc.pairs import grade_row, sample_items
 from bmc.records import QUESTION
@@ -27,28 +27,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from bmc.generation.backends import GenerationParams, generate_resumable, load_generator
+    from bmc.generation.backends import generate_resumable, load_generator
 
-    params = json.loads(args.params)
-    num_samples = int(params.get("num_samples", 1))
-    if num_samples < 1:
-        raise ValueError(f"sample.num_samples must be >= 1, got {num_samples}")
-    fmt = params.pop("prompt_format", "paper")
+    settings = job_settings(GenerationJob, args.params, "sample")
     questions = read_jsonl(args.data, required=QUESTION)
     if not questions:
         raise InputError(args.data, None, "no questions")
+    decoding = settings.decoding()
     # answers stop where an evaluation answer would (the task's released stop strings, unless configured)
-    if params.get("stop_strings") is None:
-        params["stop_strings"] = list(STOP_STRINGS[check_task(questions[0]["task"])])
-    gen_params = GenerationParams.from_dict(params)
-    generator = load_generator(args.model, gen_params)
+    if decoding.stop_strings is None:
+        stops = list(STOP_STRINGS[check_task(questions[0]["task"])])
+        decoding = decoding.model_copy(update={"stop_strings": stops})
+    generator = load_generator(args.model, decoding)
     rows = generate_resumable(
         generator,
-        sample_items(questions, num_samples),
-        prompt_of=lambda it: prompt_text(it["question"], fmt, generator.tokenizer),
+        sample_items(questions, settings.num_samples),
+        prompt_of=lambda it: prompt_text(it["question"], settings.prompt_format, generator.tokenizer),
         out_path=args.out,
         desc="sampling answers",
-        seed_of=lambda it: gen_params.seed + it["sample"],
+        seed_of=lambda it: decoding.seed + it["sample"],
         finish=grade_row,
         describe={"stage": "sample", "task": questions[0]["task"]},
     )

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from bmc.cli import main
-from bmc.data.instruct import build_pool, check_if_params, iter_json_array, split_pool
+from bmc.config import ConfigError, IFData, job_settings
+from bmc.data.instruct import build_pool, iter_json_array, split_pool
 from bmc.io import read_jsonl
 from bmc.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
 
@@ -42,7 +43,10 @@ def test_pool_filters_and_excludes_test_prompts_and_duplicates():
         conv(5, human="Question 0?"),  # duplicate of c0's prompt
         conv(6, gpt="   "),
     ]
-    pool, skipped = build_pool(iter(records), LIMITS, exclude={"what is 2+2?"})
+    limits = IFData.model_validate(
+        {"datasets": ["alpaca_eval"], "seed": 0, "sft_n": 1, "prefs_n": 1, "test_n": 1, **LIMITS}
+    )
+    pool, skipped = build_pool(iter(records), limits, exclude={"what is 2+2?"})
     assert [p["id"] for p in pool] == ["sharegpt-c0"]
     assert skipped == {
         "not a user turn then an assistant turn": 1,
@@ -63,10 +67,17 @@ def test_split_is_disjoint_seeded_and_checks_size():
 
 
 def test_params_are_checked():
-    with pytest.raises(ValueError, match="unknown test sets"):
-        check_if_params({"datasets": ["mt_bench"]})
-    with pytest.raises(ValueError, match="max_reply_chars"):
-        check_if_params({"datasets": ["arena_hard"], "max_reply_chars": 0})
+    base = {"seed": 0, "sft_n": 1, "prefs_n": 1, "test_n": 1}
+    with pytest.raises(
+        ConfigError, match=r"data\.if\.datasets\.0: Input should be 'alpaca_eval' or 'arena_hard'"
+    ):
+        job_settings(IFData, json.dumps({**base, "datasets": ["mt_bench"]}), "data.if")
+    with pytest.raises(
+        ConfigError, match=r"data\.if\.max_reply_chars: Input should be greater than or equal to 1"
+    ):
+        job_settings(
+            IFData, json.dumps({**base, "datasets": ["arena_hard"], "max_reply_chars": 0}), "data.if"
+        )
 
 
 def test_stage_writes_pairs_inputs_and_both_test_sets(tmp_path):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bmc.data.math import check_math_params, load_test, load_training, parse_cot, split_pool
+from bmc.config import ConfigError, MathData, job_settings
+from bmc.data.math import load_test, load_training, parse_cot, split_pool
 from bmc.data.schemas import check_conversation
 from bmc.evaluation.math_answers import is_correct
 from bmc.io import InputError, read_jsonl
@@ -266,23 +267,37 @@ def test_nothing_is_written_when_a_later_file_is_bad(tmp_path):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"datasets": ["gsm8k"], "train_n": 3}, "unknown data.math settings"),
-        ({"datasets": ["gsm8k", "aqua"]}, "unknown test sets \\['aqua'\\]"),
-        ({"datasets": ["GSM8K"]}, "unknown test sets"),
-        ({"datasets": []}, "data.math.datasets should be a non-empty list"),
+        ({"datasets": ["gsm8k"], "train_n": 3}, r"data\.math\.train_n: unknown key"),
+        ({"datasets": ["gsm8k", "aqua"]}, r"data\.math\.datasets\.1: Input should be 'gsm8k'"),
+        ({"datasets": ["GSM8K"]}, r"data\.math\.datasets\.0: Input should be 'gsm8k'"),
+        ({"datasets": []}, r"data\.math\.datasets: List should have at least 1 item"),
         ({"datasets": ["mawps", "mawps"]}, "twice"),
-        ({"datasets": ["mawps"], "sft_n": -1}, "data.math.sft_n should be a non-negative integer"),
-        ({"datasets": ["mawps"], "seed": "0"}, "data.math.seed"),
+        (
+            {"datasets": ["mawps"], "sft_n": -1},
+            r"data\.math\.sft_n: Input should be greater than or equal to 0",
+        ),
+        ({"datasets": ["mawps"], "seed": "0"}, r"data\.math\.seed: Input should be a valid integer"),
+        ({"datasets": ["mawps"], "seed": None}, r"data\.math\.seed: Input should be a valid integer"),
     ],
 )
 def test_bad_params_are_refused(params, message):
-    with pytest.raises(ValueError, match=message):
-        check_math_params(params)
+    with pytest.raises(ConfigError, match=message):
+        job_settings(
+            MathData, json.dumps({"seed": 0, "sft_n": 1, "prefs_n": 1, "test_n": 1, **params}), "data.math"
+        )
 
 
-def test_params_defaults_and_source_is_accepted():
-    params = check_math_params({"datasets": ["gsm8k"], "source": "somewhere"})
-    assert params["seed"] == 0 and params["sft_n"] is None and params["test_n"] is None
+def test_sizes_may_be_null_and_source_is_accepted():
+    params = {
+        "datasets": ["gsm8k"],
+        "source": "somewhere",
+        "seed": 0,
+        "sft_n": None,
+        "prefs_n": 2,
+        "test_n": None,
+    }
+    settings = job_settings(MathData, json.dumps(params), "data.math")
+    assert settings.sft_n is None and settings.test_n is None and settings.prefs_n == 2
 
 
 def test_shipped_subsets_are_valid_and_small():

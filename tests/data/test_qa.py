@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bmc.data.qa import check_params, load_questions, load_sft, subsample
+from bmc.config import ConfigError, QAData, job_settings
+from bmc.data.qa import load_questions, load_sft, subsample
 from bmc.data.schemas import options_of
 from bmc.io import InputError, read_jsonl
 from bmc.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
@@ -140,18 +141,28 @@ def test_nothing_is_written_when_a_later_file_is_bad(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+SIZES = {"seed": 0, "sft_n": None, "prefs_n": None, "test_n": None}
+
+
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"datasets": ["ECQA"], "sft": 3}, "unknown data.qa settings"),
-        ({"datasets": []}, "non-empty list"),
-        ({"datasets": ["ECQA", "ECQA"]}, "twice"),
-        ({"datasets": ["ECQA"], "test_n": -1}, "non-negative integer"),
+        ({"datasets": ["ECQA"], "sft": 3}, r"data\.qa\.sft: unknown key"),
+        ({"datasets": []}, r"data\.qa\.datasets: List should have at least 1 item"),
+        ({"datasets": ["ECQA", "ECQA"]}, r"data\.qa\.datasets: .*twice"),
+        (
+            {"datasets": ["ECQA"], "test_n": -1},
+            r"data\.qa\.test_n: Input should be greater than or equal to 0",
+        ),
+        (
+            {"datasets": ["ECQA", "GSM8K"]},
+            r"data\.qa\.datasets\.1: Input should be 'ECQA', 'QASC', 'OBQA' or 'ARC'",
+        ),
     ],
 )
 def test_bad_params_are_refused(params, message):
-    with pytest.raises(ValueError, match=message):
-        check_params(params)
+    with pytest.raises(ConfigError, match=message):
+        job_settings(QAData, json.dumps({**SIZES, **params}), "data.qa")
 
 
 def test_shipped_subsets_are_valid_and_small():

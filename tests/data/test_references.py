@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from bmc.data.instruct import check_if_params, load_tests
+from bmc.config import ConfigError, IFData, job_settings
+from bmc.data.instruct import load_tests
 from bmc.data.references import attach
 from bmc.io import iter_jsonl, read_json
 
@@ -49,11 +50,17 @@ def test_a_question_without_a_reference_fails(tmp_path):
         attach(load_tests(RESOURCES), reference_files(tmp_path, drop_last=True))
 
 
+def if_settings(references: dict) -> IFData:
+    base = {"datasets": ["alpaca_eval"], "seed": 0, "sft_n": 1, "prefs_n": 1, "test_n": 1}
+    return job_settings(IFData, json.dumps({**base, "references": references}), "data.if")
+
+
 def test_reference_settings_are_checked():
-    base = {"datasets": ["alpaca_eval"]}
-    with pytest.raises(ValueError, match="unknown test set 'mt_bench'"):
-        check_if_params({**base, "references": {"mt_bench": {"dataset": "x"}}})
-    with pytest.raises(ValueError, match="needs `dataset`"):
-        check_if_params({**base, "references": {"alpaca_eval": {"split": "eval"}}})
-    common, _ = check_if_params({**base, "references": {"alpaca_eval": {"dataset": "tatsu-lab/alpaca_eval"}}})
-    assert common["references"]["alpaca_eval"]["dataset"] == "tatsu-lab/alpaca_eval"
+    with pytest.raises(ConfigError, match=r"data\.if\.references\.mt_bench: Input should be 'alpaca_eval'"):
+        if_settings({"mt_bench": {"dataset": "x"}})
+    with pytest.raises(ConfigError, match=r"data\.if\.references\.alpaca_eval: needs `dataset`"):
+        if_settings({"alpaca_eval": {"split": "eval"}})
+    with pytest.raises(ConfigError, match=r"data\.if\.references\.alpaca_eval\.branch: unknown key"):
+        if_settings({"alpaca_eval": {"dataset": "x", "branch": "main"}})
+    settings = if_settings({"alpaca_eval": {"dataset": "tatsu-lab/alpaca_eval"}})
+    assert settings.references["alpaca_eval"].dataset == "tatsu-lab/alpaca_eval"

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from bmc.cli import main
-from bmc.data.release import DEFAULTS, ReleaseError, blob_sha1, build, check_params, load_manifest
+from bmc.config import ConfigError, Release, job_settings
+from bmc.data.release import ReleaseError, blob_sha1, build, load_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_MANIFEST = ROOT / "workflow" / "resources" / "bmc_release.yaml"
@@ -140,13 +141,13 @@ def test_the_configured_commit_must_be_the_manifests(tmp_path, source_repo):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"commit": "958d49e"}, "full 40-hex commit"),
-        ({"url": "x", "branch": "main"}, "unknown release settings"),
+        ({"commit": "958d49e"}, r"release\.commit: String should match pattern"),
+        ({"url": "x", "branch": "main"}, r"release\.branch: unknown key"),
     ],
 )
 def test_bad_release_settings_are_refused(params, message):
-    with pytest.raises(ValueError, match=message):
-        check_params(params)
+    with pytest.raises(ConfigError, match=message):
+        job_settings(Release, json.dumps(params), "release")
 
 
 def test_bad_manifest_entries_are_refused(tmp_path):
@@ -165,9 +166,9 @@ def test_bad_manifest_entries_are_refused(tmp_path):
 
 def test_shipped_manifest_covers_what_the_paper_scale_reads():
     commit, files = load_manifest(SHIPPED_MANIFEST)
-    assert commit == DEFAULTS["commit"]
+    assert commit == Release().commit
     paper = yaml.safe_load((ROOT / "workflow/config/paper.yaml").read_text())
-    assert paper["release"] == DEFAULTS  # paper scale pins the manifest's commit
+    assert paper["release"] == Release().model_dump()  # paper scale pins the manifest's commit
     dests = {entry["dest"] for entry in files.values()}
     for folder in ("ECQA", "QASC", "OpenbookQA", "ARC"):
         assert {f"{folder}/{split}.jsonl" for split in ("train", "validation", "test")} <= dests

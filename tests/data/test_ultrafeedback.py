@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bmc.cli import main
-from bmc.data.instruct import check_if_params
+from bmc.config import ConfigError, IFData, job_settings
 from bmc.data.ultrafeedback import preference_rows
 from bmc.io import read_jsonl
 from bmc.pairs import given_pairs
@@ -47,15 +47,20 @@ def test_rows_become_preference_rows_with_their_rejected_reply():
     }
 
 
+def if_settings(**params) -> IFData:
+    base = {"datasets": ["alpaca_eval"], "seed": 0, "sft_n": 0, "prefs_n": None, "test_n": None}
+    return job_settings(IFData, json.dumps(base | params), "data.if")
+
+
 def test_source_settings_are_checked():
-    common, settings = check_if_params({"datasets": ["alpaca_eval"], "source": "ultrafeedback"})
-    assert (
-        settings["dataset"] == "HuggingFaceH4/ultrafeedback_binarized" and settings["split"] == "train_prefs"
-    )
-    with pytest.raises(ValueError, match="do not apply to source ultrafeedback"):
-        check_if_params({"datasets": ["alpaca_eval"], "source": "ultrafeedback", "max_reply_chars": 9})
-    with pytest.raises(ValueError, match="must be one of"):
-        check_if_params({"datasets": ["alpaca_eval"], "source": "hh-rlhf"})
+    settings = if_settings(source="ultrafeedback")
+    assert settings.dataset == "HuggingFaceH4/ultrafeedback_binarized" and settings.split == "train_prefs"
+    with pytest.raises(
+        ConfigError, match=r"data\.if: settings \['max_reply_chars'\] do not apply to source ultrafeedback"
+    ):
+        if_settings(source="ultrafeedback", max_reply_chars=9)
+    with pytest.raises(ConfigError, match=r"data\.if\.source: Input should be 'sharegpt' or 'ultrafeedback'"):
+        if_settings(source="hh-rlhf")
 
 
 def test_given_pairs_keep_the_datasets_y_l():

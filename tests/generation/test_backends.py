@@ -27,15 +27,18 @@ def greedy(tiny_model_dir):
     return load_generator(tiny_model_dir, GenerationParams(max_new_tokens=6, batch_size=3))
 
 
-def test_params_from_dict_checks_keys_and_values():
-    p = GenerationParams.from_dict({"max_new_tokens": "8", "do_sample": True, "num_samples": 4, "seed": 2})
-    assert (p.max_new_tokens, p.do_sample, p.seed, p.backend) == (8, True, 2, "transformers")
-    with pytest.raises(ValueError, match=r"unknown generation option\(s\) \['top_k'\]"):
-        GenerationParams.from_dict({"top_k": 5})
-    with pytest.raises(ValueError, match="backend must be one of"):
-        GenerationParams.from_dict({"backend": "tgi"})
-    with pytest.raises(ValueError, match="temperature > 0"):
-        GenerationParams.from_dict({"do_sample": True, "temperature": 0})
+def test_params_check_keys_and_values_and_fill_the_defaults():
+    p = GenerationParams.model_validate({"max_new_tokens": 8, "do_sample": True, "seed": 2})
+    assert (p.max_new_tokens, p.do_sample, p.seed) == (8, True, 2)
+    assert (p.backend, p.temperature, p.batch_size) == ("transformers", 1.0, 16)  # the config's defaults
+    with pytest.raises(ValueError, match=r"top_k\n  Extra inputs are not permitted"):
+        GenerationParams.model_validate({"top_k": 5})
+    with pytest.raises(ValueError, match="Input should be 'transformers' or 'vllm'"):
+        GenerationParams.model_validate({"backend": "tgi"})
+    with pytest.raises(ValueError, match="needs temperature > 0"):
+        GenerationParams.model_validate({"do_sample": True, "temperature": 0})
+    with pytest.raises(ValueError, match="Input should be a valid integer"):
+        GenerationParams.model_validate({"max_new_tokens": "8"})  # strict, as the config
 
 
 def test_batched_left_padded_greedy_equals_one_by_one(greedy):
@@ -62,7 +65,7 @@ def test_token_budget_batches_bound_the_padded_size_and_keep_the_order():
         assert len(b) * (max(lengths[i] for i in b) + 100) <= 2000
     # the budget also holds when the order is not longest-first
     assert token_budget_batches([6, 0], lengths, 4, 2000, 100) == [[6], [0]]
-    with pytest.raises(ValueError, match="max_batch_tokens must be >= 1"):
+    with pytest.raises(ValueError, match="max_batch_tokens\n  Input should be greater than or equal to 1"):
         GenerationParams(max_batch_tokens=0)
 
 
@@ -97,7 +100,7 @@ def test_generation_ends_before_the_first_stop_string(tiny_model_dir):
     assert stopped[0] == free[0][: free[0].find(stops[0])] and len(stopped[0]) < len(free[0])
     assert cut_at_stop_strings("a Response: b Question", ["Question", "Response"]) == "a "
     assert cut_at_stop_strings("abc", None) == "abc"
-    with pytest.raises(ValueError, match="stop_strings must be a list"):
+    with pytest.raises(ValueError, match="stop_strings\n  Input should be a valid list"):
         GenerationParams(stop_strings="Response")
 
 
