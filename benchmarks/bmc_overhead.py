@@ -153,10 +153,11 @@ def main() -> None:
         tmp = Path(tmp)
         model_dir = a.model
         if model_dir is None:
+            from bmc.config import ModelSection
             from bmc.models.prepare import build_random_llama
 
             model_dir = str(tmp / "model")
-            build_random_llama(Path(model_dir), {"seed": 0})
+            build_random_llama(Path(model_dir), ModelSection(kind="random_llama", seed=0))
         rows = make_rows(a.batch)
         dpo, dpo_batch = build("dpo", model_dir, rows, tmp)
         bmc, bmc_batch = build("bmc", model_dir, rows, tmp)

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from bmc.chat import prompt_text
+from bmc.config import ModelSection
 from bmc.generation.backends import GenerationParams, load_generator, token_budget_batches
 from bmc.io import read_jsonl
 from bmc.models.prepare import build_random_llama
@@ -53,7 +54,9 @@ def main() -> None:
         model = args.model
         if model is None:
             model = str(Path(tmp) / "random")
-            build_random_llama(Path(model), {"seed": 0, "max_position_embeddings": 8192})
+            build_random_llama(
+                Path(model), ModelSection(kind="random_llama", seed=0, max_position_embeddings=8192)
+            )
         count = load_generator(model, GenerationParams(max_new_tokens=args.new_tokens, batch_size=args.batch))
         tokenizer = count.tokenizer
         questions = [r["turns"][0]["content"] for r in read_jsonl(QUESTIONS)][: args.n]

@@ -90,14 +90,15 @@ class ModelSection(Section):
     gguf_sha256: Sha256 | None = None
     chat_template: str | None = None
     stop_tokens: list[str] | None = None
+    # random_llama: its tokenizer (default the shipped SmolLM2 one), seed and sizes
     tokenizer: str | None = None
-    seed: int | None = None
-    hidden_size: PosInt | None = None
-    intermediate_size: PosInt | None = None
-    num_hidden_layers: PosInt | None = None
-    num_attention_heads: PosInt | None = None
-    num_key_value_heads: PosInt | None = None
-    max_position_embeddings: PosInt | None = None
+    seed: int = 0
+    hidden_size: PosInt = 64
+    intermediate_size: PosInt = 128
+    num_hidden_layers: PosInt = 2
+    num_attention_heads: PosInt = 4
+    num_key_value_heads: PosInt = 2
+    max_position_embeddings: PosInt = 2048
 
     @model_validator(mode="after")
     def _kind_needs(self):
@@ -320,11 +321,12 @@ class GenerationJob(Generation):
 
 
 # ---- LLM clients: the bridging editor and the judge ---------------------------------------------------
+# the options of each client kind (bmc.llm.clients takes these and no others)
 CLIENT_OPTIONS = {
     "hf": {"model", "batch_size", "max_batch_tokens", "max_new_tokens", "temperature", "top_p", "seed"},
     "vllm": {"model", "batch_size", "max_new_tokens", "temperature", "top_p", "seed", "enforce_eager"},
     "openai": {"model", "base_url", "api_key_env", "max_new_tokens", "temperature", "top_p", "seed"}
-    | {"max_concurrency", "max_retries", "timeout_s", "serve"},
+    | {"max_concurrency", "max_retries", "timeout_s", "backoff_s", "serve"},
 }
 
 
@@ -362,6 +364,7 @@ class Client(Section):
     max_concurrency: PosInt | None = None
     max_retries: Count | None = None
     timeout_s: PosFloat | None = None
+    backoff_s: NonNegative | None = None  # the first retry's wait, doubled per attempt
     serve: Serve | None = None  # `openai` only: the job serves the model itself, at a local base_url
 
     @model_validator(mode="after")

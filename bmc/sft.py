@@ -4,7 +4,7 @@ Each example is a prompt-completion pair: prompt = "### Instruction:\\n{user}\\n
 completion = the assistant text + the tokenizer's EOS (added here, so TRL adds none); with
 prompt format `chat_template` both come from the model's chat template (`bmc.chat`). The loss covers the
 whole text (`loss_scope: whole_text`, the default: the authors' SFT script has no completion mask) or the
-completion only (`loss_scope: completion`). The settings are the config's `sft` section: any SFTConfig /
+completion only (`loss_scope: completion`). The settings are the config's `sft` section (`bmc.config.Sft`): any SFTConfig /
 TrainingArguments field (bf16, deepspeed, gradient_checkpointing, model_init_kwargs with
 attn_implementation, ...) passes through; unknown keys are refused.
 """
@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bmc.chat import completion_text, prompt_text
+
+if TYPE_CHECKING:
+    from bmc.config import SftJob
 
 log = logging.getLogger(__name__)
 
@@ -45,32 +49,27 @@ def to_prompt_completion(rows: list[dict], tokenizer, fmt: str = "paper") -> lis
     return out
 
 
-LOSS_SCOPES = ("whole_text", "completion")
-
-
-def build_trainer(model_path: str, rows: list[dict], params: dict, output_dir: Path, fmt: str = "paper"):
-    """An SFTTrainer over `rows`, the loss over the whole text or the completion only (`params["loss_scope"]`);
-    returns (trainer, tokenizer)."""
+def build_trainer(model_path: str, rows: list[dict], settings: SftJob, output_dir: Path):
+    """An SFTTrainer over `rows` in the settings' prompt format, the loss over the whole text or the completion
+    only (`loss_scope`); every other setting given is an SFTConfig field. Returns (trainer, tokenizer)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     from bmc.models.prepare import load_tokenizer
     from bmc.training_args import build_args
 
-    scope = params.get("loss_scope", "whole_text")
-    if scope not in LOSS_SCOPES:
-        raise ValueError(f"sft.loss_scope must be one of {list(LOSS_SCOPES)}, got {scope!r}")
+    fields = settings.model_dump(exclude_unset=True, exclude={"loss_scope", "prompt_format"})
     tokenizer = load_tokenizer(model_path)
     args = build_args(
         SFTConfig,
-        params,
-        own_keys={"loss_scope"},
+        fields,
+        own_keys=set(),
         output_dir=output_dir,
-        completion_only_loss=scope == "completion",
+        completion_only_loss=settings.loss_scope == "completion",
         dataset_num_proc=None,
-        **cpu_defaults(params),
+        **cpu_defaults(fields),
     )
-    dataset = Dataset.from_list(to_prompt_completion(rows, tokenizer, fmt))
+    dataset = Dataset.from_list(to_prompt_completion(rows, tokenizer, settings.prompt_format))
     # a model path (not an object) lets TRL load it with `model_init_kwargs` (dtype, attention kernel)
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=dataset, processing_class=tokenizer)
     return trainer, tokenizer

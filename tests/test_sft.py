@@ -6,6 +6,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from bmc import training_args
+from bmc.config import ConfigError, SftJob, job_settings
 from bmc.io import InputError
 from bmc.sft import build_trainer
 from bmc.stages import sft
@@ -25,6 +26,10 @@ ROWS = [
 ]
 
 
+def settings(**params) -> SftJob:
+    return job_settings(SftJob, json.dumps(params), "sft")
+
+
 def run_sft(model_dir, tmp_path, rows, **params):
     data = tmp_path / "sft.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -39,7 +44,7 @@ def run_sft(model_dir, tmp_path, rows, **params):
 
 
 def test_labels_cover_the_whole_text_by_default_as_released(tiny_model_dir, tmp_path):
-    trainer, tok = build_trainer(str(tiny_model_dir), ROWS, {"max_length": 128}, tmp_path)
+    trainer, tok = build_trainer(str(tiny_model_dir), ROWS, settings(max_length=128), tmp_path)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
     for i, (ids, labels, mask) in enumerate(
         zip(batch["input_ids"], batch["labels"], batch["attention_mask"], strict=True)
@@ -47,13 +52,14 @@ def test_labels_cover_the_whole_text_by_default_as_released(tiny_model_dir, tmp_
         real = ids[mask.bool()].tolist()
         assert labels[mask.bool()].tolist() == real  # every real token is a label: prompt and response
         assert tok.decode(real).endswith(ROWS[i]["messages"][1]["content"] + tok.eos_token)
-    with pytest.raises(ValueError, match=r"sft.loss_scope must be one of \['whole_text', 'completion'\]"):
-        build_trainer(str(tiny_model_dir), ROWS, {"loss_scope": "prompt"}, tmp_path)
+    with pytest.raises(ConfigError, match=r"sft\.loss_scope: Input should be 'whole_text' or 'completion'"):
+        settings(loss_scope="prompt")
 
 
 def test_completion_scope_labels_cover_the_response_and_exactly_one_eos(tiny_model_dir, tmp_path):
-    params = {"max_length": 128, "loss_scope": "completion"}
-    trainer, tok = build_trainer(str(tiny_model_dir), ROWS, params, tmp_path)
+    trainer, tok = build_trainer(
+        str(tiny_model_dir), ROWS, settings(max_length=128, loss_scope="completion"), tmp_path
+    )
     assert not trainer.args.bf16 and not trainer.args.activation_checkpointing
     assert next(trainer.model.parameters()).dtype == torch.float32
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
@@ -72,16 +78,16 @@ def test_completion_scope_labels_cover_the_response_and_exactly_one_eos(tiny_mod
 
 
 def test_settings_pass_through_and_unknown_keys_are_refused(tiny_model_dir, tmp_path):
-    params = {
-        "max_length": 64,
-        "gradient_checkpointing": True,
-        "model_init_kwargs": {"attn_implementation": "eager"},
-    }
+    params = settings(
+        max_length=64, gradient_checkpointing=True, model_init_kwargs={"attn_implementation": "eager"}
+    )
     trainer, _ = build_trainer(str(tiny_model_dir), ROWS, params, tmp_path)
     assert trainer.args.gradient_checkpointing and trainer.args.save_steps == 50
     assert trainer.model.config._attn_implementation == "eager"
-    with pytest.raises(ValueError, match=r"unknown training settings \['learnin_rate'\]"):
-        build_trainer(str(tiny_model_dir), ROWS, {"learnin_rate": 1e-3}, tmp_path)
+    with pytest.raises(
+        ConfigError, match=r"unknown key\(s\) \['learnin_rate'\]: neither a setting of this suite"
+    ):
+        settings(learnin_rate=1e-3)
 
 
 def test_two_step_run_writes_a_loadable_model(tiny_model_dir, tmp_path):

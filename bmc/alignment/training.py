@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bmc.chat import completion_text, prompt_text
 from bmc.io import InputError, iter_jsonl
 from bmc.records import PAIR
 
+if TYPE_CHECKING:
+    from bmc.config import TrainJob
+
 log = logging.getLogger(__name__)
 
-# Keys of the config's `train` section that are not BMCConfig fields (`seed` comes from --seed).
+# Settings of a training job that are not BMCConfig fields (`seed` comes from --seed).
 OWN_KEYS = {"methods", "max_prompt_length", "precompute_ref_logps", "method_params", "seed", "prompt_format"}
 
 
@@ -70,9 +74,16 @@ def load_pairs(
 
 
 def build_trainer(
-    method: str, seed: int, model_path: str, ref_path: str | None, rows: list[dict], params: dict, out: Path
+    method: str,
+    seed: int,
+    model_path: str,
+    ref_path: str | None,
+    rows: list[dict],
+    settings: TrainJob,
+    out: Path,
 ):
-    """(BMCTrainer, tokenizer) for one method and seed; `out` is the checkpoint folder."""
+    """(BMCTrainer, tokenizer) for one method and seed: the settings given, with the method's own
+    `method_params` on top, as BMCConfig fields; `out` is the checkpoint folder."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
@@ -83,15 +94,14 @@ def build_trainer(
     from bmc.training_args import build_args
 
     spec = get_method(method)
-    overrides = (params.get("method_params") or {}).get(method, {})
     # Reference-free objectives never need a reference: "precompute" then just skips loading one.
     # TDPO reads the reference's full distributions at every step, which cannot be precomputed.
-    precompute = bool(params.get("precompute_ref_logps", True)) or not spec.needs_reference
+    precompute = settings.precompute_ref_logps or not spec.needs_reference
     if spec.needs_distributions:
         precompute = False
     config = build_args(
         BMCConfig,
-        {**params, **overrides},
+        {**settings.model_dump(exclude_unset=True), **method_params(settings, method)},
         OWN_KEYS,
         out,
         method=method,
@@ -157,16 +167,14 @@ def summarize(
     }
 
 
-def validate_params(params: dict) -> None:
-    for key in ("beta", "delta"):
-        if key in params and not params[key] > 0:
-            raise ValueError(f"train.{key} must be > 0, got {params[key]}")
+def method_params(settings: TrainJob, method: str) -> dict:
+    """The settings `method_params` gives `method`, as given (none: an empty dict)."""
+    own = (settings.method_params or {}).get(method)
+    return own.model_dump(exclude_unset=True) if own else {}
 
 
-def run_settings(params: dict, method: str, seed: int) -> dict:
-    """The settings a run's checkpoints are fingerprinted with: the section without the method list, the
-    method and seed, and this method's own `method_params` only (another method's do not concern it)."""
-    settings = {k: v for k, v in params.items() if k not in ("methods", "method_params")}
-    settings |= {"method": method, "seed": seed}
-    settings["method_params"] = (params.get("method_params") or {}).get(method, {})
-    return settings
+def run_settings(settings: TrainJob, method: str, seed: int) -> dict:
+    """The settings a run's checkpoints are fingerprinted with: the section as given without the method list,
+    the method and seed, and this method's own `method_params` only (another method's do not concern it)."""
+    given = settings.model_dump(exclude_unset=True, exclude={"methods", "method_params"})
+    return {**given, "method": method, "seed": seed, "method_params": method_params(settings, method)}

@@ -16,6 +16,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from statistics import mean
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
@@ -24,23 +25,12 @@ from bmc.bridging.validate import check_edit
 from bmc.io import file_sha256, read_jsonl
 from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache, ask_uncached, content_key
-from bmc.llm.clients import ChatClient, check_client_config
+from bmc.llm.clients import ChatClient
 from bmc.records import PAIR
 from bmc.tasks import TASKS
 
-BRIDGE_KEYS = {"strategy", "template_version", "proportion", "seed", "editor"}
-DEFAULTS = {"strategy": "targeted", "template_version": "v1", "proportion": 1.0, "seed": 0}
-
-
-def check_params(params: dict) -> dict:
-    """The `bridge` section with defaults filled in; unknown or bad keys fail with a clear message."""
-    unknown = sorted(set(params) - BRIDGE_KEYS)
-    if unknown:
-        raise ValueError(f"unknown bridge option(s) {unknown}; expected some of {sorted(BRIDGE_KEYS)}")
-    if not isinstance(params.get("editor"), dict):
-        raise ValueError("bridge.editor is required (an object with kind and model)")
-    check_client_config(params["editor"])
-    return {**DEFAULTS, **params}
+if TYPE_CHECKING:
+    from bmc.config import Bridge
 
 
 def read_pairs(path: str) -> list[dict]:
@@ -59,9 +49,7 @@ def read_pairs(path: str) -> list[dict]:
 
 
 def select(ids: list[str], proportion: float, seed: int) -> set[str]:
-    """The seeded subset of ids (round(proportion · n) of them) that is bridged."""
-    if not 0 <= proportion <= 1:
-        raise ValueError(f"bridge.proportion must be in [0, 1], got {proportion}")
+    """The seeded subset of ids (round(proportion · n) of them, a proportion in [0, 1]) that is bridged."""
     k = round(proportion * len(ids))
     return set(random.Random(seed).sample(sorted(ids), k))
 
@@ -131,14 +119,14 @@ def bridge_row(
     return {**row, "bridge": {**info, "cache_key": key}}
 
 
-def bridge_fingerprint(pairs_path: str, params: dict, template: Template, identity: dict) -> dict:
+def bridge_fingerprint(pairs_path: str, settings: Bridge, template: Template, identity: dict) -> dict:
     """What a bridging output is made from: the pairs file, the template, the editor and the selection."""
     return {
         "pairs_sha256": file_sha256(pairs_path),
         "template": [template.name, template.sha256],
         "editor": identity,
-        "proportion": params["proportion"],
-        "seed": params["seed"],
+        "proportion": settings.proportion,
+        "seed": settings.seed,
     }
 
 

@@ -22,18 +22,7 @@ from bmc.evaluation import arena_hard
 from bmc.evaluation.judge import model_preference
 from bmc.evaluation.length_control import lc_win_rate
 from bmc.io import InputError, read_jsonl
-from bmc.llm.clients import check_client_config
 from bmc.records import GENERATION
-
-JUDGE_KEYS = {"template_version", "baselines", "bootstrap_rounds", "alpaca_eval_annotator"}
-
-
-def split_params(params: dict) -> tuple[dict, dict]:
-    """(stage settings, the judge model's editor settings), the latter checked like a bridging editor."""
-    stage = {k: params[k] for k in JUDGE_KEYS if k in params}
-    model = {k: v for k, v in params.items() if k not in JUDGE_KEYS}
-    check_client_config(model, section="judge")
-    return stage, model
 
 
 def baseline_answers(

@@ -20,29 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bmc.chat import render_chat
+from bmc.config import CLIENT_OPTIONS
 from bmc.io import model_fingerprint  # noqa: F401 - part of this module's interface
 
 LOCAL_KINDS = {"hf": "transformers", "vllm": "vllm"}
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed")
-CLIENT_KEYS = {
-    "hf": {"kind", "model", "batch_size", "max_batch_tokens", *GENERATION_KEYS},
-    "vllm": {"kind", "model", "batch_size", *GENERATION_KEYS},
-    "openai": {
-        "kind",
-        "model",
-        "base_url",
-        "api_key_env",
-        "max_new_tokens",
-        "temperature",
-        "top_p",
-        "seed",
-        "max_concurrency",
-        "max_retries",
-        "timeout_s",
-        "backoff_s",
-        "serve",  # the job starts the server itself (bmc.llm.server)
-    },
-}
+# the keys of each kind's config: its options, typed in bmc.config (CLIENT_OPTIONS, Client)
+CLIENT_KEYS = {kind: {"kind", *options} for kind, options in CLIENT_OPTIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -166,8 +150,12 @@ class LocalClient(ChatClient):
         super().__init__()
         self.name = str(model_path)
         gen = {**generation_settings(config), "batch_size": int(config.get("batch_size", 16))}
-        if config.get("max_batch_tokens") is not None:  # batching only: not part of the cache identity
-            gen["max_batch_tokens"] = config["max_batch_tokens"]
+        for key in (
+            "max_batch_tokens",
+            "enforce_eager",
+        ):  # how, not what, it answers: not in the cache identity
+            if config.get(key) is not None:
+                gen[key] = config[key]
         self.params = GenerationParams.model_validate({**gen, "backend": backend})
         self.generator = load_generator(model_path, self.params)
         self.tokenizer = self.generator.tokenizer

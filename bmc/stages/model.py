@@ -5,9 +5,9 @@ tokenizer (`bmc.models.prepare`)."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from bmc.config import ModelSection, job_settings
 from bmc.models.prepare import build
 
 
@@ -18,4 +18,4 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    build(Path(args.out), json.loads(args.params), args.cache)
+    build(Path(args.out), job_settings(ModelSection, args.params, "model"), args.cache)

@@ -7,10 +7,10 @@ over and says why; the final folder, with `sft_summary.json` inside, appears ato
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
+from bmc.config import SftJob, job_settings
 from bmc.data.schemas import check_conversation
 from bmc.io import InputError, read_jsonl
 from bmc.records import SFT_EXAMPLE
@@ -30,17 +30,18 @@ def run(args: argparse.Namespace) -> None:
     from bmc.training_args import check_world_size, training_fingerprint
 
     check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
-    params = json.loads(args.params)
-    fmt = params.pop("prompt_format", "paper")
+    settings = job_settings(SftJob, args.params, "sft")
     rows = read_jsonl(args.data, required=SFT_EXAMPLE, check=check_conversation)
     if not rows:
         raise InputError(args.data, None, "no SFT examples")
     out = Path(args.out)
     checkpoints = checkpoint_folder(out)
     start = time.time()
-    trainer, tokenizer = build_trainer(args.model, rows, params, checkpoints, fmt)
+    trainer, tokenizer = build_trainer(args.model, rows, settings, checkpoints)
     lengths = truncation_report(trainer, tokenizer, len(rows))
-    fingerprint = training_fingerprint(args.model, args.data, {**params, "prompt_format": fmt})
+    # the settings as given, and the prompt format even when it is the paper's (left out of the JSON then)
+    given = {**settings.model_dump(exclude_unset=True), "prompt_format": settings.prompt_format}
+    fingerprint = training_fingerprint(args.model, args.data, given)
     result, resumed_from = train_resuming(trainer, checkpoints, fingerprint)
     summary = summarize(len(rows), lengths, trainer, result, time.time() - start, resumed_from)
     save_final(trainer, tokenizer, out, {"sft_summary.json": summary})

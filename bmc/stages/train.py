@@ -9,12 +9,12 @@ with `train_summary.json` and `token_dynamics.jsonl` inside, appears atomically 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from pathlib import Path
 
-from bmc.alignment.training import build_trainer, load_pairs, run_settings, summarize, validate_params
+from bmc.alignment.training import build_trainer, load_pairs, run_settings, summarize
+from bmc.config import TrainJob, job_settings
 from bmc.training_run import add_world_size_argument, checkpoint_folder, save_final, train_resuming
 
 log = logging.getLogger(__name__)
@@ -38,25 +38,24 @@ def run(args: argparse.Namespace) -> None:
     from bmc.training_args import check_world_size, training_fingerprint
 
     check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
-    params = json.loads(args.params)
+    settings = job_settings(TrainJob, args.params, "train")
     get_method(args.method)  # unknown names fail before anything loads
-    validate_params(params)
     start = time.time()
     rows, truncated = load_pairs(
         args.pairs,
         load_tokenizer(args.model),
-        params.get("max_prompt_length"),
-        params.get("prompt_format", "paper"),
-        params.get("max_length"),
+        settings.max_prompt_length,
+        settings.prompt_format,
+        settings.max_length,
     )
     out = Path(args.out)
     checkpoints = checkpoint_folder(out)
     trainer, tokenizer = build_trainer(
-        args.method, args.seed, args.model, args.ref, rows, params, checkpoints
+        args.method, args.seed, args.model, args.ref, rows, settings, checkpoints
     )
     ref = args.ref if args.ref and Path(args.ref).resolve() != Path(args.model).resolve() else None
     fingerprint = training_fingerprint(
-        args.model, args.pairs, run_settings(params, args.method, args.seed), ref
+        args.model, args.pairs, run_settings(settings, args.method, args.seed), ref
     )
     result, resumed_from = train_resuming(trainer, checkpoints, fingerprint)
     summary = summarize(

@@ -13,8 +13,9 @@ from trl import DPOConfig, DPOTrainer
 
 from bmc.alignment.stopwords import stopword_ids
 from bmc.alignment.trainer import BMCConfig, BMCTrainer
-from bmc.alignment.training import load_pairs, validate_params
+from bmc.alignment.training import load_pairs
 from bmc.chat import training_prompt
+from bmc.config import ConfigError, TrainJob, job_settings
 from bmc.stages.train import run
 
 PAIRS = [
@@ -376,8 +377,8 @@ def test_bad_settings_fail_before_training(tiny_model_dir, tmp_path):
         BMCConfig(output_dir=str(tmp_path), use_cpu=True, stopword_forms="spaced")
     with pytest.raises(ValueError, match="beta must be > 0"):
         BMCConfig(output_dir=str(tmp_path), use_cpu=True, beta=0.0)
-    with pytest.raises(ValueError, match="train.delta must be > 0"):
-        validate_params({"beta": 0.1, "delta": -1})
+    with pytest.raises(ConfigError, match=r"train\.delta: Input should be greater than 0"):
+        job_settings(TrainJob, json.dumps({"beta": 0.1, "delta": -1}), "train")
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     tok.pad_token = None
     with pytest.raises(ValueError, match="no pad token"):

@@ -11,6 +11,7 @@ from transformers import AutoTokenizer
 
 from bmc.bridging.prompts import load_template
 from bmc.chat import render_chat
+from bmc.config import ModelSection
 from bmc.llm.clients import OpenAIClient, client_identity, make_client, model_fingerprint
 from bmc.models.prepare import SHIPPED_TOKENIZER, build_random_llama
 from bmc.stages.bridge import run
@@ -156,7 +157,7 @@ def test_render_chat_drops_a_bos_the_tokenizer_adds_itself():
 
 
 def test_model_fingerprint_follows_the_weights(tiny_model_dir, tmp_path):
-    build_random_llama(tmp_path / "other", {"seed": 1})
+    build_random_llama(tmp_path / "other", ModelSection(kind="random_llama", seed=1))
     assert model_fingerprint(tiny_model_dir) == model_fingerprint(tiny_model_dir)
     assert model_fingerprint(tmp_path / "other") != model_fingerprint(tiny_model_dir)
     assert model_fingerprint("meta-llama/Meta-Llama-3-70B-Instruct") is None

@@ -3,8 +3,9 @@ import json
 
 import pytest
 
-from bmc.bridging.bridge import bridge_pairs, check_params, read_pairs, select
+from bmc.bridging.bridge import bridge_pairs, read_pairs, select
 from bmc.bridging.prompts import load_template
+from bmc.config import Bridge, ConfigError, job_settings
 from bmc.io import InputError
 from bmc.llm.cache import ResponseCache
 from bmc.stages.bridge import add_arguments
@@ -64,8 +65,6 @@ def test_proportion_fallback_and_every_id_present(tmp_path):
         and select(ids, 0.0, 0) == set()
         and select(ids, 1.0, 0) == set(ids)
     )
-    with pytest.raises(ValueError, match="proportion"):
-        select(ids, 1.5, 0)
     rows, _ = bridge_pairs(
         pairs,
         load_template("targeted"),
@@ -112,14 +111,22 @@ def test_bad_inputs_fail_early(tmp_path):
     path.write_text(json.dumps({**PAIR, "task": "math", "answer": None}) + "\n")
     with pytest.raises(InputError, match=r"pairs.jsonl:1: a math pair needs a string 'answer'"):
         read_pairs(str(path))
+
+
+def test_bridge_settings_are_typed_with_their_defaults():
+    def settings(**params):
+        return job_settings(Bridge, json.dumps({"strategy": "targeted", **params}), "bridge")
+
     editor = {"kind": "hf", "model": "base"}
-    assert check_params({"editor": editor})["proportion"] == 1.0
-    with pytest.raises(ValueError, match="unknown bridge option"):
-        check_params({"editor": editor, "proprotion": 0.5})
-    with pytest.raises(ValueError, match="unknown bridge.editor option"):
-        check_params({"editor": {**editor, "max_tokens": 8}})
-    with pytest.raises(ValueError, match="kind must be one of"):
-        check_params({"editor": {"kind": "claude", "model": "m"}})
+    assert (settings(editor=editor).proportion, settings(editor=editor).template_version) == (1.0, "v1")
+    with pytest.raises(ConfigError, match=r"bridge\.proprotion: unknown key"):
+        settings(editor=editor, proprotion=0.5)
+    with pytest.raises(ConfigError, match=r"bridge\.proportion: Input should be less than or equal to 1"):
+        settings(editor=editor, proportion=1.5)
+    with pytest.raises(ConfigError, match=r"bridge\.editor\.max_tokens: unknown key"):
+        settings(editor={**editor, "max_tokens": 8})
+    with pytest.raises(ConfigError, match=r"bridge\.editor\.kind: Input should be 'hf', 'vllm' or 'openai'"):
+        settings(editor={"kind": "claude", "model": "m"})
 
 
 def stage_args(tmp_path, pairs: list[dict], params: dict, base_model=None) -> argparse.Namespace:

@@ -1,7 +1,10 @@
 """Pairwise judging: verdict parsing, both orders, the cache, position bias, and the scores of a test set."""
 
+import json
+
 import pytest
 
+from bmc.config import ConfigError, Judge, job_settings
 from bmc.evaluation.instruction_following import scores_of
 from bmc.evaluation.judge import judge, model_preference, parse_verdict
 from bmc.llm.cache import ResponseCache
@@ -102,17 +105,14 @@ def test_a_judge_that_prefers_the_model_and_unparsed_replies(tmp_path):
 
 
 def test_judge_settings_are_checked_before_any_work():
-    from bmc.evaluation.instruction_following import split_params
+    def settings(**params):
+        return job_settings(Judge, json.dumps({"kind": "hf", "model": "base", **params}), "judge")
 
-    stage, model = split_params(
-        {"kind": "hf", "model": "base", "baselines": {"arena_hard": "SFT"}, "batch_size": 4}
-    )
-    assert stage == {"baselines": {"arena_hard": "SFT"}} and model == {
-        "kind": "hf",
-        "model": "base",
-        "batch_size": 4,
-    }
-    with pytest.raises(ValueError, match=r"unknown judge option\(s\) \['temprature'\]"):
-        split_params({"kind": "hf", "model": "base", "temprature": 0.0})
-    with pytest.raises(ValueError, match="judge.kind must be one of"):
-        split_params({"kind": "gpt", "model": "x"})
+    judge_settings = settings(baselines={"arena_hard": "SFT"}, batch_size=4)
+    assert (judge_settings.template_version, judge_settings.bootstrap_rounds) == ("v1", 100)
+    with pytest.raises(ConfigError, match=r"judge\.temprature: unknown key"):
+        settings(baselines={}, temprature=0.0)
+    with pytest.raises(ConfigError, match=r"judge\.kind: Input should be 'hf', 'vllm' or 'openai'"):
+        settings(baselines={}, kind="gpt")
+    with pytest.raises(ConfigError, match=r"judge\.baselines: Field required"):
+        settings()

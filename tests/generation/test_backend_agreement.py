@@ -2,6 +2,7 @@
 
 import pytest
 
+from bmc.config import ModelSection
 from bmc.generation.backends import GenerationParams, load_generator
 from bmc.models.prepare import build_random_llama
 from bmc.tasks import STOP_STRINGS, answer_prompt
@@ -30,7 +31,10 @@ def model_dir(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("agreement-llama")
     build_random_llama(
-        out, {"seed": 0, "hidden_size": 128, "num_attention_heads": 2, "num_key_value_heads": 1}
+        out,
+        ModelSection(
+            kind="random_llama", seed=0, hidden_size=128, num_attention_heads=2, num_key_value_heads=1
+        ),
     )
     model = AutoModelForCausalLM.from_pretrained(out)
     with torch.no_grad():

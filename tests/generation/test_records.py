@@ -11,6 +11,7 @@ import pytest
 import torch
 import transformers
 
+from bmc.config import ModelSection
 from bmc.generation.backends import (
     GenerationParams,
     generate_resumable,
@@ -44,7 +45,7 @@ class Recording:
 def other_model_dir(tmp_path_factory):
     """The tiny model's architecture and tokenizer with other weights (seed 1)."""
     out = tmp_path_factory.mktemp("tiny-llama-b")
-    build_random_llama(out, {"seed": 1})
+    build_random_llama(out, ModelSection(kind="random_llama", seed=1))
     return out
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from bmc.config import ModelSection
 from bmc.io import file_sha256
 from bmc.models.prepare import (
     add_chat_template,
@@ -18,9 +19,9 @@ from bmc.models.prepare import (
 
 
 def test_random_llama_is_seeded(tmp_path):
-    build_random_llama(tmp_path / "a", {"seed": 3})
-    build_random_llama(tmp_path / "b", {"seed": 3})
-    build_random_llama(tmp_path / "c", {"seed": 4})
+    build_random_llama(tmp_path / "a", ModelSection(kind="random_llama", seed=3))
+    build_random_llama(tmp_path / "b", ModelSection(kind="random_llama", seed=3))
+    build_random_llama(tmp_path / "c", ModelSection(kind="random_llama", seed=4))
     a, b, c = (load_file(tmp_path / x / "model.safetensors") for x in "abc")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
@@ -116,7 +117,7 @@ def test_a_model_without_chat_template_gets_the_shipped_one_and_its_stop_token(t
     from transformers import AutoTokenizer, GenerationConfig
 
     folder = tmp_path / "m"
-    build_random_llama(folder, {"seed": 0})
+    build_random_llama(folder, ModelSection(kind="random_llama", seed=0))
     tok = AutoTokenizer.from_pretrained(folder)
     tok.chat_template = None
     (folder / "chat_template.jinja").unlink(missing_ok=True)

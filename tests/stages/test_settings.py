@@ -8,7 +8,20 @@ import pytest
 import yaml
 from snakemake.utils import update_config
 
-from bmc.config import GenerationJob, IFData, MathData, QAData, Release, SftJob, TrainJob, check, job_settings
+from bmc.config import (
+    Bridge,
+    GenerationJob,
+    IFData,
+    Judge,
+    MathData,
+    ModelSection,
+    QAData,
+    Release,
+    SftJob,
+    TrainJob,
+    check,
+    job_settings,
+)
 from bmc.plan import Plan
 
 CONFIGS = Path(__file__).resolve().parents[2] / "workflow" / "config"
@@ -49,3 +62,14 @@ def test_every_job_reads_its_params_into_its_typed_settings(names):
             # what the stage passes on (trainer fields, fingerprints) is the JSON as the rule gave it
             assert settings.model_dump(exclude_unset=True) == params
             assert settings.prompt_format == (config.get("prompt_formats") or {}).get(task, "paper")
+    # the editor's and the judge's options as given: their identity keys the response caches
+    for variant in plan.bridged_variants():
+        if variant.startswith("released"):
+            continue  # the authors' pairs: converted, not bridged
+        params = plan.bridge_settings(variant)
+        assert read(Bridge, params, "bridge").model_dump(exclude_unset=True) == params
+    if plan.config.get("judge") and "if" in plan.tasks:
+        assert read(Judge, config["judge"], "judge").model_dump(exclude_unset=True) == config["judge"]
+    models = [config["model"], *plan.given_sft_models.values(), *plan.editor_models.values()]
+    for model in models:
+        read(ModelSection, model, "model")
