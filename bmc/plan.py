@@ -213,7 +213,7 @@ class Plan:
 
     def bridge_template(self, task: str, variant: str) -> str:
         """The prompt template of a variant's bridging (a rule input: rewording it re-runs the bridging)."""
-        version = self.config["bridge"].get("template_version", "v1")
+        version = self.settings.bridge.template_version
         return template_path(split_variant(variant)[0], version, task)
 
     def editor_config(self, variant: str) -> dict[str, Any]:
