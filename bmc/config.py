@@ -477,6 +477,12 @@ class AnalysisSection(Section):
     edit_distance_bins: Count = 0  # Figure 5
     diff_training: bool = False  # DPO-BMC also trained on the other diff algorithm's masks
 
+    @model_validator(mode="after")
+    def _embedder_given(self):
+        if "sec31_similarity" in self.names and self.similarity_model is None:
+            raise ValueError("sec31_similarity needs similarity_model (its sentence embedder)")
+        return self
+
 
 class PlanTask(Section):
     """A task's sizes for the cost plan: examples, mean tokens of a training sequence and of a generated

@@ -77,6 +77,7 @@ def _overrides(config, task, section):
          r"bridge\.editor\.serve\.tensor_paralel_size: unknown key"),
         (lambda c: c["bridge"]["editor"].update(kind="openai", serve={}, base_url="http://localhost:8000/v1"),
          r"bridge\.editor: give base_url or serve, not both"),
+        (lambda c: c["analysis"].pop("similarity_model"), r"analysis: sec31_similarity needs similarity_model"),
     ],
 )  # fmt: skip
 def test_mistakes_fail_naming_the_key(change, message):
