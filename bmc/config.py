@@ -576,11 +576,16 @@ class Config(Section):
     prompt_formats: dict[Task, PromptFormat] | None = None
     editor_models: dict[str, ModelSection] | None = None
     table2_paper_values: str | None = None
+    # Tables 3 and 4 train and report on `table3_tasks` / `table4_tasks` (those the config runs; default: all)
     table3_strategies: list[Strategy] | None = None
+    table3_tasks: list[Task] | None = Field(default=None, min_length=1)
     table4_editors: dict[str, Client] | None = None
+    table4_tasks: list[Task] | None = Field(default=None, min_length=1)
     resources: str | None = None
     download_cache: str | None = None
     job_threads: PosInt | None = None
+    # environment variables every job's command exports first (e.g. the smoke scale's glibc malloc settings)
+    job_env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] | None = None
     gpus: dict[str, Count] | None = None
     cluster: Cluster | None = None
     launch: Launch | None = None

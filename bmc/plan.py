@@ -142,6 +142,13 @@ class Plan:
             strategy_method(s, self.strategy) for s in self.table3_strategies if s != self.strategy
         ]
         self.table4_methods = {name: self.editor_method(name) for name in self.table4_editors}
+        # the tasks each trains and reports (`table3_tasks`, `table4_tasks`: default every task; none without rows)
+        self.table3_tasks = self._among(settings.table3_tasks) if self.table3_strategies else []
+        self.table4_tasks = self._among(settings.table4_tasks) if self.table4_editors else []
+
+    def _among(self, chosen: list[str] | None) -> list[str]:
+        """The config's tasks that are `chosen` (all for None), in the config's order."""
+        return [t for t in self.tasks if chosen is None or t in chosen]
 
     def _data(self, task: str):
         """The task's typed `data` section (None without one)."""
@@ -246,12 +253,20 @@ class Plan:
         """(method, seed) rows of a task's Table 1 (or 2): SFT once, each of the task's methods per seed."""
         return [(SFT, self.first_seed)] + [(m, s) for m in self.task_methods(task) for s in self.seeds]
 
+    def table_methods(self, task: str) -> list[str]:
+        """The DPO-BMC runs of Tables 3 and 4 on a task: each strategy's and each editor's, where they run."""
+        table3 = [BMC, *self.table3_methods] if task in self.table3_tasks else []
+        table4 = list(self.table4_methods.values()) if task in self.table4_tasks else []
+        return list(dict.fromkeys([*table3, *table4]))
+
     def runs(self) -> list[tuple[str, str, str]]:
-        """Every (task, method, seed) trained: each task's methods, and Tables 3 and 4's DPO-BMC variants."""
-        extra = [*self.table3_methods, *self.table4_methods.values()]
+        """Every (task, method, seed) trained: each task's methods, and its runs of Tables 3 and 4."""
         return list(
             dict.fromkeys(
-                (t, m, s) for t in self.tasks for m in [*self.task_methods(t), *extra] for s in self.seeds
+                (t, m, s)
+                for t in self.tasks
+                for m in [*self.task_methods(t), *self.table_methods(t)]
+                for s in self.seeds
             )
         )
 
@@ -284,19 +299,21 @@ class Plan:
         """Tables 1, 2 and 5 of a task: every evaluated run on every test set."""
         return [self.scores(task, m, s, d) for m, s in self.eval_runs(task) for d in self.datasets[task]]
 
-    def _bmc_scores(self, methods: list[str]) -> list[str]:
-        sets = {t: self.table_sets(t) for t in self.tasks}
-        return [
-            self.scores(t, m, s, d) for t in self.tasks for m in methods for s in self.seeds for d in sets[t]
-        ]
+    def column_sets(self, tasks: list[str]) -> list[str]:
+        """The test sets of Table 3's or 4's task columns."""
+        return [d for t in tasks for d in self.table_sets(t)]
+
+    def _bmc_scores(self, methods: list[str], tasks: list[str]) -> list[str]:
+        sets = {t: self.table_sets(t) for t in tasks}
+        return [self.scores(t, m, s, d) for t in tasks for m in methods for s in self.seeds for d in sets[t]]
 
     def table3_scores(self) -> list[str]:
-        """DPO-BMC on the config's strategy and each DPO-BMC@<strategy>, for every task."""
-        return self._bmc_scores([BMC, *self.table3_methods])
+        """DPO-BMC on the config's strategy and each DPO-BMC@<strategy>, for each of Table 3's tasks."""
+        return self._bmc_scores([BMC, *self.table3_methods], self.table3_tasks)
 
     def table4_scores(self) -> list[str]:
-        """DPO-BMC on each Table 4 editor's pairs, for every task."""
-        return self._bmc_scores(sorted(set(self.table4_methods.values())))
+        """DPO-BMC on each Table 4 editor's pairs, for each of Table 4's tasks."""
+        return self._bmc_scores(sorted(set(self.table4_methods.values())), self.table4_tasks)
 
     def table5_variants(self, task: str) -> list[str]:
         """Objectives trained both without and with BMC for a task (Table 5 rows), e.g. IPO and IPO-BMC."""
@@ -306,16 +323,15 @@ class Plan:
     def tables(self) -> list[str]:
         names = [f"table1_{t}" for t in self.graded]
         names += ["table2"] if "if" in self.tasks else []
-        names += ["table3"] if self.table3_strategies else []
-        names += ["table4"] if self.table4_editors else []
+        names += ["table3"] if self.table3_tasks else []
+        names += ["table4"] if self.table4_tasks else []
         names += [f"table5_{t}" for t in self.tasks if self.table5_variants(t)]
         return [f"{self.results}/tables/{name}.{ext}" for name in names for ext in ("csv", "md")]
 
-    def bridged_variants(self) -> list[str]:
-        """Every bridged-pairs variant the tables train on: the config's, each Table 3 strategy's and each
-        Table 4 editor's."""
-        methods = [BMC, *self.table3_methods, *self.table4_methods.values()]
-        return list(dict.fromkeys(self.pairs_variant(m) for m in methods))
+    def bridged_variants(self, task: str) -> list[str]:
+        """Every bridged-pairs variant the tables train on for a task: the config's, and each Table 3 strategy's
+        and each Table 4 editor's where those tables run on the task."""
+        return list(dict.fromkeys(self.pairs_variant(m) for m in [BMC, *self.table_methods(task)]))
 
     def summaries(self) -> list[str]:
         """Stage summaries shown in the report, per task: data, pair building, each bridging."""
@@ -325,7 +341,7 @@ class Plan:
             for path in (
                 f"{self.results}/data/{t}/summary.json",
                 self.pairs(t, "summary.json"),
-                *(self.bridged(t, v, "summary.json") for v in self.bridged_variants()),
+                *(self.bridged(t, v, "summary.json") for v in self.bridged_variants(t)),
             )
         ]
 

@@ -78,6 +78,9 @@ def _overrides(config, task, section):
         (lambda c: c["bridge"]["editor"].update(kind="openai", serve={}, base_url="http://localhost:8000/v1"),
          r"bridge\.editor: give base_url or serve, not both"),
         (lambda c: c["analysis"].pop("similarity_model"), r"analysis: sec31_similarity needs similarity_model"),
+        (lambda c: c.update(table3_tasks=["code"]), r"table3_tasks\.0: Input should be 'qa', 'math' or 'if'"),
+        (lambda c: c.update(job_env={"MALLOC-MAX": "0"}), r"job_env\.MALLOC-MAX: String should match pattern"),
+        (lambda c: c.update(job_env={"MALLOC_MMAP_MAX_": 0}), r"job_env\.MALLOC_MMAP_MAX_: .*valid string"),
     ],
 )  # fmt: skip
 def test_mistakes_fail_naming_the_key(change, message):

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -216,8 +217,34 @@ def test_tables_of_a_small_config():
         for d in sets
     ]
     assert {p.split("/")[4] for p in plan.table4_scores()} == {"DPO-BMC", "DPO-BMC@targeted+b"}
-    assert plan.bridged_variants() == ["targeted", "free", "targeted+b"]
+    assert plan.bridged_variants("qa") == ["targeted", "free", "targeted+b"]
     assert "results/smoke-plan/bridged/math/targeted+b/summary.json" in plan.summaries()
+
+
+def test_tables_3_and_4_run_on_their_tasks_only():
+    plan = small(
+        table3_strategies=["targeted", "free"],
+        table3_tasks=["math"],
+        table4_editors={"a": EDITOR, "b": {**EDITOR, "model": "m"}},
+        table4_tasks=["qa", "if"],  # a task the config does not run is left out
+        train={"methods": ["DPO", "IPO"]},
+    )
+    assert (plan.table3_tasks, plan.table4_tasks) == (["math"], ["qa"])
+    assert [(t, m) for t, m, s in plan.runs() if s == "0" and "BMC" in m] == [
+        ("qa", "DPO-BMC"),  # the editor equal to bridge.editor: DPO-BMC on the config's pairs
+        ("qa", "DPO-BMC@targeted+b"),
+        ("math", "DPO-BMC"),  # Table 3's row of the config's strategy
+        ("math", "DPO-BMC@free"),
+    ]
+    assert {p.split("/")[3] for p in plan.table3_scores()} == {"math"}
+    assert {p.split("/")[3] for p in plan.table4_scores()} == {"qa"}
+    assert plan.column_sets(plan.table3_tasks) == ["gsm8k"]
+    assert plan.bridged_variants("qa") == ["targeted", "targeted+b"]
+    assert plan.bridged_variants("math") == ["targeted", "free"]
+    # without a task of its own a table is not made, nor its runs
+    alone = small(table3_strategies=["targeted", "free"], table3_tasks=["if"])
+    assert alone.table3_tasks == [] and "table3" not in " ".join(alone.tables())
+    assert not any("@" in m for _, m, _ in alone.runs())
 
 
 def test_editors_resolve_by_name_and_extra_models_by_folder():
@@ -302,7 +329,9 @@ def test_generation_records_cover_every_answer_behind_the_tables():
     plan = shipped("smoke.yaml")
     records = plan.generation_records()
     assert len(records) == len(set(records))
-    assert "results/smoke/generations/qa/DPO-BMC@targeted+random_b/seed0/ECQA.jsonl.meta.json" in records
+    assert (
+        "results/smoke/generations/if/DPO-BMC@targeted+random_b/seed0/alpaca_eval.jsonl.meta.json" in records
+    )
     assert "results/smoke/generations/if/SFT/seed0/arena_hard.jsonl.meta.json" in records
     assert records[-3:] == [f"results/smoke/pairs/{t}/samples.jsonl.meta.json" for t in ("qa", "math", "if")]
 
@@ -357,23 +386,28 @@ def scheduled(work: Path, *configs: str) -> dict[str, set[str]]:
     return jobs
 
 
-@pytest.mark.parametrize("names", [("smoke.yaml",), ("paper.yaml",), ("mini.yaml", "mini_table4.yaml")])
-def test_snakemake_schedules_the_plans_runs_and_targets(tmp_path, names):
-    work = tmp_path / "repo"
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory):
+    """The jobs of a dry run of shipped configs (`scheduled`), in a copy of the repository; each run once."""
+    work = tmp_path_factory.mktemp("plan") / "repo"
     skip = {".git", ".venv", "results", "logs", "resources", ".snakemake"}
     shutil.copytree(
         REPO, work, ignore=lambda d, n: skip & set(n) if Path(d) == REPO else {"__pycache__"} & set(n)
     )
-    jobs = scheduled(work, *(str(CONFIGS / n) for n in names))
+    return cache(lambda *names: scheduled(work, *(str(CONFIGS / n) for n in names)))
+
+
+@pytest.mark.parametrize("names", [("smoke.yaml",), ("paper.yaml",), ("mini.yaml", "mini_table4.yaml")])
+def test_snakemake_schedules_the_plans_runs_and_targets(dry_run, names):
+    jobs = dry_run(*names)
     plan = shipped(*names)
     assert jobs["all"] == set(plan.final_outputs())  # `all` has no output: its inputs
     assert jobs["train"] == {plan.model_dir(t, m, s) for t, m, s in plan.runs()}
     bridged = jobs.get("bridge", set()) | jobs.get("bridge_served", set()) | jobs.get("released_pairs", set())
     files = ("pairs.jsonl", "summary.json")
-    assert bridged == {
-        plan.bridged(t, v, f) for t in plan.tasks for v in plan.bridged_variants() for f in files
-    }
-    editors = {m for v in plan.bridged_variants() for m in plan.editor_models_needed(v)}
+    variants = {(t, v) for t in plan.tasks for v in plan.bridged_variants(t)}
+    assert bridged == {plan.bridged(t, v, f) for t, v in variants for f in files}
+    editors = {m for _, v in variants for m in plan.editor_models_needed(v)}
     assert jobs.get("editor_model", set()) == editors
     generated = {
         p for r in ("generate_qa", "generate_math", "generate_if") for p in jobs.get(r, ()) if p.endswith("l")
@@ -389,3 +423,22 @@ def test_snakemake_schedules_the_plans_runs_and_targets(tmp_path, names):
     assert jobs.get("similarity_model", set()) == embedder
     if plan.config.get("cluster"):
         assert embedder and "similarity_model" in local_rules(plan.config)
+
+
+# rules of the paper scale only: the authors' release and its pairs, a given SFT model, given pairs, and bridgings
+# by an editor the job serves itself
+PAPER_ONLY = {"release", "released_pairs", "sft_given", "given_pairs", "bridge_served"}
+
+
+def test_smoke_runs_every_rule_and_trains_every_method_on_one_task(dry_run):
+    """The smoke DAG (CI runs it end to end) is complete, and short: a method trains on one task, but DPO and
+    DPO-BMC, the rows every table compares, on each."""
+    text = "".join(path.read_text() for path in (REPO / "workflow" / "rules").glob("*.smk"))
+    rules = {a or b for a, b in re.findall(r"^(?:rule (\w+):|use rule \w+ as (\w+) with:)", text, re.M)}
+    jobs = dry_run("smoke.yaml")
+    assert set(jobs) == rules - PAPER_ONLY | {"all"}
+    assert PAPER_ONLY <= set(dry_run("paper.yaml"))
+    trained = [Path(model).parts[-3:-1] for model in jobs["train"]]  # .../models/<task>/<method>/seed<s>
+    tasks = {method: sorted(t for t, m in trained if m == method) for method in METHODS}
+    assert tasks.pop("DPO") == tasks.pop("DPO-BMC") == ["if", "math", "qa"]
+    assert all(len(on) == 1 for on in tasks.values()), tasks

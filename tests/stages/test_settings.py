@@ -63,7 +63,7 @@ def test_every_job_reads_its_params_into_its_typed_settings(names):
             assert settings.model_dump(exclude_unset=True) == params
             assert settings.prompt_format == (config.get("prompt_formats") or {}).get(task, "paper")
     # the editor's and the judge's options as given: their identity keys the response caches
-    for variant in plan.bridged_variants():
+    for variant in {v for t in plan.tasks for v in plan.bridged_variants(t)}:
         if variant.startswith("released"):
             continue  # the authors' pairs: converted, not bridged
         params = plan.bridge_settings(variant)

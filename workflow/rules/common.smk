@@ -43,10 +43,15 @@ wildcard_constraints:
     name=r"[A-Za-z0-9_-]+",
 
 
-# Runs from the repository root with the package on the path, inside any environment (pip or conda).
+# Runs from the repository root with the package on the path, inside any environment (pip or conda), with the
+# config's `job_env` exported (braces doubled for Snakemake's own formatting).
+JOB_ENV = "".join(
+    f"export {name}={shlex.quote(value)}; ".replace("{", "{{").replace("}", "}}")
+    for name, value in (SETTINGS.job_env or {}).items()
+)
 shell.prefix(
     # braces doubled twice: once for this f-string, once for Snakemake's own formatting
-    f"set -euo pipefail; export PYTHONPATH={workflow.basedir}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+    f"set -euo pipefail; export PYTHONPATH={workflow.basedir}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; {JOB_ENV}"
 )
 
 

@@ -77,7 +77,7 @@ rule table3:
         "../../envs/report.yaml"
     params:
         label=shlex.quote(config["label"]),
-        datasets=" ".join(d for t in TASKS for d in PLAN.table_sets(t)),
+        datasets=" ".join(PLAN.column_sets(PLAN.table3_tasks)),
         default=PLAN.strategy,
     shell:
         "python -m bmc.cli table --table table3 --scores {input.scores} --datasets {params.datasets}"
@@ -100,7 +100,7 @@ rule table4:
         "../../envs/report.yaml"
     params:
         label=shlex.quote(config["label"]),
-        datasets=" ".join(d for t in TASKS for d in PLAN.table_sets(t)),
+        datasets=" ".join(PLAN.column_sets(PLAN.table4_tasks)),
         editors=" ".join(
             f"{name}={method}" for name, method in PLAN.table4_methods.items()
         ),
