@@ -177,12 +177,22 @@ class IFData(DataSection):
     data_files: str | list[str] | None = None
     references: dict[Literal["alpaca_eval", "arena_hard"], Reference] | None = None
 
-    @model_validator(mode="after")
-    def _options_of_its_source(self):
-        other = {k for source, keys in SOURCE_OPTIONS.items() if source != self.source for k in keys}
-        if misplaced := sorted(other & self.model_fields_set):
-            raise ValueError(f"settings {misplaced} do not apply to source {self.source}")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_other_sources_options(cls, data: Any) -> Any:
+        """An overlay that switches the source inherits the other source's settings (configs merge deeply):
+        they are dropped with a warning, as a client's options are when its kind changes."""
+        if not isinstance(data, dict):
+            return data
+        source = data.get("source", "sharegpt")
+        other = {k for s, keys in SOURCE_OPTIONS.items() if s != source for k in keys}
+        if dropped := sorted(other & data.keys()):
+            warnings.warn(
+                f"{dropped} are not settings of source {source} (left from another source); ignored",
+                stacklevel=2,
+            )
+            data = {k: v for k, v in data.items() if k not in dropped}
+        return data
 
 
 class Data(Section):

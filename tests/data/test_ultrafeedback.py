@@ -55,10 +55,9 @@ def if_settings(**params) -> IFData:
 def test_source_settings_are_checked():
     settings = if_settings(source="ultrafeedback")
     assert settings.dataset == "HuggingFaceH4/ultrafeedback_binarized" and settings.split == "train_prefs"
-    with pytest.raises(
-        ConfigError, match=r"data\.if: settings \['max_reply_chars'\] do not apply to source ultrafeedback"
-    ):
-        if_settings(source="ultrafeedback", max_reply_chars=9)
+    with pytest.warns(UserWarning, match=r"\['max_reply_chars'\] are not settings of source ultrafeedback"):
+        switched = if_settings(source="ultrafeedback", max_reply_chars=9)
+    assert "max_reply_chars" not in switched.model_fields_set
     with pytest.raises(ConfigError, match=r"data\.if\.source: Input should be 'sharegpt' or 'ultrafeedback'"):
         if_settings(source="hh-rlhf")
 
