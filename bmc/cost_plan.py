@@ -57,16 +57,12 @@ class Line:
 
 
 def merged_config(files: list[str]) -> dict:
-    """The config files merged as Snakemake merges them (later files update earlier ones, by section)."""
-
-    def update(base: dict, new: dict) -> dict:
-        for k, v in new.items():
-            base[k] = update(dict(base[k]), v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-        return base
+    """The config files merged by Snakemake's own merge of `--configfile`s (later files update earlier ones)."""
+    from snakemake.utils import update_config
 
     config: dict = {}
     for f in files:
-        config = update(config, yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {})
+        update_config(config, yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {})
     return config
 
 
