@@ -19,7 +19,6 @@ import os
 import secrets
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from bmc.launch import free_port
 from bmc.llm import redact
 
 # the `serve` section's defaults (typed in bmc.config.Serve)
@@ -70,12 +70,6 @@ def is_loopback(url: str) -> bool:
 def no_proxy_opener(*handlers) -> urllib.request.OpenerDirector:
     """An opener that ignores HTTP(S)_PROXY: a cluster's proxy cannot reach this machine's loopback."""
     return urllib.request.build_opener(urllib.request.ProxyHandler({}), *handlers)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def command(serve: dict, name: str, port: int) -> list[str]:
