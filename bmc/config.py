@@ -494,6 +494,34 @@ class AnalysisSection(Section):
         return self
 
 
+class AnalysisTask(Section):
+    """The training settings of one task that an analysis reads; unset ones are the trainer's defaults
+    (BMCConfig's, a test keeps them equal)."""
+
+    beta: PosFloat
+    prompt_format: PromptFormat = "paper"
+    diff_algorithm: Literal["difflib", "levenshtein"] = "difflib"
+    stopword_forms: Literal["released", "with_leading_space"] = "released"
+
+
+class AnalysisJob(AnalysisSection):
+    """The `analysis` stage's settings: the `analysis` section and, per task, its training settings."""
+
+    tasks: dict[Task, AnalysisTask] = Field(default_factory=dict)
+
+    def task(self, name: str) -> AnalysisTask:
+        if name not in self.tasks:
+            raise ConfigError(f"the analysis settings have no training settings for task {name!r}")
+        return self.tasks[name]
+
+
+class SweepPairsJob(Section):
+    """The `sweep_pairs` stage's settings: the seed of Figure 3's mix and Figure 5's number of bins."""
+
+    seed: int = 0
+    bins: PosInt = 1
+
+
 class PlanTask(Section):
     """A task's sizes for the cost plan: examples, mean tokens of a training sequence and of a generated
     answer, and the model's parameters (billions)."""

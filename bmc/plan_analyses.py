@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bmc.config import AnalysisTask
 from bmc.plan import BMC, SFT, Plan
 
 # the method each sweep trains
@@ -72,7 +73,7 @@ def analysis_inputs(plan: Plan, name: str) -> list[tuple[str, str]]:
 
 def analysis_settings(plan: Plan, name: str) -> dict[str, Any]:
     """The analysis' settings: the `analysis` keys, and per task the training settings it reads."""
-    keys = ("beta", "prompt_format", "diff_algorithm", "stopword_forms")
+    keys = AnalysisTask.model_fields
     per_task = {t: {k: v for k, v in plan.task_settings("train", t).items() if k in keys} for t in plan.tasks}
     shared = {k: v for k, v in section(plan).items() if k != "names"}
     return {**shared, "tasks": per_task}
@@ -113,7 +114,7 @@ def sweep_points(plan: Plan, sweep: str, task: str) -> dict[str, str | None]:
     if sweep == "diff":  # DPO-BMC trained on the other algorithm's masks only when asked (`diff_training`)
         if not analysis.diff_training:
             return {}
-        algorithm = train.get("diff_algorithm", "difflib")
+        algorithm = train.get("diff_algorithm") or AnalysisTask.model_fields["diff_algorithm"].default
         return {a: reuse(BMC, a == algorithm) for a in ("difflib", "levenshtein")}
     return {str(k): None for k in range(analysis.edit_distance_bins)}
 

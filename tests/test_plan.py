@@ -3,6 +3,7 @@ members, editors and sweeps, on small hand-made configs and the shipped ones; an
 Snakemake schedules exactly the plan's runs and targets."""
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -18,7 +19,7 @@ from snakemake.utils import update_config
 from bmc.alignment.methods import METHODS
 from bmc.bridging.prompts import STRATEGIES
 from bmc.cluster import local_rules
-from bmc.config import check
+from bmc.config import AnalysisJob, SweepPairsJob, check, job_settings
 from bmc.plan import (
     METHOD_PATTERN,
     MethodName,
@@ -33,6 +34,7 @@ from bmc.plan_analyses import (
     analysis_inputs,
     analysis_settings,
     similarity_model_dir,
+    sweep_pairs_settings,
     sweep_points,
     sweep_runs,
     sweep_train_settings,
@@ -368,6 +370,17 @@ def test_analysis_inputs_name_the_runs_they_read():
     with pytest.raises(ValueError, match="unknown analysis 'fig9'"):
         analysis_inputs(plan, "fig9")
     assert small().analyses() == [] and small().figures() == []
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("*.yaml")))
+def test_every_analysis_and_sweep_job_of_a_shipped_config_gets_settings_its_stage_accepts(name):
+    base = "paper.yaml" if name.startswith("paper_") else "mini.yaml"
+    plan = shipped(name) if name in ("smoke.yaml", "mini.yaml", "paper.yaml") else shipped(base, name)
+    for analysis in plan.settings.analysis.names if plan.settings.analysis else []:
+        settings = job_settings(AnalysisJob, json.dumps(analysis_settings(plan, analysis)), "analysis")
+        assert set(settings.tasks) == set(plan.tasks)
+        assert all(settings.task(t).beta == plan.task_settings("train", t)["beta"] for t in plan.tasks)
+    assert job_settings(SweepPairsJob, json.dumps(sweep_pairs_settings(plan)), "sweep_pairs").bins >= 1
 
 
 # ---- Snakemake schedules the plan --------------------------------------------------------------------------

@@ -6,20 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from bmc.analysis.common import Analysis
+from bmc.config import AnalysisJob, Price
 from bmc.io import read_json
 from bmc.plan import split_variant
 
 TITLE = "Bridging cost: editor tokens and wall time per pair, per task, strategy and editor"
 
 
-def cost(prompt_tokens: int, completion_tokens: int, price: dict | None) -> float | None:
+def cost(prompt_tokens: int, completion_tokens: int, price: Price | None) -> float | None:
     """Money for the tokens at `price` = {input, output} per million tokens (None without a price)."""
     if not price:
         return None
-    return (prompt_tokens * price["input"] + completion_tokens * price["output"]) / 1e6
+    return (prompt_tokens * price.input + completion_tokens * price.output) / 1e6
 
 
-def row_of(path: str, prices: dict) -> dict:
+def row_of(path: str, prices: dict[str, Price]) -> dict:
     """One summary.json (results/<scale>/bridged/<task>/<variant>/summary.json) as a cost row."""
     s = read_json(path)
     task, variant = Path(path).parent.parent.name, Path(path).parent.name
@@ -49,10 +50,10 @@ def row_of(path: str, prices: dict) -> dict:
     }
 
 
-def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
-    """inputs `summary`: bridging summary.json files; params `prices`: editor name (or `default`) ->
-    {input, output} per million tokens, and `currency`."""
-    rows = [row_of(p, params.get("prices") or {}) for p in inputs["summary"]]
+def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
+    """inputs `summary`: bridging summary.json files; settings `prices` (by editor name or `default`, per
+    million tokens) and `currency`."""
+    rows = [row_of(p, settings.prices or {}) for p in inputs["summary"]]
     totals = {
         k: sum(r[k] for r in rows) for k in ("calls", "cache_hits", "input_tokens", "output_tokens", "wall_s")
     }
@@ -61,7 +62,7 @@ def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
         "runs": len(rows),
         **totals,
         "cost": sum(costs) if costs else None,
-        "currency": params.get("currency", "USD"),
+        "currency": settings.currency,
         "per_run": rows,
     }
 

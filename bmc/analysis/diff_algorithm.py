@@ -4,6 +4,7 @@ bridged pairs: the share of response tokens each marks as varied, and how far th
 from __future__ import annotations
 
 from bmc.analysis.common import Analysis, describe, group_ticks
+from bmc.config import AnalysisJob
 from bmc.io import read_jsonl
 
 TITLE = "Diff algorithm: tokens marked varied by difflib vs Levenshtein, and their agreement"
@@ -34,8 +35,8 @@ def pair_row(tokenizer, stop_ids, pair: dict, fmt: str) -> dict:
     return row | agreement(*whole)
 
 
-def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
-    """inputs `model:<task>` (a folder with the tokenizer) and `pairs:<task>` (bridged pairs); params per task
+def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
+    """inputs `model:<task>` (a folder with the tokenizer) and `pairs:<task>` (bridged pairs); settings per task
     `prompt_format` and `stopword_forms`."""
     from bmc.alignment.stopwords import stopword_ids
     from bmc.models.prepare import load_tokenizer
@@ -43,11 +44,11 @@ def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
     rows, summary = [], {}
     tasks = sorted(k.split(":", 1)[1] for k in inputs if k.startswith("model:"))
     for task in tasks:
-        settings = params.get("tasks", {}).get(task, {})
+        train = settings.task(task)
         tokenizer = load_tokenizer(inputs[f"model:{task}"][0])
-        stop_ids = stopword_ids(tokenizer, settings.get("stopword_forms", "released") == "with_leading_space")
+        stop_ids = stopword_ids(tokenizer, train.stopword_forms == "with_leading_space")
         task_rows = [
-            {"task": task} | pair_row(tokenizer, stop_ids, p, settings.get("prompt_format", "paper"))
+            {"task": task} | pair_row(tokenizer, stop_ids, p, train.prompt_format)
             for p in read_jsonl(inputs[f"pairs:{task}"][0])
         ]
         rows += task_rows

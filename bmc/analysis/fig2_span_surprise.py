@@ -8,6 +8,7 @@ in the same span. Paper (Llama-2-7B, QA): 13.79 for the first token vs 1.81 for 
 from __future__ import annotations
 
 from bmc.analysis.common import Analysis, describe, group_ticks
+from bmc.config import AnalysisJob
 from bmc.io import read_jsonl
 
 TITLE = "Figure 2: −log p (SFT model) of y_l's varied spans: first token vs the tokens after it"
@@ -36,25 +37,25 @@ def pair_tokens(model, tokenizer, pair: dict, fmt: str, algorithm: str) -> tuple
     return span_split(nll, mask)
 
 
-def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
-    """inputs `model:<task>` (SFT folder) and `pairs:<task>` (bridged pairs) per task; params per task
-    `prompt_format`, `diff_algorithm`, and `max_pairs`."""
+def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
+    """inputs `model:<task>` (SFT folder) and `pairs:<task>` (bridged pairs) per task; settings per task
+    `prompt_format` and `diff_algorithm`, and `max_pairs`."""
     from bmc.analysis.scoring import load
 
     rows, summary = [], {}
     tasks = sorted(k.split(":", 1)[1] for k in inputs if k.startswith("model:"))
     for task in tasks:
         model, tokenizer = load(inputs[f"model:{task}"][0])
-        settings = params.get("tasks", {}).get(task, {})
-        pairs = read_jsonl(inputs[f"pairs:{task}"][0])[: params.get("max_pairs") or None]
+        train = settings.task(task)
+        pairs = read_jsonl(inputs[f"pairs:{task}"][0])[: settings.max_pairs]
         first_all, following_all = [], []
         for pair in pairs:
             first, following = pair_tokens(
                 model,
                 tokenizer,
                 pair,
-                settings.get("prompt_format", "paper"),
-                settings.get("diff_algorithm", "difflib"),
+                train.prompt_format,
+                train.diff_algorithm,
             )
             rows += [{"task": task, "id": pair["id"], "position": "first", "nll": v} for v in first]
             rows += [{"task": task, "id": pair["id"], "position": "following", "nll": v} for v in following]

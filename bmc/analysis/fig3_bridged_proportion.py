@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bmc.analysis.common import Analysis
 from bmc.analysis.sweeps import read_scores
+from bmc.config import AnalysisJob
 
 TITLE = "Figure 3: share of bridged pairs → score (DPO-BMC)"
 SWEEP, XLABEL = "proportion", "share of pairs bridged"
@@ -35,7 +36,7 @@ def draw_curve(rows: list[dict], xlabel: str):
     return draw
 
 
-def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
+def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
     """inputs `score:<task>:proportion:<p>`: the scores.json files of the model trained at p."""
     rows, summary = sweep_curve(inputs, SWEEP)
     return Analysis(rows, summary, draw_curve(rows, XLABEL))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bmc.analysis.common import Analysis
 from bmc.analysis.sweeps import read_scores
+from bmc.config import AnalysisJob
 from bmc.io import read_jsonl
 
 TITLE = "Figure 5: edit distance between chosen and rejected → first-step gradient norm and score"
@@ -21,7 +22,7 @@ def first_grad_norm(model_dir: str) -> float | None:
     return rows[0]["grad_norm"] if rows else None
 
 
-def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
+def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
     """inputs `model:<task>:<method>:<bin>` (models trained on a bin) and `score:<task>:DPO:<bin>`."""
     rows, summary = [], {}
     for key, paths in sorted(inputs.items()):

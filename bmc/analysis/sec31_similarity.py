@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bmc.analysis.common import Analysis, describe, group_ticks
+from bmc.config import AnalysisJob, ConfigError
 from bmc.io import read_jsonl
 from bmc.models.embedder import checked
 
@@ -47,16 +48,18 @@ def _ids(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
+def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
     """inputs `embedder` (the sentence-transformers folder), `model:<task>` (the SFT folder, for its tokenizer) and
-    `pairs:<task>` (bridged pairs); params `similarity_model` (see bmc.config.SimilarityModel; its weights are
+    `pairs:<task>` (bridged pairs); settings `similarity_model` (see bmc.config.SimilarityModel; its weights are
     checked against the pin before loading) and `max_pairs`.
     The summary covers the pairs the editor edited (all pairs when it edited none, as `subset` says)."""
     from sentence_transformers import SentenceTransformer
 
     from bmc.models.prepare import load_tokenizer
 
-    spec = params["similarity_model"]
+    if settings.similarity_model is None:
+        raise ConfigError("sec31_similarity needs analysis.similarity_model (its sentence embedder)")
+    spec = settings.similarity_model.model_dump()
     embedder_name = spec["name"]
     folder = checked(Path(inputs["embedder"][0]), spec)
     embedder = SentenceTransformer(str(folder), device="cpu")
@@ -64,7 +67,7 @@ def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
     tasks = sorted(k.split(":", 1)[1] for k in inputs if k.startswith("model:"))
     for task in tasks:
         tokenizer = load_tokenizer(inputs[f"model:{task}"][0])
-        pairs = read_jsonl(inputs[f"pairs:{task}"][0])[: params.get("max_pairs") or None]
+        pairs = read_jsonl(inputs[f"pairs:{task}"][0])[: settings.max_pairs]
         if not pairs:
             summary[task] = {"pairs": 0}
             continue

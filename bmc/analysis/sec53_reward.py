@@ -9,6 +9,7 @@ minus DPO a paired bootstrap CI. Paper: accuracy 72.19% vs 73.60%, margin 0.54 v
 from __future__ import annotations
 
 from bmc.analysis.common import Analysis, describe, group_ticks
+from bmc.config import AnalysisJob
 from bmc.io import read_jsonl
 from bmc.reporting.power import paired_bootstrap
 
@@ -61,22 +62,22 @@ def sequence_logps(path: str, pairs: list[dict], fmt: str) -> list[tuple[float, 
     return out
 
 
-def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
+def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
     """inputs per task `ref:<task>`, `DPO:<task>`, `DPO-BMC:<task>` (model folders), `test:<task>`,
-    `generations:<task>`, `records:<task>` (the SFT model's answers and their grades); params per task
-    `beta`, `prompt_format`."""
+    `generations:<task>`, `records:<task>` (the SFT model's answers and their grades); settings per task
+    `beta` and `prompt_format`, and `max_pairs`."""
     rows, summary = [], {}
     tasks = sorted(k.split(":", 1)[1] for k in inputs if k.startswith("ref:"))
     for task in tasks:
-        settings = params.get("tasks", {}).get(task, {})
+        train = settings.task(task)
         pairs = held_out_pairs(
             inputs[f"test:{task}"], inputs[f"generations:{task}"], inputs[f"records:{task}"]
         )
-        pairs = pairs[: params.get("max_pairs") or None]
+        pairs = pairs[: settings.max_pairs]
         if not pairs:
             summary[task] = {"pairs": 0}
             continue
-        fmt, beta = settings.get("prompt_format", "paper"), float(settings.get("beta", 0.05))
+        fmt, beta = train.prompt_format, train.beta
         ref = sequence_logps(inputs[f"ref:{task}"][0], pairs, fmt)
         stats = {
             m: reward_stats(sequence_logps(inputs[f"{m}:{task}"][0], pairs, fmt), ref, beta) for m in METHODS

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bmc.analysis.common import Analysis
+from bmc.config import AnalysisJob
 from bmc.io import read_jsonl
 
 TITLE = "Token dynamics: log-prob of varied / unvaried tokens during training, DPO vs DPO-BMC"
@@ -22,7 +23,7 @@ def endpoints(rows: list[dict], key: str) -> dict:
     return {"first": values[0], "last": values[-1], "change": values[-1] - values[0]}
 
 
-def analyse(inputs: dict[str, list[str]], params: dict) -> Analysis:
+def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
     """inputs `<method>:<task>`: the model folder of each method (first seed) per task."""
     rows, summary = [], {}
     tasks = sorted({k.split(":", 1)[1] for k in inputs})

@@ -9,9 +9,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from bmc.analysis.sweeps import edit_distance_bins, mix_pairs, token_distances
+from bmc.config import SweepPairsJob, job_settings
 from bmc.io import read_jsonl, write_jsonl
 
 
@@ -28,11 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    params = json.loads(args.params)
+    settings = job_settings(SweepPairsJob, args.params, "sweep_pairs")
     pairs = read_jsonl(args.pairs)
     if args.kind == "proportion":
-        rows = mix_pairs(pairs, read_jsonl(args.bridged), float(args.point), int(params.get("seed", 0)))
+        rows = mix_pairs(pairs, read_jsonl(args.bridged), float(args.point), settings.seed)
     else:
-        bins = edit_distance_bins(token_distances(pairs, args.model), int(params["bins"]))
+        bins = edit_distance_bins(token_distances(pairs, args.model), settings.bins)
         rows = [p for p, b in zip(pairs, bins, strict=True) if b == int(args.point)]
     write_jsonl(args.out, rows)

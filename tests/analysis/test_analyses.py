@@ -8,6 +8,7 @@ from bmc.analysis.diff_algorithm import agreement
 from bmc.analysis.fig2_span_surprise import span_split
 from bmc.analysis.sec53_reward import held_out_pairs, reward_stats
 from bmc.analysis.token_dynamics import endpoints
+from bmc.config import Price
 
 
 def test_span_split_on_a_known_mask():
@@ -80,7 +81,7 @@ def test_bridging_cost_row(tmp_path):
             }
         )
     )
-    row = row_of(str(summary), {"gpt": {"input": 10.0, "output": 30.0}})
+    row = row_of(str(summary), {"gpt": Price(input=10.0, output=30.0)})
     assert (row["task"], row["strategy"], row["editor"], row["calls"]) == ("qa", "targeted", "gpt", 4)
     assert row["cost"] == pytest.approx(0.05) and row["wall_s_per_pair"] == 2.0
     assert cost(1, 1, None) is None

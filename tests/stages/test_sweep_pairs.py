@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
+
 from bmc.cli import main
+from bmc.config import ConfigError
 from bmc.io import read_jsonl, write_jsonl
 
 
@@ -17,3 +20,10 @@ def test_a_proportion_point_mixes_in_that_share_of_bridged_pairs(tmp_path):
     rows = read_jsonl(out)
     assert [r["id"] for r in rows] == [p["id"] for p in original]
     assert sum(r["chosen"].startswith("b") for r in rows) == 3
+
+
+def test_a_wrong_bin_count_fails_naming_its_key(tmp_path):
+    write_jsonl(tmp_path / "pairs.jsonl", [{"id": "p", "chosen": "w", "rejected": "r"}])
+    with pytest.raises(ConfigError, match=r"sweep_pairs\.bins: Input should be greater than or equal to 1"):
+        main(["sweep-pairs", "--kind", "edit_distance", "--point", "0", "--pairs", str(tmp_path / "pairs.jsonl")]
+             + ["--params", json.dumps({"bins": 0}), "--out", str(tmp_path / "bin.jsonl")])  # fmt: skip
