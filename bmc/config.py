@@ -194,6 +194,12 @@ class IFData(DataSection):
             data = {k: v for k, v in data.items() if k not in dropped}
         return data
 
+    @model_validator(mode="after")
+    def _sharegpt_sizes_given(self):
+        if self.source == "sharegpt" and (self.sft_n is None or self.prefs_n is None):
+            raise ValueError("the ShareGPT pool is split into SFT and preference prompts: give sft_n and prefs_n")
+        return self
+
 
 class Data(Section):
     qa: QAData | None = None

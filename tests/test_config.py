@@ -81,6 +81,7 @@ def _overrides(config, task, section):
         (lambda c: c.update(table3_tasks=["code"]), r"table3_tasks\.0: Input should be 'qa', 'math' or 'if'"),
         (lambda c: c.update(job_env={"MALLOC-MAX": "0"}), r"job_env\.MALLOC-MAX: String should match pattern"),
         (lambda c: c.update(job_env={"MALLOC_MMAP_MAX_": 0}), r"job_env\.MALLOC_MMAP_MAX_: .*valid string"),
+        (lambda c: c["data"]["if"].update(prefs_n=None), r"data\.if: the ShareGPT pool is split .* give sft_n and prefs_n"),
     ],
 )  # fmt: skip
 def test_mistakes_fail_naming_the_key(change, message):

@@ -116,10 +116,8 @@ def build_pool(records: Iterator[dict], limits: IFData, exclude: set[str]) -> tu
     return pool, skipped
 
 
-def split_pool(pool: list[dict], sft_n: int | None, prefs_n: int | None, seed: int) -> tuple[list, list]:
-    """Disjoint (SFT, preference) subsets by a seeded shuffle (None: 1000 SFT / 500 preference)."""
-    sft_n = 1000 if sft_n is None else sft_n
-    prefs_n = 500 if prefs_n is None else prefs_n
+def split_pool(pool: list[dict], sft_n: int, prefs_n: int, seed: int) -> tuple[list, list]:
+    """Disjoint (SFT, preference) subsets of `sft_n` and `prefs_n` prompts by a seeded shuffle."""
     if sft_n + prefs_n > len(pool):
         raise ValueError(f"data.if asks for {sft_n} + {prefs_n} prompts, but only {len(pool)} are usable")
     order = list(range(len(pool)))
