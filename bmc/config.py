@@ -197,7 +197,9 @@ class IFData(DataSection):
     @model_validator(mode="after")
     def _sharegpt_sizes_given(self):
         if self.source == "sharegpt" and (self.sft_n is None or self.prefs_n is None):
-            raise ValueError("the ShareGPT pool is split into SFT and preference prompts: give sft_n and prefs_n")
+            raise ValueError(
+                "the ShareGPT pool is split into SFT and preference prompts: give sft_n and prefs_n"
+            )
         return self
 
 
