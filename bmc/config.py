@@ -423,6 +423,9 @@ class Bridge(Section):
     template_version: str = "v1"
     proportion: Fraction = 1.0  # the seeded share of the pairs that is bridged
     seed: int = 0
+    # an edit must keep this share of the words of the response it edits (bmc.bridging.validate); None: no
+    # such check, as in the paper and the released code
+    min_kept_share: Fraction | None = None
 
 
 class Release(Section):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz
 
 from bmc.bridging.prompts import Template
-from bmc.bridging.validate import check_edit
+from bmc.bridging.validate import check_edit, check_kept, kept_share
 from bmc.io import file_sha256, read_jsonl
 from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache, ask_uncached, content_key
@@ -75,11 +75,13 @@ def bridge_pairs(
     selected: set[str],
     chunk: int = 16,
     legacy: dict | None = None,
+    min_kept_share: float | None = None,
 ) -> tuple[list[dict], dict]:
     """(bridged rows in input order, this run's editor usage with `cache_hits`).
 
     The editor is built only when some request is not cached yet; each output is cached as it arrives.
     `legacy`: the editor's identity as older cache keys spelled it (their entries are reused).
+    `min_kept_share`: an edit keeping less of the response it edits falls back (`bridge.min_kept_share`).
     """
     messages = {p["id"]: template.render(p) for p in pairs if p["id"] in selected}
     keys = {pid: edit_key(template, identity, m) for pid, m in messages.items()}
@@ -89,7 +91,10 @@ def bridge_pairs(
     usage, failures = ask_uncached(
         requests, editor_factory, cache, template.name, identity, chunk, desc, aliases
     )
-    rows = [bridge_row(pair, template, identity, keys.get(pair["id"]), cache, failures) for pair in pairs]
+    rows = [
+        bridge_row(pair, template, identity, keys.get(pair["id"]), cache, failures, min_kept_share)
+        for pair in pairs
+    ]
     return rows, usage
 
 
@@ -100,6 +105,7 @@ def bridge_row(
     key: str | None,
     cache: ResponseCache,
     failures: dict[str, str] | None = None,
+    min_kept_share: float | None = None,
 ) -> dict:
     """The output row of one pair: edited, fallback (with the reason) or kept."""
     row = {**pair, "chosen_original": pair["chosen"]}
@@ -113,6 +119,8 @@ def bridge_row(
     else:
         text = cache.get(key).strip()
         reason = check_edit(text, pair, template.replaces, template.instruction_lines)
+        if reason is None and template.edits:
+            reason = check_kept(text, pair[template.edits], min_kept_share)
         info.update(status="fallback" if reason else "edited", reason=reason)
         if not reason:
             row[template.replaces] = text
@@ -127,7 +135,7 @@ def bridge_fingerprint(pairs_path: str, settings: Bridge, template: Template, id
         "editor": identity,
         "proportion": settings.proportion,
         "seed": settings.seed,
-    }
+    } | ({"min_kept_share": settings.min_kept_share} if settings.min_kept_share is not None else {})
 
 
 def editor_usage(cache_dir: str, rows: list[dict], usage: dict) -> dict:
@@ -162,5 +170,9 @@ def summarize(rows: list[dict], template: Template, editor: dict, usage: dict, w
         "similarity_to_rejected_original": similarity(
             "rejected_original" if new == "rejected" else "rejected"
         ),
+        # mean share of the edited response's words an edit keeps (bmc.bridging.validate.kept_share)
+        "kept_share": round(mean(kept_share(r[template.edits], r[new]) for r in edited), 3)
+        if edited and template.edits
+        else None,
         "wall_s": round(wall_s, 1),
     }

@@ -7,6 +7,8 @@
 | `inverse`         | y_w → ỹ_l, degrade the winner                     | question, chosen            | `rejected` |
 | `free`            | a freshly written winner, y_w for the facts       | question, chosen            | `chosen`   |
 
+The first three edit a response (`Template.edits`: y_l, y_l, y_w); `free` writes a new one.
+
 Templates live in `templates/<task>/<strategy>_<version>.txt` (task `qa`, `math` or `if`: the final-answer
 line differs, and instruction following has none); a template must use exactly its strategy's placeholders (so that, e.g., `targeted_no_ref` can
 never show y_w). Its name (task included), version and sha256 are part of the cache key, so editing a
@@ -26,6 +28,13 @@ STRATEGIES: dict[str, tuple[str, frozenset[str]]] = {
     "targeted_no_ref": ("chosen", frozenset({"question", "rejected"})),
     "inverse": ("rejected", frozenset({"question", "chosen"})),
     "free": ("chosen", frozenset({"question", "chosen"})),
+}
+# strategy -> the side of the pair whose response the editor edits (`free` writes a new one)
+EDITED_SIDE: dict[str, str | None] = {
+    "targeted": "rejected",
+    "targeted_no_ref": "rejected",
+    "inverse": "chosen",
+    "free": None,
 }
 
 
@@ -55,6 +64,11 @@ class Template:
     def replaces(self) -> str:
         """Which side of the pair the editor's output replaces ("chosen" or "rejected")."""
         return STRATEGIES[self.strategy][0]
+
+    @property
+    def edits(self) -> str | None:
+        """Which side's response the editor is asked to edit ("rejected" or "chosen"), or None (`free`)."""
+        return EDITED_SIDE[self.strategy]
 
     def render(self, pair: dict) -> list[dict]:
         """Chat messages (one user turn) asking the editor for this pair's new response."""

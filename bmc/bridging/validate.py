@@ -7,11 +7,17 @@ Reasons are fixed strings so that the summary can count them. Rules:
 - a new winner (`chosen`): not identical to y_l either (y_l is wrong); for QA and math, the final
   "The answer is ..." must grade as correct with the evaluation's own grader (`bmc.tasks.grade`);
   for QA nothing may follow that final line;
-- a new loser (`rejected`, the inverse strategy): for QA and math, its final answer must be *wrong*.
+- a new loser (`rejected`, the inverse strategy): for QA and math, its final answer must be *wrong*;
+- an edit (not `free`), when `bridge.min_kept_share` is set: it keeps at least that share of the words of the
+  response it edits (`kept_share`). A weak editor asked for minimal edits often answers with the bare final
+  line instead, which passes every check above but bridges nothing. Off by default: neither the paper nor the
+  released code checks it.
 Instruction-following pairs (task `if`, no gold answer) and pairs without an `answer` get the generic checks only.
 """
 
 from __future__ import annotations
+
+from difflib import SequenceMatcher
 
 from bmc.evaluation.qa import ANSWER_CUE
 from bmc.tasks import grade
@@ -24,6 +30,7 @@ STILL_CORRECT = "degraded answer is still correct"
 SAME_AS_LOSER = "identical to the losing response"
 SAME_AS_WINNER = "identical to the winning response"
 ECHO = "repeats the editing instructions"
+TOO_LITTLE_KEPT = "keeps too little of the response it edits"
 
 
 def check_edit(text: str, pair: dict, replaces: str, instructions: tuple[str, ...] = ()) -> str | None:
@@ -54,3 +61,20 @@ def check_edit(text: str, pair: dict, replaces: str, instructions: tuple[str, ..
     if replaces == "rejected" and correct:
         return STILL_CORRECT
     return None
+
+
+def kept_share(source: str, edit: str) -> float:
+    """The share of `source`'s words (whitespace-separated) that `edit` keeps in order: the words of the longest
+    matching blocks of difflib's alignment (no autojunk heuristic), over the words of `source`."""
+    words, edited = source.split(), edit.split()
+    if not words:
+        return 1.0
+    blocks = SequenceMatcher(None, words, edited, autojunk=False).get_matching_blocks()
+    return sum(b.size for b in blocks) / len(words)
+
+
+def check_kept(text: str, source: str, min_share: float | None) -> str | None:
+    """None if the edit `text` keeps at least `min_share` of `source` (or no minimum is set), else why not."""
+    if min_share is None or kept_share(source, text.strip()) >= min_share:
+        return None
+    return TOO_LITTLE_KEPT

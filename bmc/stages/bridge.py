@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> None:
             selected,
             chunk=request_chunk(editor_config),
             legacy=legacy_identity(editor_config),
+            min_kept_share=settings.min_kept_share,
         )
     missing = {p["id"] for p in pairs} - {r["id"] for r in rows}
     assert not missing and len(rows) == len(pairs), f"pairs lost in bridging: {sorted(missing)[:5]}"

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from bmc.bridging.bridge import bridge_pairs, read_pairs, select
+from bmc.bridging.bridge import bridge_pairs, read_pairs, select, summarize
 from bmc.bridging.prompts import load_template
 from bmc.config import Bridge, ConfigError, job_settings
 from bmc.io import InputError
@@ -144,3 +144,44 @@ def stage_args(tmp_path, pairs: list[dict], params: dict, base_model=None) -> ar
     ]
     argv += ["--cache", str(tmp_path / "cache"), "--params", json.dumps(params), "--task", pairs[0]["task"]]
     return parser.parse_args(argv + ([] if base_model is None else ["--base-model", str(base_model)]))
+
+
+@pytest.mark.parametrize(
+    "strategy, text, minimum, status",
+    [
+        ("targeted", "The answer is water", None, "edited"),  # valid by every default check
+        ("targeted", "The answer is water", 0.5, "fallback"),
+        ("targeted", GOOD_EDIT, 0.5, "edited"),
+        ("inverse", "Let's think step by step.\nFish need sand.\nThe answer is desert", 0.5, "edited"),
+        ("inverse", "The answer is desert", 0.5, "fallback"),
+        ("free", "The answer is water", 0.9, "edited"),  # a fresh answer edits nothing
+    ],
+)
+def test_min_kept_share_sends_an_edit_that_drops_the_response_it_edits_back(
+    tmp_path, pairs, strategy, text, minimum, status
+):
+    template, ids = load_template(strategy), {p["id"] for p in pairs}
+    editor = CountingEditor(text)
+    rows, _ = bridge_pairs(
+        pairs, template, IDENTITY, lambda: editor, ResponseCache(tmp_path), ids, min_kept_share=minimum
+    )
+    assert {r["bridge"]["status"] for r in rows} == {status}
+    if status == "fallback":
+        assert {r["bridge"]["reason"] for r in rows} == {"keeps too little of the response it edits"}
+        assert all(r["chosen"] == PAIR["chosen"] and r["rejected"] == PAIR["rejected"] for r in rows)
+
+
+def test_the_summary_gives_the_mean_share_an_edit_keeps(tmp_path, pairs):
+    template, ids = load_template("targeted"), {p["id"] for p in pairs}
+    rows, usage = bridge_pairs(pairs, template, IDENTITY, CountingEditor, ResponseCache(tmp_path), ids)
+    assert summarize(rows, template, IDENTITY, usage, 1.0)["kept_share"] == round(10 / 12, 3)
+    free = bridge_pairs(pairs, load_template("free"), IDENTITY, CountingEditor, ResponseCache(tmp_path), ids)[
+        0
+    ]
+    assert summarize(free, load_template("free"), IDENTITY, usage, 1.0)["kept_share"] is None
+
+
+def test_min_kept_share_is_a_share():
+    with pytest.raises(ConfigError, match=r"bridge\.min_kept_share: Input should be less than or equal to 1"):
+        job_settings(Bridge, json.dumps({"strategy": "targeted", "editor": {"kind": "hf", "model": "base"},
+                                          "min_kept_share": 1.5}), "bridge")  # fmt: skip

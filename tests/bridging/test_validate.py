@@ -4,7 +4,7 @@ from bmc.bridging import validate as v
 from bmc.bridging.prompts import STRATEGIES, load_template
 from bmc.bridging.validate import check_edit
 
-from .conftest import PAIR
+from .conftest import GOOD_EDIT, PAIR
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,33 @@ def test_an_output_echoing_the_editing_prompt_is_refused(task, strategy):
         echo = f"{valid}\n\n{line}\n{valid}"
         assert check_edit(echo, pair, template.replaces, template.instruction_lines) == v.ECHO
     assert all("{" not in line and len(line) >= 12 for line in template.instruction_lines)
+
+
+@pytest.mark.parametrize(
+    "source, edit, share",
+    [
+        ("a b c d", "a b x d", 3 / 4),  # one word replaced
+        ("a b c d", "d c b a", 1 / 4),  # reversed: one word in order
+        ("a b c d", "a b c d e f", 1.0),  # words added keep every source word
+        ("", "anything", 1.0),
+        (PAIR["rejected"], GOOD_EDIT, 10 / 12),  # "sand." and "desert" replaced, 10 of 12 words kept
+        (PAIR["rejected"], "The answer is water", 3 / 12),  # the bare final line
+    ],
+)
+def test_kept_share_counts_the_source_words_kept_in_order(source, edit, share):
+    assert v.kept_share(source, edit) == pytest.approx(share)
+
+
+def test_check_kept_refuses_an_edit_below_the_minimum_only_when_one_is_set():
+    assert v.check_kept("The answer is water", PAIR["rejected"], None) is None
+    assert v.check_kept("The answer is water", PAIR["rejected"], 0.5) == v.TOO_LITTLE_KEPT
+    assert v.check_kept(GOOD_EDIT, PAIR["rejected"], 10 / 12) is None
+
+
+def test_the_strategies_that_edit_a_response_name_it():
+    assert {s: load_template(s).edits for s in STRATEGIES} == {
+        "targeted": "rejected",
+        "targeted_no_ref": "rejected",
+        "inverse": "chosen",
+        "free": None,
+    }
