@@ -24,6 +24,15 @@ SWEEP_OF = {  # analysis -> its sweeps
 # analyses that read each graded task's SFT model and the config's bridged pairs
 ON_BRIDGED_PAIRS = ("fig2_span_surprise", "diff_algorithm", "sec31_similarity")
 COMPARED = ("DPO", BMC)  # the pair of methods most analyses compare
+# analysis -> the `analysis` settings it reads (`tasks`: each task's training settings); a job gets only these,
+# so that a setting of one analysis (or of the sweeps) does not re-run the others
+SETTINGS_OF = {
+    "fig2_span_surprise": ("max_pairs", "tasks"),
+    "sec53_reward": ("max_pairs", "tasks"),
+    "sec31_similarity": ("max_pairs", "similarity_model"),
+    "diff_algorithm": ("tasks",),
+    "bridging_cost": ("prices", "currency"),
+}
 
 
 def section(plan: Plan) -> dict[str, Any]:
@@ -72,11 +81,16 @@ def analysis_inputs(plan: Plan, name: str) -> list[tuple[str, str]]:
 
 
 def analysis_settings(plan: Plan, name: str) -> dict[str, Any]:
-    """The analysis' settings: the `analysis` keys, and per task the training settings it reads."""
-    keys = AnalysisTask.model_fields
-    per_task = {t: {k: v for k, v in plan.task_settings("train", t).items() if k in keys} for t in plan.tasks}
-    shared = {k: v for k, v in section(plan).items() if k != "names"}
-    return {**shared, "tasks": per_task}
+    """The settings an analysis reads (`SETTINGS_OF`): its `analysis` keys and, if it reads them, per task the
+    training settings of `AnalysisTask`."""
+    wanted = SETTINGS_OF.get(name, ())
+    settings = {k: v for k, v in section(plan).items() if k in wanted}
+    if "tasks" in wanted:
+        keys = AnalysisTask.model_fields
+        settings["tasks"] = {
+            t: {k: v for k, v in plan.task_settings("train", t).items() if k in keys} for t in plan.tasks
+        }
+    return settings
 
 
 def similarity_model_dir(plan: Plan) -> str:
