@@ -90,10 +90,15 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
         for ax in score_ax:
             for j, a in enumerate(ALGORITHMS):
                 xs = [i + 0.38 * j for i in range(len(tasks))]
-                ys = [scores.get(t, {}).get(a, {}).get("score") or 0.0 for t in tasks]
-                ax.bar(xs, ys, 0.36, color=f"C{j}", label=a)
+                cells = [scores.get(t, {}).get(a) or {} for t in tasks]
+                ys = [c.get("score") or 0.0 for c in cells]
+                errors = [
+                    [y - c["ci_low"] if c else 0.0 for y, c in zip(ys, cells, strict=True)],
+                    [c["ci_high"] - y if c else 0.0 for y, c in zip(ys, cells, strict=True)],
+                ]
+                ax.bar(xs, ys, 0.36, yerr=errors, capsize=3, color=f"C{j}", label=a)
             group_ticks(ax, tasks)
-            ax.set_ylabel("DPO-BMC average score (%)")
+            ax.set_ylabel("DPO-BMC average score (%, 95% interval)")
             ax.legend()
 
     return Analysis(rows, summary, draw, panels=3 if score_rows else 2)

@@ -12,25 +12,33 @@ SWEEP, XLABEL = "proportion", "share of pairs bridged"
 
 
 def sweep_curve(inputs: dict[str, list[str]], sweep: str) -> tuple[list[dict], dict]:
-    """Rows (task, point, score, n) and per task {point: avg} from inputs `score:<task>:<sweep>:<point>`."""
+    """Rows (task, point, score, n, 95% interval) and per task {point: the same} from inputs
+    `score:<task>:<sweep>:<point>`."""
     rows, summary = [], {}
     for key, paths in sorted(inputs.items()):
         kind, task, name, point = (key.split(":", 3) + ["", "", ""])[:4]
         if kind != "score" or name != sweep:
             continue
         s = read_scores(paths)
-        rows.append({"task": task, "point": point, "score": s["avg"], "n": s["n"]})
-        summary.setdefault(task, {})[point] = {"score": s["avg"], "n": s["n"]}
+        cell = {"score": s["avg"], "n": s["n"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}
+        rows.append({"task": task, "point": point, **cell})
+        summary.setdefault(task, {})[point] = cell
     return rows, summary
 
 
 def draw_curve(rows: list[dict], xlabel: str):
     def draw(ax):
         for i, task in enumerate(sorted({r["task"] for r in rows})):
-            points = sorted((float(r["point"]), r["score"]) for r in rows if r["task"] == task)
-            ax.plot(*zip(*points, strict=True), "o-", color=f"C{i}", label=task)
+            points = sorted((float(r["point"]), r) for r in rows if r["task"] == task)
+            xs, ys = [x for x, _ in points], [r["score"] for _, r in points]
+            errors = [
+                [r["score"] - r["ci_low"] for _, r in points],
+                [r["ci_high"] - r["score"] for _, r in points],
+            ]
+            n = "/".join(sorted({str(r["n"]) for _, r in points}))
+            ax.errorbar(xs, ys, yerr=errors, fmt="o-", capsize=3, color=f"C{i}", label=f"{task} (n {n})")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("average score (%)")
+        ax.set_ylabel("average score (%, 95% interval)")
         ax.legend()
 
     return draw

@@ -31,7 +31,7 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
             row = {"task": task, "method": method, "bin": int(b), "grad_norm": first_grad_norm(paths[0])}
             if f"score:{task}:{method}:{b}" in inputs:
                 s = read_scores(inputs[f"score:{task}:{method}:{b}"])
-                row |= {"score": s["avg"], "n": s["n"]}
+                row |= {"score": s["avg"], "n": s["n"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}
             rows.append(row)
             summary.setdefault(task, {}).setdefault(method, {})[f"bin{b}"] = {
                 k: v for k, v in row.items() if k not in ("task", "method", "bin")
@@ -46,14 +46,21 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
                 pts = [p for p in pts if p[1] is not None]
                 if pts:
                     norms.plot(*zip(*pts, strict=True), "o-", color=f"C{j}", label=f"{task} {method}")
-            pts = sorted(
-                (r["bin"], r["score"]) for r in rows if r["task"] == task and r.get("score") is not None
-            )
-            if pts:
-                scores.plot(*zip(*pts, strict=True), "o-", color=f"C{i}", label=f"{task} DPO")
+            scored = sorted((r["bin"], r) for r in rows if r["task"] == task and r.get("score") is not None)
+            if scored:
+                errors = [
+                    [r["score"] - r["ci_low"] for _, r in scored],
+                    [r["ci_high"] - r["score"] for _, r in scored],
+                ]
+                n = "/".join(sorted({str(r["n"]) for _, r in scored}))
+                scores.errorbar(
+                    [b for b, _ in scored], [r["score"] for _, r in scored], yerr=errors, fmt="o-", capsize=3,
+                    color=f"C{i}", label=f"{task} DPO (n {n})",
+                )  # fmt: skip
         norms.set_ylabel("gradient norm, first step")
-        scores.set_ylabel("average score (%)")
+        scores.set_ylabel("average score (%, 95% interval)")
         for ax in (norms, scores):
+            ax.set_xticks(sorted({r["bin"] for r in rows}))
             ax.set_xlabel("edit-distance bin (0 = closest pairs)")
             ax.legend()
 

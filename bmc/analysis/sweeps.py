@@ -13,6 +13,8 @@ import json
 import random
 from pathlib import Path
 
+from bmc.reporting.power import average_interval
+
 
 def mix_pairs(original: list[dict], bridged: list[dict], proportion: float, seed: int = 0) -> list[dict]:
     """Pairs in the original order; a seeded share `proportion` of them (rounded) are the bridged ones."""
@@ -64,4 +66,5 @@ def read_scores(paths: list[str]) -> dict[str, dict]:
         s = json.loads(Path(path).read_text(encoding="utf-8"))
         sets[s["dataset"]] = {"score": float(s["score"]), "n": int(s["n"])}
     avg = sum(v["score"] for v in sets.values()) / len(sets) if sets else None
-    return {"sets": sets, "avg": avg, "n": sum(v["n"] for v in sets.values())}
+    low, high = average_interval(sets) if sets else (None, None)
+    return {"sets": sets, "avg": avg, "n": sum(v["n"] for v in sets.values()), "ci_low": low, "ci_high": high}

@@ -5,6 +5,7 @@ import pytest
 from bmc.analysis.fig3_bridged_proportion import sweep_curve
 from bmc.analysis.fig5_edit_distance import first_grad_norm
 from bmc.analysis.sweeps import edit_distance_bins, mix_pairs, read_scores
+from bmc.reporting.power import average_interval
 
 
 def _pairs(tag):
@@ -42,15 +43,18 @@ def test_sweep_scores_from_files_and_folders(tmp_path):
     _scores(tmp_path / "b", "ECQA", 60.0, 10)
     _scores(tmp_path / "b", "ARC", 80.0, 10)
     assert read_scores([a])["avg"] == 40.0
-    assert read_scores([str(tmp_path / "b")]) == {
+    both = read_scores([str(tmp_path / "b")])
+    assert {k: both[k] for k in ("sets", "avg", "n")} == {
         "sets": {"ARC": {"score": 80.0, "n": 10}, "ECQA": {"score": 60.0, "n": 10}},
         "avg": 70.0,
         "n": 20,
     }
+    assert (both["ci_low"], both["ci_high"]) == pytest.approx(average_interval(both["sets"]))
     rows, summary = sweep_curve(
         {"score:qa:delta:1": [a], "score:qa:delta:3": [str(tmp_path / "b")], "x:qa": []}, "delta"
     )
-    assert summary == {"qa": {"1": {"score": 40.0, "n": 10}, "3": {"score": 70.0, "n": 20}}}
+    assert {p: (c["score"], c["n"]) for p, c in summary["qa"].items()} == {"1": (40.0, 10), "3": (70.0, 20)}
+    assert summary["qa"]["1"]["ci_low"] < 40.0 < summary["qa"]["1"]["ci_high"]
 
 
 def test_first_grad_norm_reads_the_first_logged_step(tmp_path):

@@ -4,6 +4,7 @@ import pytest
 
 from bmc.io import InputError, write_jsonl
 from bmc.reporting.power import (
+    average_interval,
     detectable_difference,
     exact_mcnemar,
     outcomes,
@@ -11,6 +12,7 @@ from bmc.reporting.power import (
     power_rows,
     required_n,
     section,
+    wilson_interval,
 )
 from bmc.tasks import grade_generations
 
@@ -105,3 +107,27 @@ def test_judged_sets_get_a_paired_bootstrap(tmp_path):
     assert row["test"] == "paired bootstrap" and row["n_items"] == 2
     assert (row["base_score"], row["other_score"], row["diff"]) == pytest.approx((25.0, 75.0, 50.0))
     assert row["paper_diff"] == pytest.approx(6.4)
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "low", "high"),
+    [(0, 10, 0.0, 0.2775), (5, 10, 0.2366, 0.7634), (10, 10, 0.7225, 1.0), (81, 263, 0.2553, 0.3662)],
+)
+def test_wilson_interval_matches_textbook_values(k, n, low, high):
+    assert wilson_interval(k, n) == pytest.approx((low, high), abs=5e-5)
+
+
+def test_wilson_interval_agrees_with_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    for k, n in [(0, 40), (3, 40), (17, 90), (160, 160)]:
+        ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert wilson_interval(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
+
+
+def test_average_interval_of_sets_shrinks_with_more_sets_and_keeps_a_width_at_zero():
+    one = average_interval({"a": {"score": 50.0, "n": 10}})
+    assert one == pytest.approx((23.66, 76.34), abs=5e-3)  # the Wilson half-width around the score
+    two = average_interval({"a": {"score": 50.0, "n": 10}, "b": {"score": 50.0, "n": 10}})
+    assert (50 - two[0]) == pytest.approx((50 - one[0]) / 2**0.5)
+    zero = average_interval({"a": {"score": 0.0, "n": 40}})
+    assert zero[0] == 0.0 and zero[1] > 0.0
