@@ -13,7 +13,7 @@ import json
 import random
 from pathlib import Path
 
-from bmc.reporting.power import average_interval
+from bmc.reporting.intervals import average_interval
 
 
 def mix_pairs(original: list[dict], bridged: list[dict], proportion: float, seed: int = 0) -> list[dict]:

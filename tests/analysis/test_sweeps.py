@@ -5,7 +5,7 @@ import pytest
 from bmc.analysis.fig3_bridged_proportion import sweep_curve
 from bmc.analysis.fig5_edit_distance import first_grad_norm
 from bmc.analysis.sweeps import edit_distance_bins, mix_pairs, read_scores
-from bmc.reporting.power import average_interval
+from bmc.reporting.intervals import average_interval
 
 
 def _pairs(tag):

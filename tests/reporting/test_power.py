@@ -3,8 +3,8 @@ import json
 import pytest
 
 from bmc.io import InputError, write_jsonl
+from bmc.reporting.intervals import average_interval, wilson_interval
 from bmc.reporting.power import (
-    average_interval,
     detectable_difference,
     exact_mcnemar,
     outcomes,
@@ -12,7 +12,6 @@ from bmc.reporting.power import (
     power_rows,
     required_n,
     section,
-    wilson_interval,
 )
 from bmc.tasks import grade_generations
 
