@@ -45,6 +45,13 @@ def group_ticks(ax, labels: Sequence[str], groups: int = 2) -> None:
     ax.set_xlim(-0.8, len(labels) - 0.2 + 0.38 * (groups - 1))
 
 
+def interval_errors(cells: Sequence[dict]) -> list[list[float]]:
+    """matplotlib's `yerr` (below, above) of score cells with `ci_low`/`ci_high`; an empty cell gets none."""
+    below = [c["score"] - c["ci_low"] if c else 0.0 for c in cells]
+    above = [c["ci_high"] - c["score"] if c else 0.0 for c in cells]
+    return [below, above]
+
+
 @dataclass
 class Analysis:
     """An analysis' result: the rows behind the figure, its summary, and how to draw it on a figure."""

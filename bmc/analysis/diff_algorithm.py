@@ -3,7 +3,7 @@ bridged pairs: the share of response tokens each marks as varied, and how far th
 
 from __future__ import annotations
 
-from bmc.analysis.common import Analysis, describe, group_ticks
+from bmc.analysis.common import Analysis, describe, group_ticks, interval_errors
 from bmc.config import AnalysisJob
 from bmc.io import read_jsonl
 
@@ -92,11 +92,7 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
                 xs = [i + 0.38 * j for i in range(len(tasks))]
                 cells = [scores.get(t, {}).get(a) or {} for t in tasks]
                 ys = [c.get("score") or 0.0 for c in cells]
-                errors = [
-                    [y - c["ci_low"] if c else 0.0 for y, c in zip(ys, cells, strict=True)],
-                    [c["ci_high"] - y if c else 0.0 for y, c in zip(ys, cells, strict=True)],
-                ]
-                ax.bar(xs, ys, 0.36, yerr=errors, capsize=3, color=f"C{j}", label=a)
+                ax.bar(xs, ys, 0.36, yerr=interval_errors(cells), capsize=3, color=f"C{j}", label=a)
             group_ticks(ax, tasks)
             ax.set_ylabel("DPO-BMC average score (%, 95% interval)")
             ax.legend()

@@ -3,7 +3,7 @@ p = 0 is DPO-MC's run and p = 1 DPO-BMC's; the points in between are trained by 
 
 from __future__ import annotations
 
-from bmc.analysis.common import Analysis
+from bmc.analysis.common import Analysis, interval_errors
 from bmc.analysis.sweeps import read_scores
 from bmc.config import AnalysisJob
 
@@ -30,12 +30,9 @@ def draw_curve(rows: list[dict], xlabel: str):
     def draw(ax):
         for i, task in enumerate(sorted({r["task"] for r in rows})):
             points = sorted((float(r["point"]), r) for r in rows if r["task"] == task)
-            xs, ys = [x for x, _ in points], [r["score"] for _, r in points]
-            errors = [
-                [r["score"] - r["ci_low"] for _, r in points],
-                [r["ci_high"] - r["score"] for _, r in points],
-            ]
-            n = "/".join(sorted({str(r["n"]) for _, r in points}))
+            xs, cells = [x for x, _ in points], [r for _, r in points]
+            n = "/".join(sorted({str(r["n"]) for r in cells}))
+            ys, errors = [r["score"] for r in cells], interval_errors(cells)
             ax.errorbar(xs, ys, yerr=errors, fmt="o-", capsize=3, color=f"C{i}", label=f"{task} (n {n})")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("average score (%, 95% interval)")

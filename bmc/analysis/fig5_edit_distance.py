@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bmc.analysis.common import Analysis
+from bmc.analysis.common import Analysis, interval_errors
 from bmc.analysis.sweeps import read_scores
 from bmc.config import AnalysisJob
 from bmc.io import read_jsonl
@@ -48,13 +48,10 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
                     norms.plot(*zip(*pts, strict=True), "o-", color=f"C{j}", label=f"{task} {method}")
             scored = sorted((r["bin"], r) for r in rows if r["task"] == task and r.get("score") is not None)
             if scored:
-                errors = [
-                    [r["score"] - r["ci_low"] for _, r in scored],
-                    [r["ci_high"] - r["score"] for _, r in scored],
-                ]
-                n = "/".join(sorted({str(r["n"]) for _, r in scored}))
+                bins, cells = [b for b, _ in scored], [r for _, r in scored]
+                n = "/".join(sorted({str(r["n"]) for r in cells}))
                 scores.errorbar(
-                    [b for b, _ in scored], [r["score"] for _, r in scored], yerr=errors, fmt="o-", capsize=3,
+                    bins, [r["score"] for r in cells], yerr=interval_errors(cells), fmt="o-", capsize=3,
                     color=f"C{i}", label=f"{task} DPO (n {n})",
                 )  # fmt: skip
         norms.set_ylabel("gradient norm, first step")

@@ -75,6 +75,6 @@ def kept_share(source: str, edit: str) -> float:
 
 def check_kept(text: str, source: str, min_share: float | None) -> str | None:
     """None if the edit `text` keeps at least `min_share` of `source` (or no minimum is set), else why not."""
-    if min_share is None or kept_share(source, text.strip()) >= min_share:
+    if min_share is None or kept_share(source, text) >= min_share:
         return None
     return TOO_LITTLE_KEPT
