@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from bmc.io import ResumableJsonl, write_json, write_text
+from bmc.io import ResumableJsonl, atomic_path, write_json, write_text
 
 
 def test_written_files_get_the_umask_permissions(tmp_path):
@@ -12,6 +12,26 @@ def test_written_files_get_the_umask_permissions(tmp_path):
     os.umask(mask)
     write_json(tmp_path / "a" / "x.json", {"k": 1})
     assert (tmp_path / "a" / "x.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_folder_made_in_place_of_the_temporary_gets_folder_permissions(tmp_path):
+    # a model folder is built where the temporary file was: it must stay enterable (execute bits)
+    mask = os.umask(0)
+    os.umask(mask)
+    with atomic_path(tmp_path / "model") as tmp:
+        tmp.unlink()
+        (tmp / "sub").mkdir(parents=True)
+        (tmp / "sub" / "w.bin").write_bytes(b"x")
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o777 & ~mask
+    assert (tmp_path / "model" / "sub" / "w.bin").read_bytes() == b"x"
+
+
+def test_a_failed_folder_build_leaves_no_temporary(tmp_path):
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "model") as tmp:
+        tmp.unlink()
+        (tmp / "sub").mkdir(parents=True)
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

@@ -156,6 +156,27 @@ def test_smoke_report_covers_both_tasks(smoke_run):
 
 
 @pytest.mark.slow
+def test_every_output_gets_the_usual_permissions(smoke_run):
+    # folders 0o777 and files 0o666 less the umask, as any program's outputs: a folder without its execute
+    # bits cannot be entered, even by its owner (root does not notice; run the tests as a normal user)
+    mask = os.umask(0)
+    os.umask(mask)
+    wrong = []
+    for top in ("results", "logs", "resources"):
+        if not (smoke_run / top).exists():
+            continue
+        for path in [smoke_run / top, *(smoke_run / top).rglob("*")]:
+            if path.is_symlink():
+                continue
+            usual = (0o777 if path.is_dir() else 0o666) & ~mask
+            if path.stat().st_mode & 0o777 != usual:
+                wrong.append(f"{oct(path.stat().st_mode & 0o777)} {path.relative_to(smoke_run)}")
+    assert not wrong, (
+        f"{len(wrong)} outputs without the usual permissions ({oct(mask)} umask):\n" + "\n".join(wrong[:40])
+    )
+
+
+@pytest.mark.slow
 def test_smoke_dag_is_complete_after_run(smoke_run):
     proc = snakemake(smoke_run, "--configfile", "workflow/config/smoke.yaml", "--config", DOWNLOADS, "-n")
     assert proc.returncode == 0, proc.stderr
