@@ -133,6 +133,9 @@ class QAData(DataSection):
 
 class MathData(DataSection):
     datasets: list[Literal["gsm8k", "math-oai", "mawps", "svamp", "asdiv", "tabmwp"]] = Field(min_length=1)
+    # a question of the release's math preference set without a gold solution (`bmc.data.math`): fail, or
+    # leave it out (counted in the summary)
+    prefs_without_gold: Literal["fail", "skip"] = "fail"
 
 
 class Reference(Section):

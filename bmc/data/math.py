@@ -1,17 +1,26 @@
 """Math data: validated, seeded subsets for SFT, pair building and evaluation (rule `data_math`).
 
 The resources folder is either the shipped subsets (`train.jsonl`, rows carrying their released `file` and
-`line`; `<SET>/test.jsonl`, rows carrying `line`) or the release's `math/` folder
-(`finetune_data_sampled.jsonl`, `cot_pretrain_data_sampled.jsonl`, `<SET>/test.jsonl`; the release's
-root, holding `math/`, is accepted too). Training questions are the chain-of-thought rows: "## Code
-Solution" rows are skipped, and so are the released rows without a final "The answer is" (most of
-`cot_pretrain_data_sampled.jsonl`; the shipped subset holds none). The pool is split disjointly, by a
-seeded shuffle, into `sft_n` SFT examples and `prefs_n` preference questions.
-The full release (paper scale) also holds the authors' math SFT set, `math_sft/*.parquet` beside
-`math/` (rows: `messages`, one user turn then one assistant turn, and `prompt_id` if present): when it
-is there, SFT examples are `sft_n` of its rows and the preference questions are `prefs_n` of the whole
-pool, not split, since SFT no longer draws from the pool (as in QA, where SFT and preference questions
-come from separate released files). The shipped subsets never read it, so offline scales are unchanged.
+`line`; `<SET>/test.jsonl`, rows carrying `line`) or the authors' release (its `math/` folder:
+`finetune_data_sampled.jsonl`, `cot_pretrain_data_sampled.jsonl`, `<SET>/test.jsonl`; the release's root,
+holding `math/`, is accepted too). The chain-of-thought pool is the rows of those two files with a final
+"The answer is" ("## Code Solution" rows and released rows without the cue, most of
+`cot_pretrain_data_sampled.jsonl`, are skipped and counted). Those two files are samples of JiuZhang3.0's
+corpora that came with the math evaluation harness the authors copied, not the paper's training data.
+
+Where the questions come from:
+- shipped subsets: the pool, split disjointly by a seeded shuffle into `sft_n` SFT examples and `prefs_n`
+  preference questions;
+- the release (paper scale): SFT examples are the authors' math SFT set, `math_sft/*.parquet` beside
+  `math/` (`messages`: one user turn then one assistant turn, and `prompt_id` if present), and the
+  preference questions are those of the authors' preference set, `math_dpo_bmc/train-*.parquet`
+  (alignment-handbook's layout, read as `bmc.data.released_pairs` reads it; each distinct user turn once, in
+  file and row order). That set holds the prompt, GPT-4's pseudo-winning ỹ_w and the authors' y_l, but not
+  y_w nor the gold answer: each question's reference solution is looked up by its text (whitespace
+  normalised) in `math_sft`, then in the pool; its gold answer is the solution's last `\\boxed{}` or the
+  span after its final "The answer is". A question found in neither fails the stage, listing the first
+  ones (`prefs_without_gold: skip` drops them instead, counted in the summary). Without `math_sft/` the SFT
+  examples are drawn from the pool; without `math_dpo_bmc/` the preference questions are the pool's.
 TabMWP's test rows (table, question, optional choices) are worded as the released evaluation words them.
 Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json`. Ids and `source` always
 point into the released files, so a question has the same id whichever folder was read.
@@ -24,9 +33,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bmc.data.qa import _check_unique, nonblank_line_numbers, subsample
+from bmc.data import released_pairs
+from bmc.data.qa import _check_unique, nonblank_line_numbers, read_parquet, subsample
 from bmc.data.schemas import check_conversation
-from bmc.evaluation.math_answers import ANSWER_CUE, extract_answer_span, gold_answer
+from bmc.evaluation.math_answers import ANSWER_CUE, extract_answer_span, gold_answer, last_boxed
 from bmc.io import InputError, iter_jsonl
 
 if TYPE_CHECKING:
@@ -54,6 +64,8 @@ TEST_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
 }
 SFT_DIR = "math_sft"  # the authors' math SFT set in the release, beside `math/`
+PREFS_DIR = released_pairs.FOLDERS["math"]  # the authors' math preference set, beside `math/`
+SHOWN_MISSING = 5  # questions without a gold solution named in the error
 QUESTION_HEADER = "## Question\n"
 SOLUTION_HEADERS = ("\n\n## Solution\n", "\n\n## Step-by-Step Solution\n")
 CODE_HEADER = "## Code Solution"
@@ -171,12 +183,12 @@ def split_pool(pool: list[dict], sft_n: int | None, prefs_n: int | None, seed: i
     return [pool[i] for i in sft], [pool[i] for i in prefs]
 
 
-def sft_folder(resources: Path) -> Path | None:
-    """The release's `math_sft/` folder (beside `math/`) if it holds parquet files; None for the shipped subsets."""
+def release_folder(resources: Path, name: str) -> Path | None:
+    """The release's `<name>/` folder (beside `math/`) if it holds parquet files; None for the shipped subsets."""
     folder, shipped = math_folder(resources)
     if shipped:
         return None
-    for candidate in dict.fromkeys((resources / SFT_DIR, folder.parent / SFT_DIR)):
+    for candidate in dict.fromkeys((resources / name, folder.parent / name)):
         if any(candidate.glob("*.parquet")):
             return candidate
     return None
@@ -185,11 +197,9 @@ def sft_folder(resources: Path) -> Path | None:
 def load_math_sft(folder: Path) -> list[dict]:
     """SFT examples (`id`, `messages`) of every `math_sft/*.parquet`: a `messages` column of one user turn
     then one assistant turn; ids from `prompt_id` if there is one, else the file and row."""
-    import pandas as pd
-
     examples = []
     for path in sorted(folder.glob("*.parquet")):
-        frame = pd.read_parquet(path)
+        frame = read_parquet(path)
         columns = list(frame.columns)
         if "messages" not in columns:
             raise InputError(
@@ -210,6 +220,86 @@ def load_math_sft(folder: Path) -> list[dict]:
             examples.append(row)
     _check_unique(folder, [e["id"] for e in examples])
     return examples
+
+
+def normalized(text: str) -> str:
+    """A question's text with its whitespace runs made single spaces (the key of the gold lookup)."""
+    return " ".join(text.split())
+
+
+def reference_answer(solution: str) -> str:
+    """The final answer a reference solution states: its last `\\boxed{}`, else the sentence after its last
+    "The answer is"; "" when it states neither (a bare last number is never taken as gold)."""
+    boxed = last_boxed(solution)
+    if boxed is not None:
+        return strip_dollars(boxed)
+    return strip_dollars(extract_answer_span(solution)) if ANSWER_CUE in solution else ""
+
+
+def gold_solutions(sft: list[dict], pool: list[dict]) -> dict[str, dict]:
+    """Question text (normalised) -> {solution, answer, from, source}: the math SFT set's conversations that
+    state a final answer first, then the pool's questions; the first of repeated questions is kept."""
+    gold: dict[str, dict] = {}
+    for row in sft:
+        user, assistant = (m["content"] for m in row["messages"])
+        if answer := reference_answer(assistant):
+            ref = {"solution": assistant, "answer": answer, "from": SFT_DIR, "source": row["id"]}
+            gold.setdefault(normalized(user), ref)
+    for q in pool:
+        ref = {"solution": q["solution"], "answer": q["answer"], "from": "pool", "source": q["id"]}
+        gold.setdefault(normalized(q["question"]), ref)
+    return gold
+
+
+def released_questions(folder: Path, gold: dict[str, dict], without_gold: str) -> tuple[list[dict], dict]:
+    """The distinct user turns of the release's math preference set (`math_dpo_bmc/train-*.parquet`), in
+    file and row order, each with its gold solution and answer from `gold`, and the counts of the summary.
+
+    A question without a gold solution fails naming the first ones, unless `without_gold` is "skip"."""
+    questions, seen, missing = [], set(), []
+    counts = {"rows": 0, "repeated": 0, "gold_from": {SFT_DIR: 0, "pool": 0}}
+    release = folder.parent
+    for path in released_pairs.train_files(release, "math"):
+        frame = read_parquet(path)
+        columns = released_pairs.check_columns(frame, path)
+        for i, record in enumerate(frame.to_dict("records"), 1):
+            counts["rows"] += 1
+            user = released_pairs.row_turns(record, columns, path, i)[0]
+            key = normalized(user)
+            if key in seen:
+                counts["repeated"] += 1
+                continue
+            seen.add(key)
+            source = {"file": f"{PREFS_DIR}/{path.name}", "row": i}
+            if record.get("prompt_id") is not None:
+                source["prompt_id"] = str(record["prompt_id"])
+            if key not in gold:
+                missing.append(f"{path.name} row {i}: {user[:80]!r}")
+                continue
+            ref = gold[key]
+            counts["gold_from"][ref["from"]] += 1
+            questions.append(
+                {
+                    "id": f"{PREFS_DIR}-{counts['rows']}",
+                    "task": "math",
+                    "dataset": "math-train",
+                    "question": user.strip(),
+                    "solution": ref["solution"],
+                    "answer": ref["answer"],
+                    "source": {**source, "gold": ref["source"]},
+                }
+            )
+    if missing and without_gold != "skip":
+        shown = "; ".join(missing[:SHOWN_MISSING]) + (" ..." if len(missing) > SHOWN_MISSING else "")
+        raise InputError(
+            folder,
+            None,
+            f"{len(missing)} of {len(seen)} questions have no gold solution in {SFT_DIR}/ nor the chain-of-thought "
+            f"pool ({shown}); set data.math.prefs_without_gold: skip to leave them out",
+        )
+    if not questions:
+        raise InputError(folder, None, f"no question with a gold solution in {counts['rows']} rows")
+    return questions, {**counts, "without_gold": len(missing)}
 
 
 def sft_example(question: dict) -> dict:
@@ -285,32 +375,43 @@ def load_test(resources: Path, name: str) -> list[dict]:
     return questions
 
 
-def build(resources: Path, settings: MathData) -> tuple[list, list, dict[str, list], dict]:
-    """(SFT examples, preference questions, test questions per set, summary) of the `data.math` settings."""
+def training_sets(resources: Path, settings: MathData) -> tuple[list[dict], list[dict], dict]:
+    """(SFT examples, preference questions, their part of the summary) from the folders `resources` holds."""
     seed = settings.seed
     pool, skipped = load_training(resources)
-    sft_dir = sft_folder(resources)
-    if sft_dir is None:  # SFT and preference questions split the pool
+    summary: dict = {"pool": {"n": len(pool), **skipped}}
+    sft_dir, prefs_dir = release_folder(resources, SFT_DIR), release_folder(resources, PREFS_DIR)
+    if sft_dir is None and prefs_dir is None:  # SFT and preference questions split the pool
         sft, prefs = split_pool(pool, settings.sft_n, settings.prefs_n, seed)
-        sft_rows = [sft_example(q) for q in sft]
-        sft_summary, prefs_available = {"n": len(sft_rows), "available": len(pool)}, len(pool) - len(sft)
-    else:  # the authors' SFT set; the whole pool gives preference questions
-        released = load_math_sft(sft_dir)
-        sft_rows = subsample(released, settings.sft_n, seed, "math_sft")
+        summary["sft"] = {"n": len(sft), "available": len(pool)}
+        summary["prefs"] = {"math-train": {"n": len(prefs), "available": len(pool) - len(sft)}}
+        return [sft_example(q) for q in sft], prefs, summary
+    released_sft = load_math_sft(sft_dir) if sft_dir else []
+    if sft_dir:
+        sft_rows = subsample(released_sft, settings.sft_n, seed, "math_sft")
+        summary["sft"] = {"n": len(sft_rows), "available": len(released_sft), "source": str(sft_dir)}
+    else:
+        sft_rows = [sft_example(q) for q in subsample(pool, settings.sft_n, seed, "math-train-sft")]
+        summary["sft"] = {"n": len(sft_rows), "available": len(pool)}
+    if prefs_dir:
+        gold = gold_solutions(released_sft, pool)
+        questions, counts = released_questions(prefs_dir, gold, settings.prefs_without_gold)
+        prefs = subsample(questions, settings.prefs_n, seed, PREFS_DIR)
+        found = {"n": len(prefs), "available": len(questions), "source": str(prefs_dir), **counts}
+    else:
         prefs = subsample(pool, settings.prefs_n, seed, "math-train")
-        sft_summary = {"n": len(sft_rows), "available": len(released), "source": str(sft_dir)}
-        prefs_available = len(pool)
-    summary: dict = {
-        "seed": seed,
-        "resources": str(resources),
-        "pool": {"n": len(pool), **skipped},
-        "sft": sft_summary,
-        "prefs": {"math-train": {"n": len(prefs), "available": prefs_available}},
-        "test": {},
-    }
+        found = {"n": len(prefs), "available": len(pool)}
+    summary["prefs"] = {"math-train": found}
+    return sft_rows, prefs, summary
+
+
+def build(resources: Path, settings: MathData) -> tuple[list, list, dict[str, list], dict]:
+    """(SFT examples, preference questions, test questions per set, summary) of the `data.math` settings."""
+    sft_rows, prefs, training = training_sets(resources, settings)
+    summary: dict = {"seed": settings.seed, "resources": str(resources), **training, "test": {}}
     tests = {}
     for name in settings.datasets:
         rows = load_test(resources, name)
-        tests[name] = subsample(rows, settings.test_n, seed, f"{name}-test")
+        tests[name] = subsample(rows, settings.test_n, settings.seed, f"{name}-test")
         summary["test"][name] = {"n": len(tests[name]), "available": len(rows)}
     return sft_rows, prefs, tests, summary

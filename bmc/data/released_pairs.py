@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from bmc.data.qa import read_parquet
 from bmc.io import InputError
 
 FOLDERS = {"qa": "qa_dpo_bmc", "math": "math_dpo_bmc", "if": "ultrafeedback_dpo_bmc"}
@@ -47,31 +48,53 @@ def split_side(value, side: str) -> tuple[str | None, str] | str:
     return user, str(messages[-1].get("content") or "")
 
 
-def convert(frame, task: str, file: str, start: int) -> tuple[list[dict], Counter]:
-    """Bridged-pair rows of one parquet table (ids numbered from `start`) and the skip counts."""
+def check_columns(frame, file) -> list[str]:
+    """The table's columns; a table without `chosen` and `rejected` fails naming the file and its columns."""
     columns = list(frame.columns)
     if missing := [c for c in REQUIRED if c not in columns]:
         raise InputError(
             file, None, f"missing columns {missing}: expected prompt, chosen, rejected; found {columns}"
         )
+    return columns
+
+
+def row_turns(record: dict, columns: list[str], file, row: int) -> tuple[str, str, str]:
+    """(user turn, chosen reply, rejected reply) of one row; a row in another layout fails naming the file,
+    the row and the columns found."""
+    chosen, rejected = split_side(record["chosen"], "chosen"), split_side(record["rejected"], "rejected")
+    for side in (chosen, rejected):
+        if isinstance(side, str):
+            raise InputError(file, row, f"{side} (columns: {columns})")
+    users = {u.strip() for u in (chosen[0], rejected[0]) if u is not None}
+    if len(users) > 1:
+        raise InputError(file, row, "chosen and rejected answer different user turns")
+    user = users.pop() if users else str(record.get("prompt") or "")
+    if not user.strip():
+        raise InputError(
+            file, row, f"no user turn in the chosen messages nor a `prompt` (columns: {columns})"
+        )
+    return user, chosen[1], rejected[1]
+
+
+def train_files(release: str | Path, task: str) -> list[Path]:
+    """The task's `<folder>/train-*.parquet` in the release, in name order; none fails naming the folder."""
+    folder = Path(release) / FOLDERS[task]
+    files = sorted(folder.glob("train-*.parquet"))
+    if not files:
+        raise InputError(folder, None, f"no train-*.parquet (the release's training_data/{FOLDERS[task]})")
+    return files
+
+
+def convert(frame, task: str, file: str, start: int) -> tuple[list[dict], Counter]:
+    """Bridged-pair rows of one parquet table (ids numbered from `start`) and the skip counts."""
+    columns = check_columns(frame, file)
     rows, skipped = [], Counter()
     for i, record in enumerate(frame.to_dict("records"), 1):
-        chosen, rejected = split_side(record["chosen"], "chosen"), split_side(record["rejected"], "rejected")
-        for side in (chosen, rejected):
-            if isinstance(side, str):
-                raise InputError(file, i, f"{side} (columns: {columns})")
-        users = {u.strip() for u in (chosen[0], rejected[0]) if u is not None}
-        if len(users) > 1:
-            raise InputError(file, i, "chosen and rejected answer different user turns")
-        user = users.pop() if users else str(record.get("prompt") or "")
-        if not user.strip():
-            raise InputError(
-                file, i, f"no user turn in the chosen messages nor a `prompt` (columns: {columns})"
-            )
-        if not chosen[1].strip() or not rejected[1].strip():
+        user, chosen, rejected = row_turns(record, columns, file, i)
+        if not chosen.strip() or not rejected.strip():
             skipped["empty reply"] += 1
             continue
-        if chosen[1].strip() == rejected[1].strip():
+        if chosen.strip() == rejected.strip():
             skipped["same as chosen"] += 1
             continue
         source = {"file": file, "row": i}
@@ -82,8 +105,8 @@ def convert(frame, task: str, file: str, start: int) -> tuple[list[dict], Counte
                 "id": f"{task}-released-{start + len(rows)}",
                 "task": task,
                 "prompt": [{"role": "user", "content": user}],
-                "chosen": chosen[1],
-                "rejected": rejected[1],
+                "chosen": chosen,
+                "rejected": rejected,
                 "answer": None,
                 "source": source,
                 "chosen_original": None,
@@ -101,15 +124,11 @@ def convert(frame, task: str, file: str, start: int) -> tuple[list[dict], Counte
 
 def released_pairs(release: str | Path, task: str) -> tuple[list[dict], dict]:
     """Every pair of the task's released training split and the summary (bridged-pairs contract)."""
-    import pandas as pd
-
     folder = Path(release) / FOLDERS[task]
-    files = sorted(folder.glob("train-*.parquet"))
-    if not files:
-        raise InputError(folder, None, f"no train-*.parquet (the release's training_data/{FOLDERS[task]})")
+    files = train_files(release, task)
     pairs, skipped, rows_read = [], Counter(), 0
     for path in files:
-        frame = pd.read_parquet(path)
+        frame = read_parquet(path)
         rows, skips = convert(frame, task, str(path), len(pairs) + 1)
         pairs += rows
         skipped += skips

@@ -13,7 +13,7 @@ from bmc.evaluation.math_answers import gold_answer, is_correct
 from bmc.io import InputError
 from bmc.stages.data_math import run
 
-from .test_math import PARAMS, make_release, make_shipped, write
+from .test_math import PARAMS, cot_row, make_release, make_shipped, write
 
 TABLE = "Name | Stamps\nAnn | 1,200\nBob | 800"
 # hand-made rows in TabMWP's schema (the real test file is only in the full release)
@@ -200,3 +200,90 @@ def test_a_math_sft_file_in_another_layout_is_refused(tmp_path, rows, message, l
     with pytest.raises(InputError, match=message) as err:
         load_math_sft(tmp_path / "math_sft")
     assert err.value.line == line and str(path.parent) in err.value.path
+
+
+def handbook_row(question: str, prompt_id: str | None = None, **columns) -> dict:
+    """A row of the release's preference sets in alignment-handbook's layout (ỹ_w chosen, y_l rejected)."""
+    row = {
+        "prompt": question,
+        "chosen": [{"role": "user", "content": question}, {"role": "assistant", "content": "fixed"}],
+        "rejected": [{"role": "user", "content": question}, {"role": "assistant", "content": "wrong"}],
+        "score_chosen": 10.0,
+        **columns,
+    }
+    return row if prompt_id is None else {**row, "prompt_id": prompt_id}
+
+
+def prefs_release(tmp_path, prompts: list[str]) -> Path:
+    release = make_release(tmp_path)
+    write_parquet(release / "math_sft" / "train-00000-of-00001.parquet", sft_rows(4))
+    rows = [handbook_row(q, prompt_id=f"h{i}") for i, q in enumerate(prompts, 1)]
+    write_parquet(release / "math_dpo_bmc" / "train-00000-of-00001.parquet", rows)
+    return release
+
+
+def test_preference_questions_are_those_of_math_dpo_bmc_with_their_gold_solutions(tmp_path):
+    prompts = ["Compute 3 * 2.", "What is 50 + 1?", "  Compute 3 *\n2. ", "Compute 1 * 2."]
+    release = prefs_release(tmp_path, prompts)
+    files, summary = run_stage(release, tmp_path / "out", sft_n=None, prefs_n=None)
+    prefs = files["prefs.jsonl"]
+    # each distinct question once (whitespace aside), in row order; y_w and the answer from math_sft or the pool
+    assert [q["question"] for q in prefs] == ["Compute 3 * 2.", "What is 50 + 1?", "Compute 1 * 2."]
+    assert [q["id"] for q in prefs] == ["math_dpo_bmc-1", "math_dpo_bmc-2", "math_dpo_bmc-4"]
+    assert prefs[0]["solution"] == "3 * 2 = 6. The answer is: $6$." and prefs[0]["answer"] == "6"
+    assert prefs[1]["solution"] == cot_row(50)["output"] and prefs[1]["answer"] == "51"
+    assert prefs[0]["source"] == {
+        "file": "math_dpo_bmc/train-00000-of-00001.parquet",
+        "row": 1,
+        "prompt_id": "h1",
+        "gold": "math_sft-s3",
+    }
+    assert prefs[1]["source"]["gold"] == "math-cot_pretrain-2"
+    assert summary["prefs"]["math-train"] == {
+        "n": 3,
+        "available": 3,
+        "source": str(release / "math_dpo_bmc"),
+        "rows": 4,
+        "repeated": 1,
+        "gold_from": {"math_sft": 2, "pool": 1},
+        "without_gold": 0,
+    }
+    assert len(files["sft.jsonl"]) == 4  # SFT stays the math SFT set
+    sub, _ = run_stage(release, tmp_path / "sub", sft_n=None, prefs_n=2)
+    assert len(sub["prefs.jsonl"]) == 2 and {q["id"] for q in sub["prefs.jsonl"]} <= {q["id"] for q in prefs}
+
+
+def test_a_boxed_reference_gives_the_gold_answer_and_a_bare_number_does_not():
+    from bmc.data.math import reference_answer
+
+    assert reference_answer("So $x = 2$, and $\\boxed{\\frac{1}{2}}$.") == "\\frac{1}{2}"
+    assert reference_answer("Thus the answer is: $12$.") == "12"
+    assert reference_answer("It is 12.") == ""
+
+
+def test_a_question_without_gold_fails_naming_it_unless_skipped(tmp_path):
+    release = prefs_release(tmp_path, ["Compute 3 * 2.", "Prove that 7 is prime.", "Compute 9 * 2."])
+    with pytest.raises(
+        InputError, match=r"2 of 3 questions have no gold solution .*row 2: 'Prove that 7"
+    ) as err:
+        run_stage(release, tmp_path / "a", sft_n=None, prefs_n=None)
+    assert err.value.path == str(release / "math_dpo_bmc")
+    files, summary = run_stage(release, tmp_path / "b", sft_n=None, prefs_n=None, prefs_without_gold="skip")
+    assert [q["question"] for q in files["prefs.jsonl"]] == ["Compute 3 * 2."]
+    assert summary["prefs"]["math-train"]["without_gold"] == 2
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"question": "q", "answer": "a"}, r"missing columns \['chosen', 'rejected'\].*found \['question', 'answer'\]"),
+        (handbook_row("q", rejected=[{"role": r, "content": "x"} for r in ("system", "user", "assistant")]),
+         r"`rejected` should hold at most one user turn .*columns: \['prompt', 'chosen', 'rejected', 'score_chosen'\]"),
+    ],
+)  # fmt: skip
+def test_a_preference_file_in_another_layout_fails_naming_file_and_columns(tmp_path, row, message):
+    release = make_release(tmp_path)
+    path = write_parquet(release / "math_dpo_bmc" / "train-00000-of-00001.parquet", [row])
+    with pytest.raises(InputError, match=message) as err:
+        run_stage(release, tmp_path / "out", sft_n=None, prefs_n=None)
+    assert err.value.path == str(path)
