@@ -90,6 +90,9 @@ class ModelSection(Section):
     gguf_sha256: Sha256 | None = None
     chat_template: str | None = None
     stop_tokens: list[str] | None = None
+    # what pads a tokenizer that has no pad token (Llama-2, Llama-3), set once when the folder is made:
+    # `eos` (as the authors' alignment-handbook `get_tokenizer`), `unk`, a token of the vocabulary, or `refuse`
+    pad_token_if_missing: Annotated[str, Field(min_length=1)] = "eos"
     # random_llama: its tokenizer (default the shipped SmolLM2 one), seed and sizes
     tokenizer: str | None = None
     seed: int = 0

@@ -177,7 +177,10 @@ class BMCTrainer(DPOTrainer):
 
     def __init__(self, model, args: BMCConfig, processing_class, data_collator=None, **kwargs):
         if getattr(processing_class, "pad_token_id", None) is None:
-            raise ValueError("the tokenizer has no pad token; set one (e.g. the EOS token) before training")
+            raise ValueError(
+                "the tokenizer has no pad token: load it with bmc.models.prepare.load_tokenizer from a model "
+                "folder the `model` stage made (its `pad_token_if_missing` sets one, default eos)"
+            )
         self.method = args.resolved_method
         self.hp = args.hyperparameters
         self._stop_ids = stopword_ids(processing_class, args.stopword_forms == "with_leading_space")

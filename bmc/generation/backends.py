@@ -66,12 +66,12 @@ class TransformersGenerator:
     def __init__(self, model_path: str | Path, params: GenerationParams):
         import torch
         import transformers
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
+
+        from bmc.models.prepare import load_tokenizer
 
         self.params, self.model_path = params, Path(model_path)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-        if self.tokenizer.pad_token is None:
-            raise ValueError(f"tokenizer in {model_path} has no pad token")
+        self.tokenizer = load_tokenizer(model_path)  # batches need a pad token (given by the `model` stage)
         self.tokenizer.padding_side = "left"  # new tokens must follow every prompt directly
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = resolve_dtype(params.dtype, self.device == "cuda")

@@ -10,10 +10,18 @@ Kinds:
   as above; a model without a chat template gets a shipped one (`chat_template`, a file of `chat_templates/`) and
   its end-of-turn as a stop token.
 - `hub` (paper): a hub model id, saved as is (needs network access to the hub).
+
+Every folder's tokenizer gets a pad token here, once, if it has none (Llama-2, Llama-3): the setting
+`pad_token_if_missing` (default `eos`, as the authors' alignment-handbook `get_tokenizer` did) picks it, the
+model's config and generation config are given the same id, and `pad_token.json` in the folder records the
+choice. Later stages load the tokenizer with `load_tokenizer`, which refuses one without a pad token.
+Padding with EOS does not hide the EOS that ends a response from the loss: TRL's SFT and preference collators
+take the labels and the loss mask from each example's own length, never from the pad id.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import subprocess
@@ -23,13 +31,16 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bmc.io import atomic_path, file_sha256
+from bmc.io import atomic_path, file_sha256, write_json
 
 if TYPE_CHECKING:
     from bmc.config import ModelSection
 
 SHIPPED_TOKENIZER = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "smollm2-tokenizer"
 CHAT_TEMPLATES = Path(__file__).resolve().parent / "chat_templates"
+PAD_RECORD = "pad_token.json"  # in each model folder: how its tokenizer got its pad token
+
+log = logging.getLogger(__name__)
 
 
 def build(out: Path, model: ModelSection, cache: str | None = None) -> None:
@@ -46,22 +57,93 @@ def build(out: Path, model: ModelSection, cache: str | None = None) -> None:
     with atomic_path(out) as tmp:
         tmp.unlink()
         builders[model.kind](tmp, model, cache)
+        record = give_pad_token(tmp, model.pad_token_if_missing, shown_as=out)
+    how = "its own" if record["tokenizer_had_one"] else f"set by pad_token_if_missing: {record['setting']}"
+    log.info(
+        "%s: pad token %r (id %d, %s)%s",
+        out,
+        record["pad_token"],
+        record["pad_token_id"],
+        how,
+        ", the EOS token" if record["is_eos"] else "",
+    )
 
 
 def load_tokenizer(path: str | Path):
+    """The tokenizer of a model folder; one without a pad token is refused (the `model` stage gives every
+    folder it makes one)."""
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(path))
     if tok.pad_token is None:
-        raise ValueError(f"tokenizer in {path} has no pad token; set one before training")
+        raise ValueError(
+            f"tokenizer in {path} has no pad token: make the model folder with the `model` stage (rules "
+            "base_model, sft_given, editor_model), which sets one by the model's `pad_token_if_missing` "
+            "(default eos), or give the tokenizer one"
+        )
     return tok
+
+
+def give_pad_token(folder: Path, setting: str, shown_as: Path | None = None) -> dict:
+    """Give the tokenizer saved in `folder` a pad token by `setting` if it has none (its model config and
+    generation config get the same id), and record the outcome in `folder/pad_token.json`; errors name the
+    folder `shown_as` (the final folder of one being built)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    had_one = tok.pad_token is not None
+    if not had_one:
+        tok.pad_token = missing_pad_token(tok, setting, shown_as or folder)
+        tok.save_pretrained(folder)
+        set_config_pad_id(folder, tok.pad_token_id)
+    record = {
+        "setting": setting,
+        "tokenizer_had_one": had_one,
+        "pad_token": tok.pad_token,
+        "pad_token_id": tok.pad_token_id,
+        "is_eos": tok.pad_token_id == tok.eos_token_id,
+    }
+    write_json(folder / PAD_RECORD, record)
+    return record
+
+
+def missing_pad_token(tok, setting: str, folder: Path) -> str:
+    """The pad token `setting` names for a tokenizer without one: its EOS (`eos`), its UNK (`unk`) or a token
+    of its vocabulary; `refuse` refuses."""
+    where = f"tokenizer in {folder} has no pad token"
+    if setting == "refuse":
+        raise ValueError(f"{where} and pad_token_if_missing is refuse")
+    if setting in ("eos", "unk"):
+        token = tok.eos_token if setting == "eos" else tok.unk_token
+        if token is None:
+            raise ValueError(f"{where}, and no {setting} token to pad with (pad_token_if_missing: {setting})")
+        return token
+    if setting not in tok.get_vocab():
+        raise ValueError(
+            f"{where}, and pad_token_if_missing {setting!r} is not a token of its vocabulary (a new token "
+            "would need new embeddings): choose eos, unk or a token of the vocabulary"
+        )
+    return setting
+
+
+def set_config_pad_id(folder: Path, pad_id: int) -> None:
+    """Write `pad_id` into the folder's model config and, if it has one, its generation config."""
+    from transformers import AutoConfig, GenerationConfig
+
+    config = AutoConfig.from_pretrained(folder)
+    config.get_text_config().pad_token_id = pad_id
+    config.save_pretrained(folder)
+    if (folder / "generation_config.json").is_file():
+        gen = GenerationConfig.from_pretrained(folder)
+        gen.pad_token_id = pad_id
+        gen.save_pretrained(folder)
 
 
 def build_random_llama(out: Path, model: ModelSection, cache: str | None = None) -> None:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    tok = load_tokenizer(model.tokenizer or SHIPPED_TOKENIZER)
+    tok = AutoTokenizer.from_pretrained(model.tokenizer or SHIPPED_TOKENIZER)
     torch.manual_seed(model.seed)
     config = LlamaConfig(
         vocab_size=len(tok),

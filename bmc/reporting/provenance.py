@@ -1,5 +1,5 @@
 """Where a report's numbers came from: config and its hash, code version, the environment and packages,
-hardware, wall times."""
+hardware, wall times, and what the models' tokenizers pad with."""
 
 from __future__ import annotations
 
@@ -110,6 +110,18 @@ def rule_times(bench_dir: str | Path) -> list[dict]:
             }
         )
     return rows
+
+
+def pad_token_settings(config: dict) -> dict[str, str]:
+    """What each model folder of `config` pads with when its tokenizer has no pad token (`pad_token_if_missing`,
+    default eos), by the key of its section: `model`, `sft_models.<task>`, `editor_models.<name>`."""
+    from bmc.config import ModelSection
+
+    default = ModelSection.model_fields["pad_token_if_missing"].default
+    sections = {"model": config.get("model") or {}}
+    sections |= {f"sft_models.{task}": m for task, m in (config.get("sft_models") or {}).items()}
+    sections |= {f"editor_models.{name}": m for name, m in (config.get("editor_models") or {}).items()}
+    return {key: section.get("pad_token_if_missing", default) for key, section in sections.items()}
 
 
 def generation_settings(meta_paths: list[str | Path]) -> list[dict]:

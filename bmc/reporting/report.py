@@ -17,6 +17,7 @@ from bmc.reporting.provenance import (
     git_state,
     hardware,
     package_versions,
+    pad_token_settings,
     rule_times,
 )
 
@@ -180,6 +181,8 @@ def build_markdown(
         f"| git commit | `{git['commit']}`{' (dirty)' if git['dirty'] else ''} |",
     ]
     prov += [f"| {k} | {v} |" for k, v in {**environment(), **hardware(), **package_versions()}.items()]
+    pads = "; ".join(f"{k}: `{v}`" for k, v in pad_token_settings(config).items()).replace("|", "\\|")
+    prov.append(f"| pad token of a tokenizer without one (`pad_token_if_missing`) | {pads} |")
     prov += ["", *generation_section(generation)]
     prov += ["", "### Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).strip(), "```", ""]
     sections.append(("provenance", "Provenance", prov))
