@@ -318,6 +318,8 @@ class Train(TrainerPassThrough):
     rdpo_alpha: Number | None = None
     orpo_lambda: PosFloat | None = None
     simpo_gamma: Number | None = None
+    # SimPO-BMC's bound of the confidence term: the paper's δ, or the authors' compiled trainer's 1.0
+    simpo_bmc_bound: Literal["delta", "released_1.0"] | None = None
     tdpo_alpha: PosFloat | None = None
 
     @field_validator("methods")

@@ -34,7 +34,7 @@ class Hyperparameters:
     """The objective's numbers, resolved once from the training config (`BMCConfig.hyperparameters`)."""
 
     beta: float  # β: scale of the log-ratio margin (SimPO: of the length-normalised margin)
-    delta: float  # δ: upper bound of BMC's confidence term 1/p_t
+    delta: float  # upper bound of BMC's confidence term 1/p_t: δ (`confidence_bound`)
     rdpo_alpha: float  # R-DPO's length coefficient α
     simpo_gamma: float  # SimPO's target margin γ
     orpo_lambda: float  # ORPO's weight λ of the odds-ratio term
@@ -67,6 +67,22 @@ def confidence_weights(token_logps: Tensor, mask: Tensor, delta: float) -> Tenso
     with torch.no_grad():
         inverse_p = torch.exp(-token_logps.detach()).clamp(max=delta)
         return 1.0 + mask.to(token_logps.dtype) * inverse_p
+
+
+# ---- SimPO-BMC's bound of the confidence term. The paper applies BMC to SimPO as to DPO, λ_t bounded by δ
+# (`delta`, the default). The authors' only SimPO-BMC code, a compiled leftover of their trainer
+# (scripts/__pycache__/simpo_trainer_tl.cpython-310.pyc, commit 958d49e), bounds it at 1.0 instead, whatever δ
+# (`released_1.0`); as 1/p_t ≥ 1, its λ_t is 1 + m_t: a fixed weight of 2 on every varied token, which no
+# longer depends on the model's confidence.
+SIMPO_BMC_BOUNDS = ("delta", "released_1.0")
+RELEASED_SIMPO_BMC_BOUND = 1.0
+
+
+def confidence_bound(loss: str, delta: float, simpo_bmc_bound: str = "delta") -> float:
+    """The upper bound of the confidence term 1/p_t: δ, or 1.0 for SimPO under the released bound."""
+    if simpo_bmc_bound not in SIMPO_BMC_BOUNDS:
+        raise ValueError(f"simpo_bmc_bound must be one of {SIMPO_BMC_BOUNDS}, got {simpo_bmc_bound!r}")
+    return RELEASED_SIMPO_BMC_BOUND if loss == "simpo" and simpo_bmc_bound == "released_1.0" else delta
 
 
 # ---- Step 3. Sequence log-prob: log π(y) = Σ_t λ_t · log p_t over the response tokens.

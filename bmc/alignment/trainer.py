@@ -74,6 +74,13 @@ class BMCConfig(DPOConfig):
         },
     )
     simpo_gamma: float = field(default=0.5, metadata={"help": "SimPO target margin γ"})
+    simpo_bmc_bound: str = field(
+        default="delta",
+        metadata={
+            "help": "bound of SimPO-BMC's confidence term 1/p_t: delta (the paper's δ) or released_1.0 (the "
+            "authors' compiled SimPO-BMC trainer: 1.0, so varied tokens weigh 2); see bmc.alignment.objective"
+        },
+    )
     orpo_lambda: float | None = field(
         default=None,
         metadata={"help": "ORPO weight λ of the odds-ratio term; None = β, as the released code and TRL"},
@@ -91,6 +98,7 @@ class BMCConfig(DPOConfig):
             raise ValueError(f"diff_algorithm must be one of {ALGORITHMS}, got {self.diff_algorithm!r}")
         if self.stopword_forms not in STOPWORD_FORMS:
             raise ValueError(f"stopword_forms must be one of {STOPWORD_FORMS}, got {self.stopword_forms!r}")
+        objective.confidence_bound("simpo", self.delta, self.simpo_bmc_bound)  # raises on an unknown bound
         if (
             list(self.loss_type) != ["sigmoid"]
             or self.ld_alpha is not None
@@ -110,10 +118,11 @@ class BMCConfig(DPOConfig):
 
     @property
     def hyperparameters(self) -> Hyperparameters:
-        """The objective's numbers with the released defaults resolved: R-DPO's α = -β, ORPO's λ = β."""
+        """The objective's numbers with the released defaults resolved: R-DPO's α = -β, ORPO's λ = β, and the
+        confidence bound (δ, or SimPO-BMC's released 1.0)."""
         return Hyperparameters(
             beta=self.beta,
-            delta=self.delta,
+            delta=objective.confidence_bound(self.resolved_method.loss, self.delta, self.simpo_bmc_bound),
             rdpo_alpha=-self.beta if self.rdpo_alpha is None else self.rdpo_alpha,
             simpo_gamma=self.simpo_gamma,
             orpo_lambda=self.beta if self.orpo_lambda is None else self.orpo_lambda,

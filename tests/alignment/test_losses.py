@@ -126,3 +126,64 @@ def test_gradients_flow_to_policy_only():
     preference_loss("dpo", terms(c, r), hyper(beta=0.1)).sum().backward()
     s = sigmoid(-0.2)  # d/dc -log σ(βh) = -β σ(-βh)
     assert c.grad.item() == pytest.approx(-0.1 * s) and r.grad.item() == pytest.approx(0.1 * s)
+
+
+# SimPO-BMC on one pair, each bound computed by hand: per-token log-probs of ỹ_w and y_l, their diff masks and
+# which tokens are scored (the last chosen position is padding)
+SIMPO_LOGPS = ([-0.1, -2.3, -0.7, -4.0], [-1.2, -0.05, -3.1, -0.9])
+SIMPO_MASKS = ([0, 1, 1, 1], [1, 0, 1, 0])
+SIMPO_SCORED = ([1, 1, 1, 0], [1, 1, 1, 1])
+
+
+def simpo_bmc_by_hand(bound: float, beta: float, gamma: float) -> float:
+    """-log σ(β(Σλ log p / |ỹ_w| - Σλ log p / |y_l|) - γ), λ = 1 + m·min(1/p, bound), |y| the scored tokens."""
+    averages = []
+    for logps, marks, scored in zip(SIMPO_LOGPS, SIMPO_MASKS, SIMPO_SCORED, strict=True):
+        weighted = [
+            (1 + m * min(1 / math.exp(lp), bound)) * lp
+            for lp, m, s in zip(logps, marks, scored, strict=True)
+            if s
+        ]
+        averages.append(sum(weighted) / sum(scored))
+    return -math.log(sigmoid(beta * (averages[0] - averages[1]) - gamma))
+
+
+@pytest.mark.parametrize("bound, expected_bound", [("delta", 2.5), ("released_1.0", 1.0)])
+def test_simpo_bmc_under_each_confidence_bound(tmp_path, bound, expected_bound):
+    from bmc.alignment.objective import token_counts, token_weights, weighted_logps
+    from bmc.alignment.trainer import BMCConfig
+
+    args = BMCConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        method="SimPO-BMC",
+        beta=2.0,
+        simpo_gamma=1.0,
+        delta=2.5,
+        simpo_bmc_bound=bound,
+    )
+    hp = args.hyperparameters
+    assert hp.delta == expected_bound
+    logps, marks, scored = (
+        torch.tensor(x, dtype=torch.float64) for x in (SIMPO_LOGPS, SIMPO_MASKS, SIMPO_SCORED)
+    )
+    weights = token_weights(args.resolved_method, logps, marks, hp.delta)
+    sums, counts = weighted_logps(logps, weights, scored), token_counts(scored)
+    pair = PairTerms(sums[:1], sums[1:], t(0.0), t(0.0), counts[:1], counts[1:])
+    got = preference_loss("simpo", pair, hp).item()
+    assert got == pytest.approx(simpo_bmc_by_hand(expected_bound, 2.0, 1.0), rel=1e-12)
+    if bound == "released_1.0":  # 1/p ≥ 1: every varied token weighs exactly 2, whatever its probability
+        assert weights.tolist() == [[1 + m for m in row] for row in SIMPO_MASKS]
+
+
+def test_the_released_bound_concerns_simpo_only(tmp_path):
+    from bmc.alignment.objective import confidence_bound
+    from bmc.alignment.trainer import BMCConfig
+
+    assert confidence_bound("dpo", 2.5, "released_1.0") == 2.5 and confidence_bound("simpo", 2.5) == 2.5
+    dpo = BMCConfig(
+        output_dir=str(tmp_path), use_cpu=True, method="DPO-BMC", delta=2.5, simpo_bmc_bound="released_1.0"
+    )
+    assert dpo.hyperparameters.delta == 2.5
+    with pytest.raises(ValueError, match="simpo_bmc_bound must be one of"):
+        BMCConfig(output_dir=str(tmp_path), use_cpu=True, simpo_bmc_bound="1.0")

@@ -73,3 +73,41 @@ def test_a_run_name_trains_its_registered_method():
         get_method("DPO-MC@inverse")
     with pytest.raises(ValueError, match="unknown method"):
         get_method("XPO@inverse")
+
+
+# SimPO's published recipes per base model (princeton-nlp/SimPO, training_configs/*-base-simpo.yaml at commit
+# 1b3e8f3528a23bce3da514a2dce8ea7490d4bc75: beta, gamma_beta_ratio, learning_rate), γ = gamma_beta_ratio × β
+SIMPO_RECIPES = {"llama-3-8b-base": (2.0, 0.5, 6.0e-7), "mistral-7b-base": (2.0, 0.8, 3.0e-7)}
+
+
+@pytest.mark.parametrize(
+    "overlays, task, recipe",
+    [
+        ([], "if", SIMPO_RECIPES["llama-3-8b-base"]),  # Table 2's Llama-3 block
+        (["paper_mistral.yaml"], "if", SIMPO_RECIPES["mistral-7b-base"]),  # its Mistral block
+        ([], "qa", (2.0, 0.5, 5.0e-7)),  # Llama-2 (no published recipe): γ/β 0.5, the authors' BMC rate
+        ([], "math", (2.0, 0.5, 5.0e-7)),
+    ],
+)
+def test_simpo_and_simpo_bmc_train_with_simpos_recipe_of_their_base(overlays, task, recipe):
+    import json
+    from pathlib import Path
+
+    from bmc.alignment.training import method_params
+    from bmc.config import TrainJob, check, job_settings
+    from bmc.cost_plan import merged_config
+    from bmc.plan import Plan
+
+    folder = Path(__file__).resolve().parents[2] / "workflow" / "config"
+    config = merged_config([str(folder / f) for f in ["paper.yaml", *overlays]])
+    settings = job_settings(
+        TrainJob, json.dumps(Plan(check(config), config).task_settings("train", task)), "train"
+    )
+    beta, ratio, lr = recipe
+    for method in ("SimPO", "SimPO-BMC"):
+        given = method_params(settings, method)
+        assert (given["beta"], given["simpo_gamma"], given["learning_rate"]) == pytest.approx(
+            (beta, ratio * beta, lr)
+        )
+        assert given.get("simpo_bmc_bound", "delta") == "delta"
+    assert method_params(settings, "DPO") == {}
