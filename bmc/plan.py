@@ -315,6 +315,29 @@ class Plan:
         """DPO-BMC on each Table 4 editor's pairs, for each of Table 4's tasks."""
         return self._bmc_scores(sorted(set(self.table4_methods.values())), self.table4_tasks)
 
+    def bridging_summary(self, task: str, method: str) -> str | None:
+        """The bridging summary of the pairs a run trains on (its `status` counts say how many were edited);
+        None for SFT and the methods on the original pairs."""
+        if method == SFT or METHODS[parse_method_name(method).base].data != "bridged":
+            return None
+        return self.bridged(task, self.pairs_variant(method), "summary.json")
+
+    def _bridging(self, runs) -> dict[str, str]:
+        """Each (task, method) of `runs` trained on bridged pairs, as "<task>:<method>", -> its bridging summary."""
+        return {f"{t}:{m}": path for t, m in runs if (path := self.bridging_summary(t, m))}
+
+    def task_bridging(self, task: str) -> dict[str, str]:
+        """Tables 1, 2 and 5 of a task: the bridging summary of each row trained on bridged pairs."""
+        return self._bridging((task, m) for m, _ in self.eval_runs(task))
+
+    def table3_bridging(self) -> dict[str, str]:
+        """Table 3: the bridging summary of each strategy's DPO-BMC on each of its tasks."""
+        return self._bridging((t, m) for t in self.table3_tasks for m in [BMC, *self.table3_methods])
+
+    def table4_bridging(self) -> dict[str, str]:
+        """Table 4: the bridging summary of each editor's DPO-BMC on each of its tasks."""
+        return self._bridging((t, m) for t in self.table4_tasks for m in self.table4_methods.values())
+
     def table5_variants(self, task: str) -> list[str]:
         """Objectives trained both without and with BMC for a task (Table 5 rows), e.g. IPO and IPO-BMC."""
         methods = self.task_methods(task)

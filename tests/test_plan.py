@@ -251,6 +251,35 @@ def test_tables_3_and_4_run_on_their_tasks_only():
     assert not any("@" in m for _, m, _ in alone.runs())
 
 
+def test_each_table_reads_the_bridging_summary_of_every_row_trained_on_bridged_pairs():
+    plan = small(
+        table3_strategies=["targeted", "free"],
+        table3_tasks=["math"],
+        table4_editors={"a": EDITOR, "b": {**EDITOR, "model": "m"}},
+        table4_tasks=["qa"],
+        train={"methods": ["DPO", "DPO-BC", "DPO-MC", "DPO-BMC", "IPO", "IPO-BMC"]},
+    )
+    bridged = "results/smoke-plan/bridged"
+    # SFT, DPO, DPO-MC and IPO train on the original pairs: no summary
+    assert plan.task_bridging("qa") == {
+        f"qa:{m}": f"{bridged}/qa/targeted/summary.json" for m in ("DPO-BC", "DPO-BMC", "IPO-BMC")
+    }
+    assert plan.table3_bridging() == {
+        "math:DPO-BMC": f"{bridged}/math/targeted/summary.json",
+        "math:DPO-BMC@free": f"{bridged}/math/free/summary.json",
+    }
+    assert plan.table4_bridging() == {
+        "qa:DPO-BMC": f"{bridged}/qa/targeted/summary.json",
+        "qa:DPO-BMC@targeted+b": f"{bridged}/qa/targeted+b/summary.json",
+    }
+    # each is the summary of the pairs file the run trains on
+    for key, path in {**plan.task_bridging("qa"), **plan.table3_bridging(), **plan.table4_bridging()}.items():
+        task, method = key.split(":")
+        assert Path(path).parent == Path(plan.training_pairs(task, method)).parent
+    released = shipped("paper.yaml").table3_bridging()
+    assert released["qa:DPO-BMC@released"] == "results/paper/bridged/qa/released/summary.json"
+
+
 def test_editors_resolve_by_name_and_extra_models_by_folder():
     plan = shipped("smoke.yaml")
     assert plan.table4_methods == {"base": "DPO-BMC", "random_b": "DPO-BMC@targeted+random_b"}

@@ -1,9 +1,15 @@
 """Statistical power of the tables' comparisons: paired tests per question and the smallest detectable difference.
 
+Like with like: each of our differences is set beside a paper difference of the same kind.
 - Graded answers (QA, math): the exact McNemar test on the questions where the two methods disagree
-  (two-sided binomial test of the discordant counts b and c at 1/2), per question and seed.
+  (two-sided binomial test of the discordant counts b and c at 1/2), per question and seed, on the verdicts of
+  the authors' released rule (`correct_released` of records.jsonl, what the paper's averages mean); the
+  corrected grader's difference and p-value on the same answers stand beside it.
 - Judged answers (instruction following): a paired bootstrap of the per-question preference (mean over
-  both judging orders), giving the difference's 95% CI and a two-sided p-value.
+  both judging orders), giving the difference's 95% CI and a two-sided p-value, per test set. That preference
+  is the raw win rate's, so it is compared with the paper's raw numbers (AlpacaEval WR, Arena-Hard WR); the
+  paper's length-controlled differences are not, as LC's detectable difference needs each answer's length,
+  which the judged scores do not keep.
 - The smallest difference detectable at 80% power and α = 0.05 two-sided, for n questions × seeds per method,
   from the two-proportion sample-size formula (Fleiss, without continuity correction) at the base method's
   accuracy. It ignores the pairing, so it is conservative for the paired test.
@@ -22,6 +28,7 @@ from statistics import NormalDist
 from bmc.alignment.methods import bmc_variant
 from bmc.io import iter_jsonl
 from bmc.records import GRADED_GENERATION, JUDGMENT
+from bmc.reporting import paper as paper_values
 
 ALPHA, POWER = 0.05, 0.8
 # comparisons of Table 1 (each BMC ablation against DPO) and Table 5 (each variant against its -BMC)
@@ -88,22 +95,33 @@ def detectable_difference(n: int, p: float = 0.5, alpha: float = ALPHA, power: f
     return hi
 
 
-def outcomes(score_path: str) -> tuple[str, int, dict[tuple[str, str], float], bool]:
-    """(method, seed, {(dataset, id): outcome}, graded) of one scores.json: the corrected grader's 0/1 verdict
-    from records.jsonl, or for judged sets the mean preference over both orders from judgments.jsonl."""
+GRADED_FIELDS = {"released": "correct_released", "corrected": "correct"}  # records.jsonl verdict per rule
+# each judged test set's paper number of the same kind as the per-question preference (a raw win rate)
+RAW_PAPER_FIELDS = {"alpaca_eval": "WR", "arena_hard": "AH"}
+
+
+def outcomes(score_path: str) -> tuple[str, int, dict[str, dict[tuple[str, str], float]], bool]:
+    """(method, seed, {rule: {(dataset, id): outcome}}, graded) of one scores.json: for graded sets the 0/1
+    verdicts of both rules (`released`, `corrected`) from records.jsonl; for judged sets (rule `judged`) the mean
+    preference over both orders from judgments.jsonl (judgments without a verdict left out)."""
     scores = json.loads(Path(score_path).read_text(encoding="utf-8"))
     folder, dataset = Path(score_path).parent, scores["dataset"]
-    out: dict[tuple[str, str], float] = {}
     if (folder / "records.jsonl").exists():
-        for r in iter_jsonl(folder / "records.jsonl", required=GRADED_GENERATION):
-            out[(dataset, r["id"])] = float(r["correct"])
+        required = GRADED_GENERATION | {"correct_released": bool}
+        out: dict[str, dict] = {rule: {} for rule in GRADED_FIELDS}
+        for r in iter_jsonl(folder / "records.jsonl", required=required):
+            for rule, field in GRADED_FIELDS.items():
+                out[rule][(dataset, r["id"])] = float(r[field])
         return scores["method"], int(scores["seed"]), out, True
     from bmc.evaluation.judge import model_preference
 
     prefs = defaultdict(list)
     for j in iter_jsonl(folder / "judgments.jsonl", required=JUDGMENT):
-        prefs[(dataset, j["id"])].append(model_preference(j))
-    return scores["method"], int(scores["seed"]), {k: sum(v) / len(v) for k, v in prefs.items()}, False
+        preference = model_preference(j)
+        if preference is not None:
+            prefs[(dataset, j["id"])].append(preference)
+    judged = {k: sum(v) / len(v) for k, v in prefs.items()}
+    return scores["method"], int(scores["seed"]), {"judged": judged}, False
 
 
 def compare(base: dict, other: dict, graded: bool, seed: int = 0) -> dict:
@@ -131,47 +149,77 @@ def compare(base: dict, other: dict, graded: bool, seed: int = 0) -> dict:
     return row
 
 
-def paper_claim(table: str, paper: dict, base: str, other: str) -> tuple[float | None, float | None]:
-    """(the paper's claimed difference other - base, the paper's score of base) for this table (Table 1
-    averages, Table 5 gains, Table 2 AlpacaEval LC); None where not transcribed."""
-    values = paper.get(table, {}).get("values", {})
+def paper_claim(
+    table: str, paper: dict, base: str, other: str, dataset: str | None = None
+) -> tuple[float | None, float | None, str | None]:
+    """(the paper's claimed difference other - base, the paper's score of base, why the claim is unverified or
+    None) of the same kind as our difference: Table 1 averages and Table 5 gains (released rule) for graded sets,
+    the raw win rate of the judged `dataset` (Table 2's AlpacaEval WR or Arena-Hard WR); None where the paper
+    gives no such number (Table 5's instruction-following column reports LC only)."""
+    e = paper_values.entry(paper, table)
     if table.startswith("table5_"):
-        row = values.get(base, {})
-        without = row.get("without")
-        if row.get("gain") is not None:
-            return row["gain"], without
-        if row.get("with") is not None and without is not None:
-            return round(row["with"] - without, 2), without
-        return None, without
-    field = "LC" if table == "table2" else "Avg"
-    a, b = values.get(base, {}).get(field), values.get(other, {}).get(field)
-    return (None if a is None or b is None else round(b - a, 2)), a
+        if dataset is not None:  # judged: the paper's Table 5 gives LC, not a raw win rate
+            return None, None, None
+        claim, unsure = paper_values.claimed_gain(e, base)
+        return claim, paper_values.value(e, base, "without"), unsure
+    field = RAW_PAPER_FIELDS.get(dataset) if dataset else "Avg"
+    if field is None:
+        return None, None, None
+    a, b = paper_values.value(e, base, field), paper_values.value(e, other, field)
+    unsure = paper_values.doubt(e, base, field) or paper_values.doubt(e, other, field)
+    return (None if a is None or b is None else round(b - a, 2)), a, unsure
 
 
 def power_rows(table: str, score_paths: list[str], paper: dict) -> list[dict]:
-    """One row per comparison of the table whose two methods were both scored."""
-    by_method: dict[str, dict] = defaultdict(dict)
+    """One row per comparison of the table whose two methods were both scored: graded tables pool their test
+    sets (the paper's claims are averages), judged ones compare each test set on its own."""
+    by_method: dict[str, dict[str, dict]] = defaultdict(lambda: defaultdict(dict))
     graded = True
     for path in score_paths:
-        method, seed, items, is_graded = outcomes(path)
+        method, seed, by_rule, is_graded = outcomes(path)
         graded &= is_graded
-        by_method[method] |= {(seed, *k): v for k, v in items.items()}
+        for rule, items in by_rule.items():
+            by_method[method][rule] |= {(seed, *k): v for k, v in items.items()}
     pairs = TABLE1_PAIRS if table.startswith("table1_") else VARIANT_PAIRS
     if table == "table2":
         pairs = TABLE1_PAIRS + VARIANT_PAIRS[1:]
     rows = []
     for base, other in pairs:
-        if base in by_method and other in by_method:
-            row = {"base": base, "other": other} | compare(by_method[base], by_method[other], graded)
-            claim, paper_base = paper_claim(table, paper, base, other)
-            row["paper_diff"] = claim
-            row["resolvable"] = None if claim is None else abs(claim) >= row["detectable"]
-            if claim:  # items per method that would resolve the claim, at the paper's base score if known
-                p0 = min(max((row["base_score"] if paper_base is None else paper_base) / 100, 0.01), 0.99)
-                p1 = min(max(p0 + claim / 100, 0.01), 0.99)
-                row["n_needed"] = required_n(p0, p1) if p0 != p1 else None
-            rows.append(row)
+        if base not in by_method or other not in by_method:
+            continue
+        if graded:
+            rows.append(_graded_row(table, paper, base, other, by_method))
+            continue
+        for dataset in sorted({k[1] for k in by_method[base]["judged"]}):
+            items = [
+                {k: v for k, v in by_method[m]["judged"].items() if k[1] == dataset} for m in (base, other)
+            ]
+            if set(items[0]) & set(items[1]):
+                row = {"base": base, "other": other, "dataset": dataset} | compare(*items, graded=False)
+                rows.append(_with_claim(row, *paper_claim(table, paper, base, other, dataset)))
     return rows
+
+
+def _graded_row(table: str, paper: dict, base: str, other: str, by_method: dict) -> dict:
+    """The released rule's paired test (the paper's) with the corrected grader's difference and p beside it."""
+    row = {"base": base, "other": other} | compare(
+        by_method[base]["released"], by_method[other]["released"], True
+    )
+    corrected = compare(by_method[base]["corrected"], by_method[other]["corrected"], True)
+    row |= {f"{k}_corrected": corrected[k] for k in ("diff", "p", "b", "c")}
+    return _with_claim(row, *paper_claim(table, paper, base, other))
+
+
+def _with_claim(row: dict, claim: float | None, paper_base: float | None, unsure: str | None) -> dict:
+    """The paper's claim beside our row: whether this run's detectable difference resolves it, and the items per
+    method that would (at the paper's score of the base method if known)."""
+    row |= {"paper_diff": claim, "paper_unverified": unsure}
+    row["resolvable"] = None if claim is None else abs(claim) >= row["detectable"]
+    if claim:
+        p0 = min(max((row["base_score"] if paper_base is None else paper_base) / 100, 0.01), 0.99)
+        p1 = min(max(p0 + claim / 100, 0.01), 0.99)
+        row["n_needed"] = required_n(p0, p1) if p0 != p1 else None
+    return row
 
 
 def _f(x, digits: int = 1, sign: bool = False) -> str:
@@ -180,13 +228,33 @@ def _f(x, digits: int = 1, sign: bool = False) -> str:
     return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 
 
-def section(table: str, score_paths: list[str], paper: dict) -> list[str]:
+GRADED_NOTE = (
+    "Δ in points of the authors' released rule (the paper's), per question, paired by question and seed; "
+    "Δ corrected: the suite's grader on the same answers. "
+)
+JUDGED_NOTE = (
+    "Δ in points of the judge's raw preference per question (both orders, ties half), paired by question and "
+    "seed, per test set; the paper Δ beside it is the paper's raw number of that set (AlpacaEval WR, Arena-Hard "
+    "WR), never its LC: LC's detectable difference needs each answer's length, which the judged scores do not "
+    "keep, so the paper's LC differences are not judged here. "
+)
+COMMON_NOTE = (
+    "Detectable Δ: the smallest difference this n detects at 80% power, α = 0.05 (two-sided, two-proportion "
+    "formula at the base method's score, conservative for a paired test); a paper Δ below it cannot be resolved "
+    "by this run, and ≈N is the number of items per method that would resolve it (at the paper's score of the "
+    "base method)."
+)
+
+
+def section(table: str, score_paths: list[str], paper: dict, rows: list[dict] | None = None) -> list[str]:
     """Markdown lines: the table's paired tests, its detectable difference and which claims it can resolve."""
-    rows = power_rows(table, score_paths, paper)
+    rows = power_rows(table, score_paths, paper) if rows is None else rows
     if not rows:
         return []
-    header = "| comparison | n (items × seeds) | Δ ours (95% CI) | test | p | detectable Δ | paper Δ | resolvable |"
-    lines = ["", "#### Statistical power", "", header, "| " + " | ".join(["---"] * 8) + " |"]
+    graded = "dataset" not in rows[0]
+    header = ["comparison", *([] if graded else ["set"]), "n (items × seeds)", "Δ ours (95% CI)", "test", "p"]
+    header += [*(["Δ corrected (p)"] if graded else []), "detectable Δ", "paper Δ", "resolvable"]
+    lines = ["", "#### Statistical power", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for r in rows:
         test = r["test"] + (f" (b={r['b']}, c={r['c']})" if "b" in r else "")
         if r["resolvable"] is None:
@@ -195,20 +263,18 @@ def section(table: str, score_paths: list[str], paper: dict) -> list[str]:
             verdict = "yes"
         else:
             verdict = f"no (needs ≈{r['n_needed']})" if r.get("n_needed") else "no"
-        lines.append(
-            f"| {r['other']} vs {r['base']} | {r['n_items']} | {_f(r['diff'], sign=True)} "
-            f"({_f(r['ci_low'], sign=True)}, {_f(r['ci_high'], sign=True)}) | {test} | {r['p']:.3f} | "
-            f"{_f(r['detectable'])} | {_f(r['paper_diff'], sign=True)} | {verdict} |"
-        )
-    lines += [
-        "",
-        "Δ in points of the suite's grader (QA/math: corrected rule, per question; instruction following: the "
-        "judge's preference per question, both orders), paired by question and seed. Detectable Δ: the smallest "
-        "difference this n detects at 80% power, α = 0.05 (two-sided, two-proportion formula at the base "
-        "method's score, conservative for a paired test); a paper Δ below it cannot be resolved by this run, "
-        "and ≈N is the number of items per method that would resolve it (at the paper's score of the base method).",
-        "",
-    ]
+        claim = paper_values.cell(r["paper_diff"], r["paper_unverified"], sign=True)
+        cells = [f"{r['other']} vs {r['base']}", *([] if graded else [r["dataset"]]), str(r["n_items"])]
+        cells += [
+            f"{_f(r['diff'], sign=True)} ({_f(r['ci_low'], sign=True)}, {_f(r['ci_high'], sign=True)})",
+            test,
+            f"{r['p']:.3f}",
+        ]
+        if graded:
+            cells.append(f"{_f(r['diff_corrected'], sign=True)} ({r['p_corrected']:.3f})")
+        cells += [_f(r["detectable"]), claim, verdict]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", (GRADED_NOTE if graded else JUDGED_NOTE) + COMMON_NOTE, ""]
     return lines
 
 
@@ -222,11 +288,31 @@ def n_line(score_paths: list[str]) -> str:
     return "n per cell (items per test set and seed): " + ", ".join(cells) + "."
 
 
-def table_section(table: str, score_paths: list[str], paper_values: str, paper_key: str | None = None) -> str:
-    """The power statement appended to a table's Markdown (its n per cell, paired tests, resolvable claims)."""
-    import yaml
+CSV_FIELDS = ("n_items", "diff", "ci_low", "ci_high", "test", "p", "diff_corrected", "p_corrected")
+CSV_FIELDS += ("detectable", "paper_diff", "resolvable", "n_needed")
 
-    paper = yaml.safe_load(Path(paper_values).read_text(encoding="utf-8"))
-    if paper_key and paper_key in paper:
-        paper[table] = paper[paper_key]
-    return "\n".join(["", n_line(score_paths), *section(table, score_paths, paper)]) + "\n"
+
+def attach(rows: list[dict], power: list[dict]) -> list[dict]:
+    """The table's CSV rows with each comparison's numbers on the row of its compared method (`other`, or for
+    Table 5 the variant's row, named by `base`): `vs_<field>`, `vs_<set>_<field>` for judged sets."""
+    out = [dict(r) for r in rows]
+    for p in power:
+        target = next((r for r in out if r["method"] == p["other"]), None)
+        target = target or next((r for r in out if r["method"] == p["base"]), None)
+        if target is None:
+            continue
+        prefix = f"vs_{p['dataset']}_" if "dataset" in p else "vs_"
+        target[f"{prefix}base"] = p["base"]
+        target |= {f"{prefix}{k}": p.get(k) for k in CSV_FIELDS if k in p}
+    return out
+
+
+def statement(
+    table: str, score_paths: list[str], paper_values_path: str, paper_key: str | None = None
+) -> tuple[str, list[dict]]:
+    """The power statement appended to a table's Markdown (its n per cell, paired tests, resolvable claims) and
+    its comparisons as rows."""
+    paper = paper_values.load(paper_values_path, table, paper_key)
+    rows = power_rows(table, score_paths, paper)
+    text = "\n".join(["", n_line(score_paths), *section(table, score_paths, paper, rows)]) + "\n"
+    return text, rows

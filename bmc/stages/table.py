@@ -1,10 +1,14 @@
 """Rules `table1`-`table5` (command `table`): one of the paper's tables from the scores of its runs, with the
-paper's values beside ours and what the seeds can detect (`bmc.reporting.tables`, `bmc.reporting.power`);
-written as CSV and as Markdown headed by the scale's label."""
+paper's values beside ours, the share of each bridged row's pairs that were edited, and what the seeds can detect
+(`bmc.reporting.tables`, `bmc.reporting.power`); written as CSV (with each comparison's paired test on the row it
+compares) and as Markdown headed by the scale's label."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
 
 from bmc.io import write_text
 from bmc.reporting import power
@@ -28,14 +32,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pairs-source", default=None, help="Table 2: config data.if.source (how the pairs were made)"
     )
+    p.add_argument(
+        "--bridging",
+        required=True,
+        help='JSON {"<task>:<method>": summary.json}: the bridging summary of the pairs each bridged row trained on',
+    )
     p.add_argument("--label", required=True, help="the scale's label, printed above the table")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)
 
 
-def run(args: argparse.Namespace) -> None:
-    import pandas as pd
+def csv_text(rows: list[dict]) -> str:
+    """The rows as CSV, columns in first-seen order; a missing or None cell is empty."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, list(dict.fromkeys(k for r in rows for k in r)), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
 
+
+def run(args: argparse.Namespace) -> None:
     editors = dict(e.split("=", 1) for e in args.editors) if args.editors else None
     rows, md = build(
         args.table,
@@ -47,7 +63,9 @@ def run(args: argparse.Namespace) -> None:
         editors,
         args.paper_key,
         args.pairs_source,
+        json.loads(args.bridging),
     )
-    md += power.table_section(args.table, args.scores, args.paper_values, args.paper_key)
-    write_text(args.out_csv, pd.DataFrame(rows).to_csv(index=False))
+    statement, comparisons = power.statement(args.table, args.scores, args.paper_values, args.paper_key)
+    write_text(args.out_csv, csv_text(power.attach(rows, comparisons)))
+    md += statement
     write_text(args.out_md, md)

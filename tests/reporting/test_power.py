@@ -45,38 +45,66 @@ def test_paired_bootstrap_of_a_constant_difference():
         paired_bootstrap([1.0], [])
 
 
-def _scores(tmp_path, method, correct):
+def _scores(tmp_path, method, correct, released=None):
+    """scores.json with records.jsonl beside it: the corrected verdicts `correct`, the released rule's `released`
+    (default the same)."""
     folder = tmp_path / method / "ECQA"
     folder.mkdir(parents=True)
     (folder / "scores.json").write_text(json.dumps({"method": method, "seed": 0, "dataset": "ECQA"}))
+    released = correct if released is None else released
     (folder / "records.jsonl").write_text(
-        "".join(json.dumps({"id": f"q{i}", "correct": bool(c)}) + "\n" for i, c in enumerate(correct))
+        "".join(
+            json.dumps({"id": f"q{i}", "correct": bool(c), "correct_released": bool(r)}) + "\n"
+            for i, (c, r) in enumerate(zip(correct, released, strict=True))
+        )
     )
     return str(folder / "scores.json")
 
 
-def test_outcomes_read_the_evaluate_stages_records_and_name_a_bad_line(tmp_path):
+def test_outcomes_read_both_rules_verdicts_and_name_a_bad_line(tmp_path):
     path = _scores(tmp_path, "DPO", [])
-    generations = [{"id": "q0", "response": "The answer is blue", "answer": "blue"}]
-    generations.append({"id": "q1", "response": "The answer is red", "answer": "blue"})
+    # a capitalised gold answer: the released rule compares it as written with the lower-cased prediction
+    generations = [{"id": "q0", "response": "The answer is blue", "answer": "Blue"}]
+    generations.append({"id": "q1", "response": "The answer is red", "answer": "Blue"})
     write_jsonl(tmp_path / "DPO" / "ECQA" / "records.jsonl", grade_generations(generations))
-    assert outcomes(path) == ("DPO", 0, {("ECQA", "q0"): 1.0, ("ECQA", "q1"): 0.0}, True)
-    (tmp_path / "DPO" / "ECQA" / "records.jsonl").write_text('{"id": "q0", "correct": true}\n{"id": "q1"}\n')
-    with pytest.raises(InputError, match=r"records.jsonl:2: missing field 'correct'"):
+    method, seed, by_rule, graded = outcomes(path)
+    assert (method, seed, graded) == ("DPO", 0, True)
+    assert by_rule == {
+        "released": {("ECQA", "q0"): 0.0, ("ECQA", "q1"): 0.0},
+        "corrected": {("ECQA", "q0"): 1.0, ("ECQA", "q1"): 0.0},
+    }
+    (tmp_path / "DPO" / "ECQA" / "records.jsonl").write_text(
+        '{"id": "q0", "correct": true, "correct_released": true}\n{"id": "q1", "correct": false}\n'
+    )
+    with pytest.raises(InputError, match=r"records.jsonl:2: missing field 'correct_released'"):
         outcomes(path)
 
 
-def test_power_rows_pair_questions_and_judge_the_papers_claim(tmp_path):
+def test_power_rows_test_the_released_verdicts_beside_the_corrected_ones(tmp_path):
+    # the corrected grader finds 3 more right answers for DPO-BMC; the released rule (the paper's) only 1
     dpo = _scores(tmp_path, "DPO", [1, 0, 0, 0, 1, 0, 0, 0])
-    bmc = _scores(tmp_path, "DPO-BMC", [1, 1, 1, 0, 1, 1, 0, 0])
+    bmc = _scores(tmp_path, "DPO-BMC", [1, 1, 1, 0, 1, 1, 0, 0], released=[1, 1, 0, 0, 1, 0, 0, 0])
     paper = {"table1_qa": {"values": {"DPO": {"Avg": 61.3}, "DPO-BMC": {"Avg": 65.1}}}}
     (row,) = power_rows("table1_qa", [dpo, bmc], paper)
-    assert (row["b"], row["c"], row["n_items"]) == (0, 3, 8)
-    assert row["diff"] == pytest.approx(37.5) and row["p"] == pytest.approx(0.25)
+    assert (row["b"], row["c"], row["n_items"]) == (0, 1, 8)
+    assert row["diff"] == pytest.approx(12.5) and row["p"] == pytest.approx(1.0)
+    assert row["diff_corrected"] == pytest.approx(37.5) and row["p_corrected"] == pytest.approx(0.25)
+    assert (row["b_corrected"], row["c_corrected"]) == (0, 3)
     assert row["paper_diff"] == pytest.approx(3.8) and row["resolvable"] is False
-    assert row["n_needed"] > 1000
+    assert row["n_needed"] > 1000 and row["paper_unverified"] is None
     text = "\n".join(section("table1_qa", [dpo, bmc], paper))
-    assert "DPO-BMC vs DPO" in text and "exact McNemar (b=0, c=3)" in text and "no (needs" in text
+    assert "DPO-BMC vs DPO" in text and "exact McNemar (b=0, c=1)" in text and "no (needs" in text
+    assert "| +37.5 (0.250) |" in text and "authors' released rule" in text
+
+
+def test_a_claim_from_an_unverified_paper_value_is_marked(tmp_path):
+    ipo = _scores(tmp_path, "IPO", [1, 0, 0, 0])
+    bmc = _scores(tmp_path, "IPO-BMC", [1, 1, 0, 0])
+    paper = {"table5_math": {"values": {"IPO": {"without": 48.3, "with": 48.6}}}}
+    paper["table5_math"]["unverified"] = {"IPO.without": "same as DPO's"}
+    (row,) = power_rows("table5_math", [ipo, bmc], paper)
+    assert row["paper_diff"] == pytest.approx(0.3) and row["paper_unverified"] == "same as DPO's"
+    assert "| +0.3† |" in "\n".join(section("table5_math", [ipo, bmc], paper))
 
 
 SWAP = {"A>B": "B>A", "B>A": "A>B", "A=B": "A=B"}  # the same judgment with the answers' order swapped
@@ -97,15 +125,25 @@ def _judged(tmp_path, method, verdicts):
     return str(folder / "scores.json")
 
 
-def test_judged_sets_get_a_paired_bootstrap(tmp_path):
+def test_judged_sets_get_a_paired_bootstrap_per_set_against_the_papers_raw_win_rate(tmp_path):
     # the model wins q0 in both orders under DPO-BMC and loses it under DPO; q1 a tie for both
     dpo = _judged(tmp_path, "DPO", ["B>A", "A=B"])
     bmc = _judged(tmp_path, "DPO-BMC", ["A>B", "A=B"])
-    paper = {"table2": {"values": {"DPO": {"LC": 16.0}, "DPO-BMC": {"LC": 22.4}}}}
-    (row,) = power_rows("table2", [dpo, bmc], paper)
-    assert row["test"] == "paired bootstrap" and row["n_items"] == 2
+    values = {"DPO": {"LC": 16.0, "WR": 10.0}, "DPO-BMC": {"LC": 22.4, "WR": 16.8}}
+    (row,) = power_rows("table2", [dpo, bmc], {"table2": {"values": values}})
+    assert row["test"] == "paired bootstrap" and row["n_items"] == 2 and row["dataset"] == "alpaca_eval"
     assert (row["base_score"], row["other_score"], row["diff"]) == pytest.approx((25.0, 75.0, 50.0))
-    assert row["paper_diff"] == pytest.approx(6.4)
+    assert row["paper_diff"] == pytest.approx(6.8)  # WR with WR, not the LC difference 6.4
+    # without the paper's raw win rate of both methods there is no claim of the same kind to judge
+    del values["DPO"]["WR"]
+    (row,) = power_rows("table2", [dpo, bmc], {"table2": {"values": values}})
+    assert row["paper_diff"] is None and row["resolvable"] is None
+    text = "\n".join(section("table2", [dpo, bmc], {"table2": {"values": values}}))
+    assert "| DPO-BMC vs DPO | alpaca_eval | 2 |" in text and "never its LC" in text
+    # Table 5's instruction-following column reports LC only: no raw claim
+    table5 = {"table5_if": {"values": {"DPO": {"without": 17.1, "with": 20.0}}}}
+    (row,) = power_rows("table5_if", [dpo, bmc], table5)
+    assert row["paper_diff"] is None
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 rule table1:
     input:
         scores=lambda wc: PLAN.task_scores(wc.task),
+        bridging=lambda wc: list(PLAN.task_bridging(wc.task).values()),
         paper=f"{RESOURCES}/paper_values.yaml",
     output:
         csv=report(
@@ -17,9 +18,11 @@ rule table1:
         table="table1",
         label=shlex.quote(config["label"]),
         datasets=lambda wc: " ".join(DATASETS[wc.task]),
+        bridging=lambda wc: as_json(PLAN.task_bridging(wc.task)),
     shell:
         "python -m bmc.cli table --table {params.table}_{wildcards.task} --scores {input.scores} --datasets {params.datasets}"
-        " --paper-values {input.paper} --label {params.label} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+        " --bridging {params.bridging} --paper-values {input.paper} --label {params.label}"
+        " --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
 use rule table1 as table5 with:
@@ -36,11 +39,13 @@ use rule table1 as table5 with:
         table="table5",
         label=shlex.quote(config["label"]),
         datasets=lambda wc: " ".join(PLAN.table_sets(wc.task)),
+        bridging=lambda wc: as_json(PLAN.task_bridging(wc.task)),
 
 
 rule table2:
     input:
         scores=PLAN.task_scores("if") if "if" in TASKS else [],
+        bridging=list(PLAN.task_bridging("if").values()) if "if" in TASKS else [],
         paper=f"{RESOURCES}/paper_values.yaml",
     output:
         csv=report(
@@ -55,9 +60,11 @@ rule table2:
         label=shlex.quote(config["label"]),
         paper_key=config.get("table2_paper_values", "table2"),
         pairs_source=config["data"].get("if", {}).get("source", "sharegpt"),
+        bridging=as_json(PLAN.task_bridging("if") if "if" in TASKS else {}),
     shell:
         "python -m bmc.cli table --table table2 --scores {input.scores} --paper-values {input.paper}"
         " --paper-key {params.paper_key} --pairs-source {params.pairs_source} --label {params.label}"
+        " --bridging {params.bridging}"
         " --out-csv {output.csv} --out-md {output.md}"
         " > {log} 2>&1"
 
@@ -65,6 +72,7 @@ rule table2:
 rule table3:
     input:
         scores=PLAN.table3_scores(),
+        bridging=list(PLAN.table3_bridging().values()),
         paper=f"{RESOURCES}/paper_values.yaml",
     output:
         csv=report(
@@ -79,15 +87,18 @@ rule table3:
         label=shlex.quote(config["label"]),
         datasets=" ".join(PLAN.column_sets(PLAN.table3_tasks)),
         default=PLAN.strategy,
+        bridging=as_json(PLAN.table3_bridging()),
     shell:
         "python -m bmc.cli table --table table3 --scores {input.scores} --datasets {params.datasets}"
-        " --default-strategy {params.default} --paper-values {input.paper} --label {params.label}"
+        " --default-strategy {params.default} --bridging {params.bridging}"
+        " --paper-values {input.paper} --label {params.label}"
         " --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
 rule table4:
     input:
         scores=PLAN.table4_scores(),
+        bridging=list(PLAN.table4_bridging().values()),
         paper=f"{RESOURCES}/paper_values.yaml",
     output:
         csv=report(
@@ -104,9 +115,11 @@ rule table4:
         editors=" ".join(
             f"{name}={method}" for name, method in PLAN.table4_methods.items()
         ),
+        bridging=as_json(PLAN.table4_bridging()),
     shell:
         "python -m bmc.cli table --table table4 --scores {input.scores} --datasets {params.datasets}"
-        " --editors {params.editors} --paper-values {input.paper} --label {params.label}"
+        " --editors {params.editors} --bridging {params.bridging}"
+        " --paper-values {input.paper} --label {params.label}"
         " --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
