@@ -134,7 +134,11 @@ def test_a_folder_the_model_stage_did_not_make_is_refused_where_padding_is_neede
     from bmc.alignment.trainer import BMCConfig, BMCTrainer
 
     with pytest.raises(ValueError, match=r"the tokenizer has no pad token: load it with .*load_tokenizer"):
-        BMCTrainer(None, BMCConfig(output_dir=str(tmp_path / "x"), bf16=False), AutoTokenizer.from_pretrained(tmp_path))
+        BMCTrainer(
+            None,
+            BMCConfig(output_dir=str(tmp_path / "x"), bf16=False),
+            AutoTokenizer.from_pretrained(tmp_path),
+        )
 
 
 def test_provenance_names_each_model_folders_setting():
