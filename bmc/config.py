@@ -415,14 +415,34 @@ class Client(Section):
         return {k: v for k, v in data.items() if k not in dropped}
 
 
+class ArenaHardPrompt(Section):
+    """Arena-Hard v0.1's judge prompt, fetched by the `arena_hard_judge` rule from this repository at this commit
+    and checked against the git blobs of workflow/resources/arena_hard_judge.yaml (its judge_config.yaml and
+    gen_judgment.py)."""
+
+    url: str = "https://github.com/lmarena/arena-hard-auto.git"  # any URL or path git can fetch from
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "9a6791abc5c218c57f079fd1132c367bca8a57a1"
+
+
 class Judge(Client):
     extra_options: ClassVar[frozenset[str]] = frozenset(
-        {"template_version", "baselines", "bootstrap_rounds", "alpaca_eval_annotator"}
+        {
+            "template_version",
+            "baselines",
+            "bootstrap_rounds",
+            "alpaca_eval_annotator",
+            "max_unparsed_share",
+            "arena_hard_prompt",
+        }
     )
     baselines: dict[Literal["alpaca_eval", "arena_hard"], str]
-    template_version: str = "v1"
+    template_version: str = "v1"  # the suite's prompt, templates/pairwise_<version>.txt
     bootstrap_rounds: PosInt = 100
     alpaca_eval_annotator: str | None = None
+    # a judged scores file with a larger share of judgments without a verdict fails the tables
+    max_unparsed_share: Fraction = 0.05
+    # Arena-Hard is judged with Arena-Hard v0.1's own prompt (else the suite's)
+    arena_hard_prompt: ArenaHardPrompt | None = None
 
 
 class Bridge(Section):

@@ -44,7 +44,8 @@ GRADED_GENERATION: Fields = {"id": str, "correct": bool}
 `prediction_released`, `correct_released`). Written by `evaluate`; read by the power analysis of the report
 (`bmc.reporting.power`)."""
 
-JUDGMENT: Fields = {"id": str, "model_first": bool, "verdict": str}
-"""One judge verdict on a model's answer against the baseline's (`judgments.jsonl` beside `scores.json`; also
-`parsed`, `reply` and, when the request failed, `error`). Written by `judge`; read by the power analysis of
-the report (`bmc.reporting.power`)."""
+JUDGMENT: Fields = {"id": str, "model_first": bool, "verdict": (str, type(None))}
+"""One judge verdict on a model's answer against the baseline's (`judgments.jsonl` beside `scores.json`;
+`verdict` null when the reply gave none or the request failed; also `parsed`, `reply`, `error`, or the
+alpaca_eval library's `p_model` and `preference`). Written by `judge`; read by the power analysis of the report
+(`bmc.reporting.power`), which leaves null verdicts out."""

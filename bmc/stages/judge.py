@@ -3,8 +3,10 @@ judged pairwise against the set's baseline (`bmc.evaluation.instruction_followin
 
 Judgments go to `judgments.jsonl` beside `scores.json`, the judge's cost into the scores. Each verdict is cached
 as it arrives (`bmc.llm.cache`), so a killed run resumes; a judge with a `serve` section is served by the job
-itself (`bmc.llm.server`). With `judge.alpaca_eval_annotator` (paper scale) AlpacaEval is scored by the
-`alpaca_eval` library itself (`bmc.evaluation.alpaca_eval_library`).
+itself (`bmc.llm.server`). The judge is asked with Arena-Hard v0.1's own prompt when `--judge-prompt` gives
+the folder the `arena_hard_judge` rule lays out (config `judge.arena_hard_prompt`), else with the suite's
+(`judge.template_version`); scores.json names it (`judge_prompt`). With `judge.alpaca_eval_annotator` (paper
+scale) AlpacaEval is scored by the `alpaca_eval` library itself (`bmc.evaluation.alpaca_eval_library`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from bmc.evaluation.instruction_following import (
     judge_items,
     mean_lengths,
     scores_of,
+    unparsed_counts,
 )
-from bmc.evaluation.judge import judge, judge_keys
+from bmc.evaluation.judge import JudgePrompt, arena_hard_prompt, judge, judge_keys, suite_prompt
 from bmc.io import InputError, file_sha256, read_jsonl, write_json, write_jsonl
 from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache
@@ -46,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--server-log", default=None, help="log of a served judge's server (default: beside --out)"
     )
+    p.add_argument(
+        "--judge-prompt", default=None, help="Arena-Hard v0.1's judge files (default: the suite's prompt)"
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -67,23 +73,53 @@ def run(args: argparse.Namespace) -> None:
     }
     annotator = settings.alpaca_eval_annotator
     if annotator and args.dataset == "alpaca_eval":  # the official AlpacaEval 2 protocol (paper scale)
-        judgments = library_scores(args, items, annotator, scores)
+        judgments = library_scores(args, items, settings, scores)
     else:
         judgments = judged_scores(args, items, settings, scores)
     write_jsonl(Path(args.out).with_name("judgments.jsonl"), judgments)
     write_json(args.out, scores)
+    if scores["unparsed_share"] > settings.max_unparsed_share:
+        log.warning(
+            "%s: %.1f%% of the judgments have no verdict, above judge.max_unparsed_share %.1f%%: the tables "
+            "will refuse this file",
+            args.out,
+            100 * scores["unparsed_share"],
+            100 * settings.max_unparsed_share,
+        )
 
 
-def library_scores(args: argparse.Namespace, items: list[dict], annotator: str, scores: dict) -> list[dict]:
+def library_scores(args: argparse.Namespace, items: list[dict], settings: Judge, scores: dict) -> list[dict]:
     """Scores AlpacaEval with the `alpaca_eval` library's annotator into `scores`; returns its judgments."""
     from bmc.evaluation.alpaca_eval_library import library_scores as score_with_library
 
+    annotator = settings.alpaca_eval_annotator
+    endpoint = {"base_url": settings.base_url, "api_key_env": settings.api_key_env}
     found, judgments = score_with_library(
-        items, args.method, annotator, Path(args.out).with_name("alpaca_eval")
+        items, args.method, annotator, Path(args.out).with_name("alpaca_eval"), endpoint
     )
-    scores |= {"judge": {"kind": "alpaca_eval", "model": annotator}, **found, **mean_lengths(items)}
+    scores |= {
+        "judge": {"kind": "alpaca_eval", "model": annotator},
+        "judge_prompt": {"name": annotator, "source": f"the alpaca_eval library's annotator {annotator}"},
+        **found,
+        **mean_lengths(items),
+        **unparsed_counts(judgments, settings.max_unparsed_share),
+    }
     log.info("%s seed %d on alpaca_eval (%s): %s", args.method, args.seed, annotator, json.dumps(found))
     return judgments
+
+
+def judge_prompt(args: argparse.Namespace, settings: Judge) -> JudgePrompt:
+    """Arena-Hard v0.1's prompt from --judge-prompt, else the suite's; warns where the judge's settings differ
+    from those Arena-Hard's protocol names."""
+    if not args.judge_prompt:
+        return suite_prompt(settings.template_version)
+    prompt = arena_hard_prompt(args.judge_prompt)
+    ours = {"judge_model": settings.model, "temperature": settings.temperature}
+    ours["max_tokens"] = settings.max_new_tokens
+    differ = {k: (ours[k], v) for k, v in (prompt.settings or {}).items() if v is not None and ours[k] != v}
+    if differ:
+        log.warning("the judge's settings differ from %s's (ours, theirs): %s", prompt.name, differ)
+    return prompt
 
 
 def judged_scores(args: argparse.Namespace, items: list[dict], settings: Judge, scores: dict) -> list[dict]:
@@ -91,11 +127,14 @@ def judged_scores(args: argparse.Namespace, items: list[dict], settings: Judge, 
     # the judge model's options as given (its identity keys the cache), without the stage's own
     judge_config = settings.model_dump(exclude_unset=True, exclude=set(Judge.extra_options))
     identity = client_identity(judge_config, args.base_model, "judge")
-    version = settings.template_version
+    prompt = judge_prompt(args, settings)
     cache = ResponseCache(args.cache)
     sources = [args.generations, args.tests, args.baseline_generations]
     inputs = [file_sha256(path) if path else None for path in sources]
-    cache.check_inputs(args.out, {"inputs_sha256": inputs, "judge": identity, "template": version}, "judging")
+    fingerprint = {"inputs_sha256": inputs, "judge": identity, "template": settings.template_version}
+    if args.judge_prompt:
+        fingerprint["prompt_sha256"] = prompt.sha256
+    cache.check_inputs(args.out, fingerprint, "judging")
     server_log = args.server_log or f"{args.out}.server.log"
     with ClientFactory(judge_config, args.base_model, "judge", server_log) as judge_factory:
         judgments, usage = judge(
@@ -103,22 +142,26 @@ def judged_scores(args: argparse.Namespace, items: list[dict], settings: Judge, 
             identity,
             judge_factory,
             cache,
-            version,
+            prompt,
             chunk=request_chunk(judge_config),
             legacy=legacy_identity(judge_config),
         )
     this_run = {k: v for k, v in usage.items() if k != "cache_hits"}
-    spent = ledger.totals(args.cache, judge_keys(items, identity, version))
+    spent = ledger.totals(args.cache, judge_keys(items, identity, prompt, cache))
+    bound = settings.max_unparsed_share
     scores |= {
         "judge": {k: judge_config[k] for k in ("kind", "model")},
+        "judge_prompt": prompt.record(),
         "judge_usage": {**spent, "cache_hits": usage["cache_hits"], "this_run": this_run},
-        **scores_of(items, judgments, args.dataset, args.method, settings.bootstrap_rounds),
+        **scores_of(items, judgments, args.dataset, args.method, settings.bootstrap_rounds, bound),
     }
     log.info(
         "%s seed %d on %s: %s",
         args.method,
         args.seed,
         args.dataset,
-        json.dumps({k: scores[k] for k in ("score", "win_rate", "lc_win_rate", "avg_length", "unparsed")}),
+        json.dumps(
+            {k: scores[k] for k in ("score", "win_rate", "lc_win_rate", "avg_length", "unparsed_share")}
+        ),
     )
     return judgments

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 
+from bmc.evaluation.judge import check_unparsed_shares
 from bmc.io import write_text
 from bmc.reporting import power
 from bmc.reporting.tables import TABLES, build
@@ -52,6 +53,7 @@ def csv_text(rows: list[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
+    check_unparsed_shares(args.scores)  # judged scores with too many replies without a verdict stop here
     editors = dict(e.split("=", 1) for e in args.editors) if args.editors else None
     rows, md = build(
         args.table,

@@ -140,7 +140,7 @@ def test_bridging_says_what_changed_since_the_last_run(key, server, tmp_path, ca
     assert server.total == 4  # a new decoding setting: asked again
 
 
-def test_the_judge_records_a_failed_request_as_an_unparsed_tie(key, server, tmp_path):
+def test_the_judge_records_a_failed_request_as_unparsed(key, server, tmp_path):
     server.reply = lambda prompt: "[[A>B]]"
     items = [{"id": f"q{i}", "question": f"Q item-{i}", "response": "r", "baseline": "b"} for i in range(2)]
     server.plan["item-1"] = ["500"] * 6  # both orders of item 1 fail after their retries
@@ -148,7 +148,7 @@ def test_the_judge_records_a_failed_request_as_an_unparsed_tie(key, server, tmp_
     rows, usage = judge(items, client_identity(config, None), lambda: make_client(config, None, "judge"),
                         ResponseCache(tmp_path))  # fmt: skip
     assert [r.get("error") for r in rows] == [None, None, "HTTP 500", "HTTP 500"]
-    assert [r["parsed"] for r in rows] == [True, True, False, False] and rows[2]["verdict"] == "A=B"
+    assert [r["parsed"] for r in rows] == [True, True, False, False] and rows[2]["verdict"] is None
     assert usage["requests"] == server.total == 8 and len(list(tmp_path.glob("??/*.json"))) == 2
     ledger = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
     assert sum(r["event"] == "sent" for r in ledger) == 8 and not files_holding(tmp_path, key)

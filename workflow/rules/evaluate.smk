@@ -18,12 +18,40 @@ rule evaluate:
         " > {log} 2>&1"
 
 
+# Arena-Hard v0.1's judge prompt at the pinned commit (config `judge.arena_hard_prompt`: url, commit), checked file
+# by file against the git blobs of the shipped manifest
+rule arena_hard_judge:
+    input:
+        manifest=f"{RESOURCES}/arena_hard_judge.yaml",
+    output:
+        directory("resources/arena-hard-v0.1-judge"),
+    log:
+        f"{LOGS}/arena_hard_judge.log",
+    benchmark:
+        f"{BENCH}/arena_hard_judge.tsv"
+    conda:
+        "../../envs/data.yaml"
+    params:
+        source=as_json((config.get("judge") or {}).get("arena_hard_prompt") or {}),
+    shell:
+        "python -m bmc.cli release --manifest {input.manifest} --out {output} --params {params.source} > {log} 2>&1"
+
+
+def arena_hard_judge_files(wc):
+    """Arena-Hard v0.1's judge files for the Arena-Hard set when the config asks for its prompt."""
+    judge = SETTINGS.judge
+    if wc.dataset == "arena_hard" and judge and judge.arena_hard_prompt:
+        return rules.arena_hard_judge.output[0]
+    return []
+
+
 rule judge:
     input:
         generations=f"{R}/generations/if/{{method}}/seed{{seed}}/{{dataset}}.jsonl",
         tests=f"{R}/data/if/test/{{dataset}}.jsonl",
         baseline=judge_baseline,
         base_model=rules.base_model.output[0],
+        judge_prompt=arena_hard_judge_files,
     output:
         scores=f"{R}/scores/if/{{method}}/seed{{seed}}/{{dataset}}/scores.json",
         judgments=f"{R}/scores/if/{{method}}/seed{{seed}}/{{dataset}}/judgments.jsonl",
@@ -41,6 +69,9 @@ rule judge:
         baseline=lambda wc, input: (
             f"--baseline-generations {input.baseline}" if input.baseline else ""
         ),
+        judge_prompt=lambda wc, input: (
+            f"--judge-prompt {input.judge_prompt}" if input.judge_prompt else ""
+        ),
         cache=f"{R}/cache/judge",
         # a served judge's server (bmc/llm/server.py) logs beside the job
         server_log=f"{LOGS}/judge/{{method}}/seed{{seed}}/{{dataset}}.server.log",
@@ -48,4 +79,4 @@ rule judge:
         "python -m bmc.cli judge --generations {input.generations} --tests {input.tests} {params.baseline}"
         " --out {output.scores} --cache {params.cache} --base-model {input.base_model} --params {params.judge}"
         " --method {wildcards.method} --seed {wildcards.seed} --dataset {wildcards.dataset}"
-        " --server-log {params.server_log} > {log} 2>&1"
+        " --server-log {params.server_log} {params.judge_prompt} > {log} 2>&1"
