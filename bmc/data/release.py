@@ -2,10 +2,12 @@
 
 `git` fetches the one commit (`url`, `commit`; any URL git accepts, a local path too) into a
 temporary folder beside the output; every file of the manifest (YAML: `commit` and `files`:
-repository path -> `dest`, the path in the folder, and `blob`, its git blob SHA-1) is copied to its
-`dest` and its bytes are hashed as git does ("blob <size>\\0" + bytes). Any missing file or checksum
-mismatch fails, listing each one; otherwise the folder (plus `release.json`: URL, commit, files) is
-renamed onto the output in one step.
+repository path -> `dest`, the path in the folder, `blob`, its git blob SHA-1, and, where it is known,
+`rows`, the number of records the data stages read from it) is copied to its `dest`, its bytes are hashed
+as git does ("blob <size>\\0" + bytes) and its records counted (`count_rows`). Any missing file, checksum
+or row-count mismatch fails, listing each one; otherwise the folder (plus `release.json`: URL, commit,
+files) is renamed onto the output in one step. The recorded counts are what the cost plan
+(`bmc.data.sizes`) reads before the release is laid out.
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ def load_manifest(path: str | Path) -> tuple[str, dict[str, dict]]:
         raise InputError(path, None, "`files` should map repository paths to {dest, blob}")
     dests: set[str] = set()
     for src, entry in files.items():
-        if not isinstance(entry, dict) or set(entry) != {"dest", "blob"}:
-            raise InputError(path, None, f"files.{src}: expected exactly the keys dest and blob")
+        if not isinstance(entry, dict) or not {"dest", "blob"} <= set(entry) <= {"dest", "blob", "rows"}:
+            raise InputError(path, None, f"files.{src}: expected the keys dest and blob, and optionally rows")
+        rows = entry.get("rows")
+        if "rows" in entry and (type(rows) is not int or rows < 0):
+            raise InputError(path, None, f"files.{src}: rows should be a non-negative integer, got {rows!r}")
         dest = Path(str(entry["dest"]))
         if dest.is_absolute() or ".." in dest.parts or str(dest) in dests:
             raise InputError(
@@ -61,6 +66,22 @@ def blob_sha1(path: Path) -> str:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def count_rows(path: Path) -> int | None:
+    """The records a data stage reads from a file: the non-blank lines of a `.jsonl`, the items of a `.json`
+    list, the rows of a `.parquet` table (from its footer); None for any other file."""
+    if path.suffix == ".jsonl":
+        with open(path, encoding="utf-8") as f:
+            return sum(1 for line in f if line.strip())
+    if path.suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return len(data) if isinstance(data, list) else None
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return None
 
 
 def _git(repo: Path, *args: str, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
@@ -100,6 +121,8 @@ def lay_out(repo: Path, commit: str, files: dict[str, dict], folder: Path) -> li
             problems.append(f"{src}: not in commit {commit}")
         elif (found := blob_sha1(dest)) != entry["blob"]:
             problems.append(f"{src}: blob {found}, the manifest expects {entry['blob']}")
+        elif "rows" in entry and (rows := count_rows(dest)) != entry["rows"]:
+            problems.append(f"{src}: {rows} rows, the manifest records {entry['rows']}")
     return problems
 
 

@@ -1,15 +1,17 @@
 """The `release` stage against a small local git repository with the authors' paths."""
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from bmc.cli import main
 from bmc.config import ConfigError, Release, job_settings
-from bmc.data.release import ReleaseError, blob_sha1, build, load_manifest
+from bmc.data.release import ReleaseError, blob_sha1, build, count_rows, load_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_MANIFEST = ROOT / "workflow" / "resources" / "bmc_release.yaml"
@@ -156,7 +158,10 @@ def test_bad_manifest_entries_are_refused(tmp_path):
         ({"x": good, "y": good}, "repeats"),
         ({"x": {"dest": "../a", "blob": "a" * 40}}, "escapes"),
         ({"x": {"dest": "a", "blob": "xyz"}}, "blob should be 40 hex"),
-        ({"x": {"dest": "a"}}, "exactly the keys dest and blob"),
+        ({"x": {"dest": "a"}}, "the keys dest and blob, and optionally rows"),
+        ({"x": {**good, "size": 3}}, "the keys dest and blob, and optionally rows"),
+        ({"x": {**good, "rows": -1}}, "rows should be a non-negative integer"),
+        ({"x": {**good, "rows": "12"}}, "rows should be a non-negative integer"),
     ):
         path = tmp_path / "m.yaml"
         path.write_text(yaml.safe_dump({"commit": "a" * 40, "files": files}))
@@ -178,3 +183,52 @@ def test_shipped_manifest_covers_what_the_paper_scale_reads():
     for folder in ("qa_sft", "math_sft", "qa_dpo_bmc", "math_dpo_bmc", "ultrafeedback_dpo_bmc"):
         assert any(d.startswith(f"{folder}/train-") and d.endswith(".parquet") for d in dests), folder
     assert files["LICENSE"]["dest"] == "LICENSE-bmc-repo"
+
+
+def test_recorded_row_counts_are_checked(tmp_path, source_repo):
+    repo, pinned = source_repo
+    train = {
+        "dest": "ECQA/train.jsonl",
+        "blob": git(repo, "rev-parse", f"{pinned}:eval/QA/ECQA/data/train.jsonl"),
+    }
+    manifest = write_manifest(
+        tmp_path / "m.yaml", repo, pinned, **{"eval/QA/ECQA/data/train.jsonl": {**train, "rows": 1}}
+    )
+    build(str(repo), pinned, manifest, tmp_path / "ok")
+    manifest = write_manifest(
+        tmp_path / "m.yaml", repo, pinned, **{"eval/QA/ECQA/data/train.jsonl": {**train, "rows": 2}}
+    )
+    with pytest.raises(ReleaseError, match="eval/QA/ECQA/data/train.jsonl: 1 rows, the manifest records 2"):
+        build(str(repo), pinned, manifest, tmp_path / "wrong")
+    assert not (tmp_path / "wrong").exists()
+
+
+def test_rows_are_counted_as_the_data_stages_read_them(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"x": 1}\n\n{"x": 2}\n  \n')
+    (tmp_path / "b.json").write_text('[{"x": 1}, {"x": 2}, {"x": 3}]')
+    (tmp_path / "c.json").write_text('{"x": [1, 2]}')
+    pd.DataFrame({"x": range(7)}).to_parquet(tmp_path / "d.parquet")
+    (tmp_path / "e.py").write_text("print(1)\n")
+    counts = [count_rows(tmp_path / n) for n in ("a.jsonl", "b.json", "c.json", "d.parquet", "e.py")]
+    assert counts == [2, 3, None, 7, None]
+
+
+def test_the_shipped_manifests_row_counts_are_those_of_the_released_files():
+    """Each recorded count equals the file's, in the first laid-out release found ($BMC_RELEASE,
+    /work/shared/data/bmc-release, resources/bmc-release)."""
+    candidates = [
+        os.environ.get("BMC_RELEASE"),
+        "/work/shared/data/bmc-release",
+        str(ROOT / "resources/bmc-release"),
+    ]
+    found = [Path(c) for c in candidates if c and (Path(c) / "ECQA").is_dir()]
+    if not found:
+        pytest.skip("no laid-out release to count ($BMC_RELEASE unset, no shared or resources copy)")
+    shared = found[0]
+    _, files = load_manifest(SHIPPED_MANIFEST)
+    checked = 0
+    for src, entry in files.items():
+        if "rows" in entry and (shared / entry["dest"]).is_file():
+            assert count_rows(shared / entry["dest"]) == entry["rows"], src
+            checked += 1
+    assert checked >= 20
