@@ -52,15 +52,42 @@ def interval_errors(cells: Sequence[dict]) -> list[list[float]]:
     return [below, above]
 
 
+@dataclass(frozen=True)
+class PaperLine:
+    """A horizontal line at one of the paper's values (`values.<key>` of the analysis' paper_values.yaml entry) on
+    panel `panel`, labelled `label` (which may name `{value}`)."""
+
+    panel: int
+    key: str
+    label: str
+
+
 @dataclass
 class Analysis:
-    """An analysis' result: the rows behind the figure, its summary, and how to draw it on a figure."""
+    """An analysis' result: the rows behind the figure, its summary, how to draw it on a figure, and the paper's
+    values drawn on it (read from paper_values.yaml when the figure is saved, never typed into the module)."""
 
     rows: list[dict]
     summary: dict
     draw: Callable[..., None]
     panels: int = 1
     notes: list[str] = field(default_factory=list)
+    paper_lines: list[PaperLine] = field(default_factory=list)
+
+
+def draw_paper_lines(axes: Sequence, lines: Sequence[PaperLine], paper: dict | None, name: str) -> None:
+    """Each paper line at its value in `paper` (the analysis' paper_values.yaml entry); a value the entry lacks is
+    an error naming it."""
+    values = (paper or {}).get("values") or {}
+    for line in lines:
+        if not isinstance(values.get(line.key), int | float):
+            raise ValueError(
+                f"paper_values.yaml has no number {name}.values.{line.key} for the figure's paper line"
+            )
+        value = values[line.key]
+        ax = axes[line.panel]
+        ax.axhline(value, color="grey", ls=":", lw=0.8, label=line.label.format(value=value))
+        ax.legend()
 
 
 def mean(values: Sequence[float]) -> float | None:
@@ -105,6 +132,7 @@ def save(prefix: str, analysis: Analysis, name: str, title: str, label: str, pap
             1, analysis.panels, figsize=(max(4.2 * analysis.panels + 0.6, 7.0), 3.6), squeeze=False
         )
         analysis.draw(*axes[0])
+        draw_paper_lines(axes[0], analysis.paper_lines, paper, name)
         fig.suptitle(title, fontsize=10)
         fig.text(0.5, 0.005, label, ha="center", va="bottom", fontsize=7, color="#8a6d00", wrap=True)
         fig.tight_layout(rect=(0, 0.06, 1, 0.95))

@@ -88,13 +88,34 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
         agree.set_ylim(0, 1.05)
         agree.legend()
         for ax in score_ax:
-            for j, a in enumerate(ALGORITHMS):
-                xs = [i + 0.38 * j for i in range(len(tasks))]
-                cells = [scores.get(t, {}).get(a) or {} for t in tasks]
-                ys = [c.get("score") or 0.0 for c in cells]
-                ax.bar(xs, ys, 0.36, yerr=interval_errors(cells), capsize=3, color=f"C{j}", label=a)
-            group_ticks(ax, tasks)
-            ax.set_ylabel("DPO-BMC average score (%, 95% interval)")
-            ax.legend()
+            score_bars(ax, tasks, scores)
 
     return Analysis(rows, summary, draw, panels=3 if score_rows else 2)
+
+
+def score_bars(ax, tasks: list[str], scores: dict[str, dict[str, dict]]) -> None:
+    """DPO-BMC's score per task and algorithm with its 95% interval; a missing score is no bar but a label saying
+    so (a bar at 0 would read as a measured 0%)."""
+    for j, a in enumerate(ALGORITHMS):
+        xs = [i + 0.38 * j for i in range(len(tasks))]
+        cells = [scores.get(t, {}).get(a) or {} for t in tasks]
+        scored = [(x, c) for x, c in zip(xs, cells, strict=True) if c.get("score") is not None]
+        if scored:
+            ys, kept = [c["score"] for _, c in scored], [c for _, c in scored]
+            ax.bar(
+                [x for x, _ in scored],
+                ys,
+                0.36,
+                yerr=interval_errors(kept),
+                capsize=3,
+                color=f"C{j}",
+                label=a,
+            )
+        for x, c in zip(xs, cells, strict=True):
+            if c.get("score") is None:
+                ax.text(
+                    x, 0, f"{a}: no score", rotation=90, ha="center", va="bottom", fontsize=7, color=f"C{j}"
+                )
+    group_ticks(ax, tasks)
+    ax.set_ylabel("DPO-BMC average score (%, 95% interval)")
+    ax.legend()

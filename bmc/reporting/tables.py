@@ -58,7 +58,7 @@ ROW_ORDER = [
 ]
 VARIANTS = ["DPO", "IPO", "ORPO", "R-DPO", "SimPO"]
 # what `released_rule` of scores.json says graded the released rule (bmc.stages.evaluate)
-RELEASED_RULES = {"authors": "authors' code", "reimplementation": "re-implementation"}
+RELEASED_RULES = {"authors_code": "authors' code", "reimplementation": "re-implementation"}
 
 
 def read_scores(paths: list[str]) -> list[tuple[str, dict]]:
