@@ -35,6 +35,17 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+def give_usual_permissions(folder: str | Path) -> None:
+    """Files 0o666 and folders 0o777, less the umask, for `folder` and all it holds: what the user expects of
+    outputs (safetensors >= 0.8 writes its files 0600, unreadable by the user's group)."""
+    for root, _dirs, files in os.walk(folder):
+        os.chmod(root, 0o777 & ~_UMASK)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o666 & ~_UMASK)
+
+
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = ""):
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
@@ -48,7 +59,10 @@ def atomic_path(path: str | Path, suffix: str = ""):
     try:
         yield Path(tmp)
         # mkstemp makes 0600 files, and a folder made in its place must keep its execute bits to be entered
-        os.chmod(tmp, (0o777 if os.path.isdir(tmp) else 0o666) & ~_UMASK)
+        if os.path.isdir(tmp):
+            give_usual_permissions(tmp)
+        else:
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if os.path.isdir(tmp) and not os.path.islink(tmp):

@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from bmc.io import write_json, write_jsonl
+from bmc.io import give_usual_permissions, write_json, write_jsonl
 
 
 def add_world_size_argument(p: argparse.ArgumentParser) -> None:
@@ -56,6 +56,7 @@ def save_final(trainer, tokenizer, out: Path, files: dict[str, dict | list[dict]
         tokenizer.save_pretrained(str(tmp))
         for name, content in files.items():
             (write_jsonl if name.endswith(".jsonl") else write_json)(tmp / name, content)
+        give_usual_permissions(tmp)
         shutil.rmtree(out, ignore_errors=True)
         os.replace(tmp, out)
         shutil.rmtree(checkpoint_folder(out), ignore_errors=True)

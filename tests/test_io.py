@@ -22,7 +22,9 @@ def test_a_folder_made_in_place_of_the_temporary_gets_folder_permissions(tmp_pat
         tmp.unlink()
         (tmp / "sub").mkdir(parents=True)
         (tmp / "sub" / "w.bin").write_bytes(b"x")
+        os.chmod(tmp / "sub" / "w.bin", 0o600)  # as safetensors >= 0.8 writes its files
     assert (tmp_path / "model").stat().st_mode & 0o777 == 0o777 & ~mask
+    assert (tmp_path / "model" / "sub" / "w.bin").stat().st_mode & 0o777 == 0o666 & ~mask
     assert (tmp_path / "model" / "sub" / "w.bin").read_bytes() == b"x"
 
 
