@@ -37,21 +37,19 @@ rule arena_hard_judge:
         "python -m bmc.cli release --manifest {input.manifest} --out {output} --params {params.source} > {log} 2>&1"
 
 
-def arena_hard_judge_files(wc):
-    """Arena-Hard v0.1's judge files for the Arena-Hard set when the config asks for its prompt."""
-    judge = SETTINGS.judge
-    if wc.dataset == "arena_hard" and judge and judge.arena_hard_prompt:
-        return rules.arena_hard_judge.output[0]
-    return []
-
-
 rule judge:
     input:
         generations=f"{R}/generations/if/{{method}}/seed{{seed}}/{{dataset}}.jsonl",
         tests=f"{R}/data/if/test/{{dataset}}.jsonl",
         baseline=judge_baseline,
         base_model=rules.base_model.output[0],
-        judge_prompt=arena_hard_judge_files,
+        # Arena-Hard v0.1's judge files, for the Arena-Hard set when the config asks for its prompt
+        judge_prompt=lambda wc: (
+            rules.arena_hard_judge.output[0]
+            if wc.dataset == "arena_hard"
+            and (config.get("judge") or {}).get("arena_hard_prompt")
+            else []
+        ),
     output:
         scores=f"{R}/scores/if/{{method}}/seed{{seed}}/{{dataset}}/scores.json",
         judgments=f"{R}/scores/if/{{method}}/seed{{seed}}/{{dataset}}/judgments.jsonl",
