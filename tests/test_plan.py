@@ -486,7 +486,7 @@ def test_snakemake_schedules_the_plans_runs_and_targets(dry_run, names):
 
 # rules of the paper scale only: the authors' release and its pairs, a given SFT model, given pairs, and bridgings
 # by an editor the job serves itself
-PAPER_ONLY = {"release", "released_pairs", "sft_given", "given_pairs", "bridge_served"}
+PAPER_ONLY = {"release", "released_pairs", "sft_given", "given_pairs", "bridge_served", "arena_hard_judge"}
 
 
 def test_smoke_runs_every_rule_and_trains_every_method_on_one_task(dry_run):
