@@ -562,12 +562,9 @@ class SweepPairsJob(Section):
 
 
 class PlanTask(Section):
-    """A task's sizes for the cost plan: examples, mean tokens of a training sequence and of a generated
-    answer, and the model's parameters (billions)."""
+    """A task's assumptions for the cost plan: mean tokens of a training sequence and of a generated answer,
+    and the model's parameters (billions). Its example counts come from the data (`bmc.data.sizes`)."""
 
-    sft_examples: Count
-    pairs: Count
-    test_examples: Count
     tokens: PosInt
     new_tokens: PosInt
     params_b: PosFloat
@@ -579,8 +576,14 @@ class PlanCall(Section):
 
 
 class PlanJudge(PlanCall):
-    examples: dict[str, Count]
     calls_per_example: dict[str, PosInt]
+
+
+class StatedSize(Section):
+    """A size the cost plan cannot count offline (a hub split), with where the number comes from."""
+
+    n: Count
+    source: str = Field(min_length=1)
 
 
 class PlanServer(Section):
@@ -605,6 +608,8 @@ class Plan(Section):
     judge: PlanJudge
     prices: dict[str, Price]
     currency: str = "USD"
+    # sizes used only where the data cannot be counted (`bmc.data.sizes`), by task and quantity
+    stated_sizes: dict[Task, dict[Literal["sft_examples", "pairs"], StatedSize]] = Field(default_factory=dict)
 
 
 class RuleResources(Section):

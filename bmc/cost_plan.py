@@ -4,8 +4,11 @@ space, and API calls with tokens and cost, from the throughput assumptions in th
 Usage: python -m bmc.cost_plan --configfile workflow/config/paper.yaml [overlay.yaml ...]
 
 The jobs are those of `snakemake --dry-run --forceall` for the config (every job, as on a fresh cluster).
-GPU-hours are estimated from tokens processed and the stated throughputs; `requested` is what the jobs
-reserve (GPUs x runtime of `cluster.rules`), an upper bound the scheduler charges at most.
+How many examples each job processes comes from the data the config reads (`bmc.data.sizes`: counted, or
+the release manifest's row counts), and the output says where each count comes from; a job whose count is
+unknown is listed but not estimated, and the totals say so. GPU-hours are estimated from tokens processed
+and the stated throughputs; `requested` is what the jobs reserve (GPUs x runtime of `cluster.rules`), an
+upper bound the scheduler charges at most.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import yaml
 
 from bmc.alignment.methods import get_method
 from bmc.cluster import GPU_STAGES, RULE_TASKS
+from bmc.config import check
+from bmc.data.sizes import Size, TaskSizes, task_sizes
 from bmc.llm.server import is_loopback, served, server_gpus
-from bmc.plan import split_variant
+from bmc.plan import Plan, split_variant
 
 REPO = Path(__file__).resolve().parents[1]
 GIB = 1024**3
@@ -53,6 +58,7 @@ class Line:
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
+    unknown: int = 0  # jobs whose example count is unknown: not estimated
     notes: set[str] = field(default_factory=set)
 
 
@@ -98,36 +104,54 @@ def epochs(config: dict, section: str, task: str) -> float:
     return float(over.get("num_train_epochs", config[section].get("num_train_epochs", 1)))
 
 
-def estimate(config: dict, jobs: list[Job]) -> tuple[dict[str, Line], dict]:
-    """Per-rule lines and the scratch-space figures."""
+def estimate(config: dict, jobs: list[Job], sizes: dict[str, TaskSizes]) -> tuple[dict[str, Line], dict]:
+    """Per-rule lines and the scratch-space figures; `sizes` are the tasks' example counts."""
     plan = config["plan"]
-    tasks = plan["tasks"]
     lines: dict[str, Line] = defaultdict(Line)
     for job in jobs:
         line = lines[job.rule]
         line.jobs += 1
         gpus = int(job.resources.get("gpu", 0) or 0)
         line.requested_gpu_hours += gpus * int(job.resources.get("runtime", 0) or 0) / 60
-        t = tasks.get(job.task or "", {})
+        t, n = plan["tasks"].get(job.task or "", {}), examples(job, sizes)
+        if n is None:
+            line.unknown += 1
+            continue
         stage = GPU_STAGES.get(job.rule)
         if job.rule == "sft":
-            tokens = t["sft_examples"] * t["tokens"] * epochs(config, "sft", job.task)
+            tokens = n * t["tokens"] * epochs(config, "sft", job.task)
             line.gpu_hours += tokens / plan["train_tokens_per_gpu_s"] / 3600
         elif stage == "train":  # a sweep point names no method: counted with a reference model
             method = job.wildcards.get("method")
             ref = plan["reference_cost"] if not method or get_method(method).needs_reference else 0.0
-            tokens = 2 * t["pairs"] * t["tokens"] * epochs(config, "train", job.task) * (1 + ref)
+            tokens = 2 * n * t["tokens"] * epochs(config, "train", job.task) * (1 + ref)
             line.gpu_hours += tokens / plan["train_tokens_per_gpu_s"] / 3600
         elif stage == "generate":
-            n = t["pairs"] if job.rule == "sample_losing" else t["test_examples"]
             line.gpu_hours += n * t["new_tokens"] / plan["generate_tokens_per_gpu_s"] / 3600
         elif job.rule == "analysis":
             line.gpu_hours += plan["analysis_gpu_hours"] * (1 if gpus else 0)
         elif stage == "bridge":  # `bridge` and `bridge_served`
-            bridge_call(config, job, t, line)
+            bridge_call(config, job, n, line)
         elif job.rule == "judge":
-            judge_call(config, job, line)
+            judge_call(config, job, n, line)
     return dict(lines), scratch(config, jobs)
+
+
+def examples(job: Job, sizes: dict[str, TaskSizes]) -> int | None:
+    """How many examples the job processes (None: unknown); 0 for jobs whose cost does not depend on it."""
+    task = sizes.get(job.task or "")
+    stage = GPU_STAGES.get(job.rule)
+    if task is None or job.rule == "analysis":
+        return 0
+    if job.rule == "sft":
+        return task.sft_examples.n
+    if stage in ("train", "bridge") or job.rule == "sample_losing":
+        return task.pairs.n
+    if stage == "generate":
+        return task.test_examples.n
+    if job.rule == "judge":
+        return task.tests.get(job.wildcards["dataset"], Size(None, "")).n
+    return 0
 
 
 def editor_of(config: dict, variant: str) -> dict:
@@ -135,9 +159,9 @@ def editor_of(config: dict, variant: str) -> dict:
     return (config.get("table4_editors") or {})[name] if name else config["bridge"]["editor"]
 
 
-def bridge_call(config: dict, job: Job, t: dict, line: Line) -> None:
+def bridge_call(config: dict, job: Job, pairs: int, line: Line) -> None:
     plan, editor = config["plan"], editor_of(config, job.wildcards["strategy"])
-    calls = round(t["pairs"] * float(config["bridge"].get("proportion", 1.0)))
+    calls = round(pairs * float(config["bridge"].get("proportion", 1.0)))
     tin, tout = calls * plan["editor"]["input_tokens"], calls * plan["editor"]["output_tokens"]
     if served(editor) or is_loopback(str(editor.get("base_url", ""))):
         server = plan["editor_server"]
@@ -152,10 +176,9 @@ def bridge_call(config: dict, job: Job, t: dict, line: Line) -> None:
     line.cost += (tin * price["input"] + tout * price["output"]) / 1e6
 
 
-def judge_call(config: dict, job: Job, line: Line) -> None:
+def judge_call(config: dict, job: Job, examples: int, line: Line) -> None:
     plan = config["plan"]
-    dataset = job.wildcards["dataset"]
-    n = plan["judge"]["examples"][dataset] * plan["judge"]["calls_per_example"][dataset]
+    n = examples * plan["judge"]["calls_per_example"][job.wildcards["dataset"]]
     price = plan["prices"].get(config["judge"]["model"], plan["prices"].get("default"))
     line.calls += n
     line.tokens_in += n * plan["judge"]["input_tokens"]
@@ -205,30 +228,56 @@ def _row(name: str, line: Line, bold: bool = False) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def render(lines: dict[str, Line], space: dict, config: dict) -> str:
+def sizes_table(sizes: dict[str, TaskSizes]) -> str:
+    """Each task's example counts and where each comes from."""
+    rows = ["| task | quantity | examples | from |", "| --- | --- | ---: | --- |"]
+    for task, sized in sizes.items():
+        quantities = {"SFT examples": sized.sft_examples, "preference questions / pairs": sized.pairs}
+        quantities |= {f"test: {name}": size for name, size in sized.tests.items()}
+        for what, size in quantities.items():
+            rows.append(
+                f"| {task} | {what} | {'unknown' if size.n is None else f'{size.n:,}'} | {size.source} |"
+            )
+    return "\n".join(rows) + "\n"
+
+
+def render(lines: dict[str, Line], space: dict, config: dict, sizes: dict[str, TaskSizes]) -> str:
     plan = config["plan"]
     head = f"Cost plan for `{config['scale']}` (GPU: {plan['gpu']}; assumptions: the config's `plan`)\n\n"
     rows = ["| rule | jobs | GPU-hours | requested GPU-hours | API calls | tokens in | tokens out | cost |"]
     rows.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     total = Line()
-    costly = {r: v for r, v in lines.items() if v.gpu_hours or v.calls or v.requested_gpu_hours}
+    costly = {r: v for r, v in lines.items() if v.gpu_hours or v.calls or v.requested_gpu_hours or v.unknown}
     for rule, line in sorted(costly.items(), key=lambda kv: (-kv[1].gpu_hours, -kv[1].cost, kv[0])):
-        note = f" ({'; '.join(sorted(line.notes))})" if line.notes else ""
-        rows.append(_row(rule + note, line))
+        notes = sorted(line.notes) + (
+            [f"{line.unknown} of unknown size, not estimated"] if line.unknown else []
+        )
+        rows.append(_row(rule + (f" ({'; '.join(notes)})" if notes else ""), line))
     for line in lines.values():
-        for name in ("jobs", "gpu_hours", "requested_gpu_hours", "calls", "tokens_in", "tokens_out", "cost"):
+        for name in (
+            "jobs",
+            "gpu_hours",
+            "requested_gpu_hours",
+            "calls",
+            "tokens_in",
+            "tokens_out",
+            "cost",
+            "unknown",
+        ):
             setattr(total, name, getattr(total, name) + getattr(line, name))
     rest = sorted(set(lines) - set(costly))
     if rest:
         rows.append(_row(f"CPU only: {', '.join(rest)}", Line(jobs=sum(lines[r].jobs for r in rest))))
-    rows.append(_row(f"**total** ({plan.get('currency', 'USD')})", total, bold=True))
+    bound = f"; a lower bound: {total.unknown} jobs of unknown size left out" if total.unknown else ""
+    rows.append(_row(f"**total** ({plan.get('currency', 'USD')}{bound})", total, bold=True))
     disk = (
         f"\nPeak scratch: {space['peak'] / 1e12:,.2f} TB = saved models {space['models'] / 1e12:,.2f} TB"
         f" (bf16, all kept) + checkpoints of {plan['concurrent_training_jobs']} training jobs at once"
         f" ({space['per_job_checkpoints'] / GIB:,.0f} GiB each: {plan['checkpoint_bytes_per_param']}"
         " bytes/parameter, the newest checkpoint and the one being written).\n"
     )
-    return head + "\n".join(rows) + "\n" + disk
+    counts = "\nExamples per task (`bmc.data.sizes`; capped by the config's `data.<task>` sizes):\n\n"
+    return head + "\n".join(rows) + "\n" + disk + counts + sizes_table(sizes)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -238,8 +287,9 @@ def main(argv: list[str] | None = None) -> None:
     config = merged_config(args.configfile)
     if not config.get("plan"):
         raise SystemExit(f"{args.configfile}: no `plan` section (throughput assumptions) to estimate from")
-    lines, space = estimate(config, dry_run_jobs(args.configfile))
-    print(render(lines, space, config))
+    sizes = task_sizes(Plan(check(config), config), REPO)
+    lines, space = estimate(config, dry_run_jobs(args.configfile), sizes)
+    print(render(lines, space, config, sizes))
 
 
 if __name__ == "__main__":

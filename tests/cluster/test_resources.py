@@ -1,5 +1,5 @@
 """What each rule asks of a cluster (bmc.cluster), how training is launched (bmc.launch), the shipped
-profile and accelerate configs, and the cost plan (bmc.cost_plan). Fast: no cluster needed."""
+profile and accelerate configs (the cost plan: tests/test_cost_plan.py). Fast: no cluster needed."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bmc import cluster, cost_plan, launch
+from bmc import cluster, launch
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER = yaml.safe_load((REPO / "workflow/config/paper.yaml").read_text())
@@ -119,45 +119,6 @@ def test_shipped_profile_and_accelerate_configs():
     assert PAPER["train"]["deepspeed"] == zero3.deepspeed_config["deepspeed_config_file"]
     cpu = load_config_from_file(str(REPO / "workflow/profiles/accelerate/cpu.yaml"))
     assert cpu.distributed_type == "MULTI_GPU"  # torchrun; gloo without GPUs
-
-
-DRY_RUN = """
-rule train:
-    output: results/paper/models/if/DPO-BMC/seed0
-    wildcards: task=if, method=DPO-BMC, seed=0
-    resources: tmpdir=/tmp, gpu=4, runtime=1200, nodes=1
-
-localrule bridge:
-    output: results/paper/bridged/qa/targeted/pairs.jsonl
-    wildcards: task=qa, strategy=targeted
-
-rule judge:
-    wildcards: method=DPO, seed=0, dataset=arena_hard
-
-rule bridge_served:
-    wildcards: task=qa, strategy=targeted+Llama-3-70B-Instruct
-    resources: tmpdir=/tmp, gpu=4, cpus_per_task=16, runtime=720, nodes=1
-"""
-
-
-def test_cost_plan_from_stated_assumptions():
-    jobs = cost_plan.parse_jobs(DRY_RUN)
-    assert [j.rule for j in jobs] == ["train", "bridge", "judge", "bridge_served"] and jobs[0].task == "if"
-    lines, space = cost_plan.estimate(PAPER, jobs)
-    plan, t = PAPER["plan"], PAPER["plan"]["tasks"]["if"]
-    tokens = 2 * t["pairs"] * t["tokens"] * (1 + plan["reference_cost"])
-    assert lines["train"].gpu_hours == pytest.approx(tokens / plan["train_tokens_per_gpu_s"] / 3600)
-    assert lines["train"].requested_gpu_hours == 80
-    assert lines["bridge"].calls == PAPER["plan"]["tasks"]["qa"]["pairs"]
-    assert lines["judge"].calls == 1000 and lines["judge"].cost > 0
-    served, tokens_out = (
-        lines["bridge_served"],
-        plan["tasks"]["qa"]["pairs"] * plan["editor"]["output_tokens"],
-    )
-    assert served.calls == 0 and served.requested_gpu_hours == 48  # the server's GPUs, no API calls
-    assert served.gpu_hours == pytest.approx(tokens_out / plan["editor_server"]["tokens_per_s"] / 3600 * 4)
-    assert space["peak"] == space["models"] + space["checkpoints"] > 0
-    assert "**total**" in cost_plan.render(lines, space, PAPER)
 
 
 def test_cluster_names_of_every_shipped_config_and_the_profile_are_rules():
