@@ -95,10 +95,10 @@ def test_trainer_settings_pass_through_when_trl_knows_them():
 
 
 def test_switching_the_editor_kind_drops_the_other_kind_options_with_a_warning():
-    config = _with(lambda c: c["bridge"]["editor"].update(kind="openai", model="gpt-4"))
-    assert config["bridge"]["editor"]["batch_size"] == 16  # inherited from the hf editor by the merge
-    with pytest.warns(UserWarning, match=r"\['batch_size'\] are not options of kind openai"):
-        assert check(config).bridge.editor.batch_size is None
+    config = _with(lambda c: c["bridge"]["editor"].update(kind="hf", model="base"))
+    assert config["bridge"]["editor"]["serve"]  # inherited from the served openai editor by the merge
+    with pytest.warns(UserWarning, match=r"\['serve'\] are not options of kind hf"):
+        assert check(config).bridge.editor.serve is None
     with pytest.raises(ConfigError, match=r"bridge\.editor\.batch_sise: unknown key"):
         check(_with(lambda c: c["bridge"]["editor"].update(batch_sise=4)))
 

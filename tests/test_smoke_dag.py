@@ -86,6 +86,24 @@ def test_smoke_dag_writes_every_target(smoke_run, task):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("task", ["qa", "math", "if"])
+def test_every_bridged_task_trains_on_edited_pairs(smoke_run, task):
+    # an invalid edit keeps the original pair: a bridging that edits nothing would leave DPO-BC and DPO-BMC
+    # training on the original pairs under their names, so each task's bridging must edit at least one pair,
+    # and the tables must say how many the bridged rows trained on
+    r = smoke_run / "results" / "smoke"
+    status = json.loads((r / f"bridged/{task}/targeted/summary.json").read_text())["status"]
+    assert status.get("edited", 0) >= 1, status
+    bridged = [json.loads(line) for line in open(r / f"bridged/{task}/targeted/pairs.jsonl")]
+    assert sum(b["bridge"]["status"] == "edited" for b in bridged) == status["edited"]
+    table = "table2" if task == "if" else f"table1_{task}"
+    with open(r / f"tables/{table}.csv") as f:
+        rows = {row["method"]: row for row in csv.DictReader(f)}
+    assert int(rows["DPO-BMC"]["pairs_edited"]) == status["edited"]
+    assert int(rows["DPO-BMC"]["pairs"]) == len(bridged) and rows["DPO"]["pairs_edited"] == ""
+
+
+@pytest.mark.slow
 def test_smoke_instruction_following_reaches_table2(smoke_run):
     r = smoke_run / "results" / "smoke"
     with open(r / "tables/table2.csv") as f:
