@@ -55,32 +55,38 @@ def runtime_table(bench_dir: Path) -> list[str]:
     return lines
 
 
-def replace_block(text: str, scale: str, lines: list[str]) -> str:
-    begin, end = f"<!-- runtimes:{scale} -->", f"<!-- /runtimes:{scale} -->"
+def replace_block(text: str, scale: str, lines: list[str], kind: str = "runtimes") -> str:
+    """`text` with the lines between `<!-- <kind>:<scale> -->` and `<!-- /<kind>:<scale> -->` replaced."""
+    begin, end = f"<!-- {kind}:{scale} -->", f"<!-- /{kind}:{scale} -->"
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     if not pattern.search(text):
         raise SystemExit(f"README has no {begin} … {end} block")
     return pattern.sub(lambda _: "\n".join([begin, *lines, end]), text)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def block_main(argv: list[str] | None, kind: str, block, source: str, description: str) -> int:
+    """The command line of a generated README block: `block(results_dir, scale)` gives its lines, `--check` only
+    compares them with the README's (exit 1 when they differ)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--scale", required=True)
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--readme", type=Path, default=Path("README.md"))
     p.add_argument("--check", action="store_true")
     args = p.parse_args(argv)
     text = args.readme.read_text(encoding="utf-8")
-    new = replace_block(text, args.scale, runtime_table(args.results / args.scale / "benchmarks"))
+    new = replace_block(text, args.scale, block(args.results, args.scale), kind)
     if args.check:
-        print(
-            "README runtimes are current"
-            if new == text
-            else "README runtimes differ from the benchmark files"
-        )
+        print(f"README {kind} are current" if new == text else f"README {kind} differ from the {source}")
         return int(new != text)
     args.readme.write_text(new, encoding="utf-8")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    def block(results: Path, scale: str) -> list[str]:
+        return runtime_table(results / scale / "benchmarks")
+
+    return block_main(argv, "runtimes", block, "benchmark files", __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
