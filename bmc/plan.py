@@ -197,6 +197,11 @@ class Plan:
         inside = os.path.normpath(source).startswith(self.release_dir + os.sep)
         return self.release_dir if inside or os.path.normpath(source) == self.release_dir else source
 
+    def grading_release(self, task: str) -> list[str]:
+        """The release folder as an input of a task's evaluate jobs when the task's data comes from it: the
+        authors' grading code there grades the released rule ([] otherwise: the re-implementation does)."""
+        return [self.release_dir] if self.data_input(task) == self.release_dir else []
+
     # ---- settings of a task's jobs -------------------------------------------------------------------------
     def task_settings(self, section: str, task: str) -> dict[str, Any]:
         """A config section with the task's overrides (`task_overrides.<task>.<section>`) on top, and the task's

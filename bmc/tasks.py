@@ -2,10 +2,13 @@
 
 QA: exact match on the text after the last "The answer is" (`bmc.evaluation.qa`: the corrected rule, and
 the authors' released rule by name); the QA SFT data starts every answer with the step-by-step cue, so y_w
-does too, and so does the evaluation prompt. Math: the final answer in the released extraction order
-(boxed, then "the answer is" in either case, then the last number), compared symbolically with math-verify
-(`bmc.evaluation.math_answers`); the math SFT solutions start directly, so y_w is the released solution as
-is and the evaluation prompt has no cue, as in the authors' math evaluation. Generation stops at the
+does too, and so does the evaluation prompt. Math: the corrected rule takes the final answer (boxed, then
+"the answer is" in either case, then the last number) and compares it symbolically with math-verify
+(`bmc.evaluation.math_answers`); the released rule is the authors' harness, re-implemented in
+`bmc.evaluation.math_released`; the math SFT solutions start directly, so y_w is the released solution as
+is and the evaluation prompt has no cue, as in the authors' math evaluation. Where the release folder holds
+the authors' grading code, the evaluate stage grades the released rule with that code itself
+(`bmc.evaluation.released_code`), and this module's released verdicts are its stand-in elsewhere. Generation stops at the
 released stop strings (`STOP_STRINGS`) unless the config gives its own. Instruction following (`if`): there is
 no gold answer; y_w is a human-preferred reply (ShareGPT at offline scales) and every reply the SFT model
 samples is a candidate y_l, as in the QA and math construction; models are scored by a judge
@@ -36,14 +39,18 @@ def check_task(task: str) -> str:
     return task
 
 
-def grade(task: str, response: str, answer: str, rule: str = "corrected") -> tuple[str, bool]:
+def grade(
+    task: str, response: str, answer: str, rule: str = "corrected", dataset: str | None = None
+) -> tuple[str, bool]:
     """(prediction, correct) of a response against the gold `answer` under `rule` (`GRADERS`).
 
     `corrected` is the suite's grader: it builds the pairs (a correct sample never becomes y_l), validates
-    bridged edits and gives the tables' corrected scores. `released` is the authors' rule (QA: the gold as
-    written; math: the same as corrected, see `bmc.evaluation.math_answers`). Instruction following has no
-    gold answer: every reply grades as not correct, so that sampled SFT replies become the losing
-    responses of the pairs (the winner is the human-preferred reply)."""
+    bridged edits and gives the tables' corrected scores. `released` is the authors' rule as re-implemented
+    here (QA: the gold as written; math: their harness, `bmc.evaluation.math_released`, whose gold handling
+    depends on the test set `dataset`: MATH's gold is normalised once, the others' twice, the default); the
+    evaluate stage runs the authors' code itself where the release holds it (`bmc.evaluation.released_code`).
+    Instruction following has no gold answer: every reply grades as not correct, so that sampled SFT replies
+    become the losing responses of the pairs (the winner is the human-preferred reply)."""
     task = check_task(task)
     if rule not in GRADERS:
         raise ValueError(f"unknown grader {rule!r}; expected one of {list(GRADERS)}")
@@ -57,14 +64,18 @@ def grade(task: str, response: str, answer: str, rule: str = "corrected") -> tup
             return prediction, qa.released_is_correct(prediction, answer)
         prediction = qa.extract_prediction(response)
         return prediction, qa.is_correct(prediction, answer)
+    if rule == "released":
+        from bmc.evaluation import math_released
+
+        return math_released.is_correct(response, answer, dataset or "")
     from bmc.evaluation.math_answers import extract_answer_span, is_correct
 
     return extract_answer_span(response), is_correct(response, answer)
 
 
-def grade_released(task: str, response: str, answer: str) -> tuple[str, bool]:
-    """(prediction, correct) under the authors' released rule: what the paper's numbers mean."""
-    return grade(task, response, answer, rule="released")
+def grade_released(task: str, response: str, answer: str, dataset: str | None = None) -> tuple[str, bool]:
+    """(prediction, correct) under the authors' released rule (re-implemented): what the paper's numbers mean."""
+    return grade(task, response, answer, rule="released", dataset=dataset)
 
 
 def winning_response(task: str, solution: str) -> str:
@@ -86,20 +97,26 @@ def answer_prompt(task: str, question: str, fmt: str = "paper", tokenizer=None) 
     return prompt_text(question, fmt, tokenizer) + cue
 
 
-def grade_generations(generations: list[dict], task: str = "qa") -> list[dict]:
+def grade_generations(
+    generations: list[dict], task: str = "qa", released: list[tuple[str, bool]] | None = None
+) -> list[dict]:
     """Per-generation records: `id`, `answer`, and `prediction`/`correct` under the corrected grader and
-    `prediction_released`/`correct_released` under the released rule."""
+    `prediction_released`/`correct_released` under the released rule: `released`, the (prediction, correct)
+    of each generation by the authors' code when given, else the re-implementation's."""
+    if released is None:
+        released = [grade_released(task, g["response"], g["answer"], g.get("dataset")) for g in generations]
+    elif len(released) != len(generations):
+        raise ValueError(f"{len(released)} released verdicts for {len(generations)} generations")
     records = []
-    for g in generations:
+    for g, (prediction_released, correct_released) in zip(generations, released, strict=True):
         prediction, correct = grade(task, g["response"], g["answer"])
-        released, correct_released = grade_released(task, g["response"], g["answer"])
         records.append(
             {
                 "id": g["id"],
                 "answer": g["answer"],
                 "prediction": prediction,
                 "correct": correct,
-                "prediction_released": released,
+                "prediction_released": prediction_released,
                 "correct_released": correct_released,
             }
         )

@@ -1,14 +1,17 @@
-"""Grading of math responses: the released extraction order, compared symbolically with `math-verify`.
+"""Grading of math responses under the suite's `corrected` rule, compared symbolically with `math-verify`.
 
-The final answer is taken as the authors' evaluation takes it (eval/math/eval/parser.py's order): the
-content of the last `\\boxed{...}` if there is one, else the first sentence after the last "he answer is"
-(so "The answer is" and "the answer is" both count; the math SFT data end every solution with
-"The answer is: $X$."), else the last number in the response. The span and the gold answer are compared
+The final answer is the content of the last `\\boxed{...}` if there is one, else the first sentence after the
+last "he answer is" (so "The answer is" and "the answer is" both count; the math SFT data end every solution
+with "The answer is: $X$."), else the last number in the response. The span and the gold answer are compared
 first as plain text (dollar signs, spaces and case ignored, so "$p - q$" matches "p - q"), then parsed by
-math-verify (LaTeX and plain expressions; fractions, \\boxed, units and thousands separators normalised)
-and compared symbolically, with a time limit per item, so no model text is ever `eval`-ed or `exec`-ed.
-The released comparison routine (a sympy-based `math_equal`) is not reproduced: math-verify is the
-field's maintained equivalent, so QA's two rules have one math counterpart (`grade_released` = `grade`).
+math-verify (LaTeX and plain expressions; fractions, \\boxed, units and thousands separators normalised) and
+compared symbolically, with a time limit per item, so no model text is ever `eval`-ed or `exec`-ed.
+
+This is the suite's own rule, not the authors': the paper's numbers come from their harness (the `released`
+rule: `bmc.evaluation.math_released`, or their code itself, `bmc.evaluation.released_code`), which takes
+everything after the cue ("The answer is 16 dollars." predicts "16dollars", wrong there, right here) and
+accepts numbers within a relative 1e-4 (14001 for 14000, wrong here). `gold_answer` gives both rules their
+gold string.
 """
 
 from __future__ import annotations
@@ -61,9 +64,10 @@ def extract_answer_span(text: str) -> str:
 
 
 def gold_answer(row: dict, dataset: str) -> str:
-    """The reference answer of a released test row, as a string math-verify can parse."""
+    """The reference answer of a released test row, as a string math-verify can parse; the released rule derives
+    the authors' gold from it (`math_released.released_gold`: the same on every released test row)."""
     if dataset == "gsm8k":
-        return row["answer"].rsplit("####", 1)[1].strip().replace(",", "")
+        return row["answer"].rsplit("####", 1)[1].strip()  # as written ("1,600"), as the released evaluation
     if dataset == "math-oai":
         return row["answer"]
     if dataset in {"mawps", "svamp"}:

@@ -6,9 +6,11 @@ wrong under both:
   answer: lower-case, collapse whitespace, then drop a leading ":", a trailing "." and surrounding quotes
   until nothing changes, so `The answer is: "Paris".` matches the gold `Paris.`;
 - `released` (the authors' eval/QA/<set>/eval.py, literally): the prediction is stripped and lower-cased,
-  the gold answer is taken as written. A capitalised or period-ended gold can never match, so this rule
-  calls some gold solutions wrong (measured on the released test sets: ECQA 100%, QASC 81.9%, OBQA 87.0%,
-  ARC 75.1%). The paper's QA numbers were computed with it.
+  the gold answer is taken as written, and the two are compared as they are (a test runs eval.py itself on
+  thousands of answers and finds the same verdicts). A capitalised or period-ended gold can never match, so
+  this rule calls some gold solutions wrong (measured on the released test sets: ECQA 100%, QASC 81.9%, OBQA
+  87.0%, ARC 75.1%). The paper's QA numbers were computed with it; at paper scale the evaluate stage runs
+  eval.py itself (`bmc.evaluation.released_code`).
 """
 
 from __future__ import annotations
@@ -51,4 +53,4 @@ def released_prediction(text: str) -> str:
 
 def released_is_correct(prediction: str, answer: str) -> bool:
     """The released rule's verdict: the prediction equals the gold answer exactly as written."""
-    return bool(prediction) and prediction == answer
+    return prediction == answer

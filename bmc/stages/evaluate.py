@@ -1,6 +1,8 @@
 """Rule `evaluate` (command `evaluate`, also run by `sweep_score`): accuracy of a generations file under both
 graders (`bmc.tasks.accuracy`), with per-question records beside it. `score` is the corrected grader's,
-`score_released` the authors' released rule's (what the paper's numbers mean)."""
+`score_released` the authors' released rule's (what the paper's numbers mean): graded by the authors' own code
+when `--release` holds it (`bmc.evaluation.released_code`), else by the suite's re-implementation;
+`released_rule` says which (`authors_code` or `reimplementation`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from bmc.evaluation.released_code import authors_verdicts
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
 from bmc.records import GENERATION
 from bmc.tasks import TASKS, accuracy, grade_generations
@@ -23,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--task", required=True, choices=list(TASKS))
     p.add_argument("--dataset", required=True, help="test set name, e.g. ECQA")
+    p.add_argument(
+        "--release", help="the release folder (rule `release`): its grading code grades the released rule"
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -34,7 +40,8 @@ def run(args: argparse.Namespace) -> None:
     generations = read_jsonl(args.generations, required=GENERATION, check=check)
     if not generations:
         raise InputError(args.generations, None, "no generations to score")
-    records = grade_generations(generations, args.task)
+    released, notes = authors_verdicts(args.release, args.task, args.dataset, generations)
+    records = grade_generations(generations, args.task, released)
     scores = {
         "model": args.model_name,
         "method": args.method,
@@ -42,11 +49,12 @@ def run(args: argparse.Namespace) -> None:
         "task": args.task,
         "dataset": args.dataset,
         **accuracy(records, args.task),
+        **notes,
     }
     write_jsonl(Path(args.out).with_name("records.jsonl"), records)
     write_json(args.out, scores)
     log.info(
-        "%s %s seed %d on %s: %.1f%% (%d/%d; released rule %.1f%%)",
+        "%s %s seed %d on %s: %.1f%% (%d/%d; released rule %.1f%%, graded by %s)",
         args.model_name,
         args.method,
         args.seed,
@@ -55,4 +63,5 @@ def run(args: argparse.Namespace) -> None:
         scores["correct"],
         len(records),
         scores["score_released"],
+        scores["released_rule"],
     )

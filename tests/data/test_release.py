@@ -12,6 +12,7 @@ import yaml
 from bmc.cli import main
 from bmc.config import ConfigError, Release, job_settings
 from bmc.data.release import ReleaseError, blob_sha1, build, count_rows, load_manifest
+from bmc.evaluation.released_code import QA_FOLDERS, code_files
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_MANIFEST = ROOT / "workflow" / "resources" / "bmc_release.yaml"
@@ -183,6 +184,12 @@ def test_shipped_manifest_covers_what_the_paper_scale_reads():
     for folder in ("qa_sft", "math_sft", "qa_dpo_bmc", "math_dpo_bmc", "ultrafeedback_dpo_bmc"):
         assert any(d.startswith(f"{folder}/train-") and d.endswith(".parquet") for d in dests), folder
     assert files["LICENSE"]["dest"] == "LICENSE-bmc-repo"
+    # the authors' grading code, where bmc.evaluation.released_code runs it from
+    release = Path("release")
+    needed = [p for d in QA_FOLDERS for p in code_files(release, "qa", d)] + code_files(
+        release, "math", "gsm8k"
+    )
+    assert {str(p.relative_to(release)) for p in needed} <= dests
 
 
 def test_recorded_row_counts_are_checked(tmp_path, source_repo):

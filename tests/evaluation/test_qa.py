@@ -87,6 +87,7 @@ def test_evaluate_stage_writes_scores_and_records(tmp_path):
         "score_released": 0.0,
         "correct_released": 0,
         "parsed": 3,
+        "released_rule": "reimplementation",  # no release folder given
     }
     records = [json.loads(line) for line in (out.parent / "records.jsonl").read_text().splitlines()]
     assert [(r["id"], r["prediction"], r["correct"], r["prediction_released"], r["correct_released"])

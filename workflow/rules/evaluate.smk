@@ -1,6 +1,8 @@
 rule evaluate:
     input:
-        f"{R}/generations/{{task}}/{{method}}/seed{{seed}}/{{dataset}}.jsonl",
+        generations=f"{R}/generations/{{task}}/{{method}}/seed{{seed}}/{{dataset}}.jsonl",
+        # the release folder where the task's data comes from it: its authors' code grades the released rule
+        release=lambda wc: PLAN.grading_release(wc.task),
     output:
         scores=f"{R}/scores/{{task}}/{{method}}/seed{{seed}}/{{dataset}}/scores.json",
         records=f"{R}/scores/{{task}}/{{method}}/seed{{seed}}/{{dataset}}/records.jsonl",
@@ -12,10 +14,12 @@ rule evaluate:
         task="qa|math",
     conda:
         "../../envs/evaluate.yaml"
+    params:
+        release=lambda wc, input: f"--release {input.release}" if input.release else "",
     shell:
-        "python -m bmc.cli evaluate --generations {input} --out {output.scores} --model-name {wildcards.method}"
+        "python -m bmc.cli evaluate --generations {input.generations} --out {output.scores} --model-name {wildcards.method}"
         " --method {wildcards.method} --seed {wildcards.seed} --task {wildcards.task} --dataset {wildcards.dataset}"
-        " > {log} 2>&1"
+        " {params.release} > {log} 2>&1"
 
 
 # Arena-Hard v0.1's judge prompt at the pinned commit (config `judge.arena_hard_prompt`: url, commit), checked file
