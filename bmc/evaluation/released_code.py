@@ -221,22 +221,20 @@ def _check_gold(release, task: str, dataset: str, generations: list[dict], rows:
 
 # ---- the math worker (runs with the harness on its path) ------------------------------------------------------
 def _math_worker(request_path: str) -> None:
-    import contextlib
     import importlib
-    import io
     from concurrent.futures import TimeoutError as PoolTimeout
     from types import SimpleNamespace
 
     from pebble import ProcessPool
 
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - its messages (ANTLR's version notice on every parse)
     request = json.loads(Path(request_path).read_text(encoding="utf-8"))
     code, dataset = Path(request["code"]), request["dataset"]
     sys.path[:0] = [
         str(code),
         str(code / "latex2sympy"),
     ]  # the bundled latex2sympy as installed by its setup.py
-    with contextlib.redirect_stdout(io.StringIO()):  # its import-time messages
-        parser, grader, utils = (importlib.import_module(name) for name in ("parser", "grader", "utils"))
+    parser, grader, utils = (importlib.import_module(name) for name in ("parser", "grader", "utils"))
     parse_ground_truth, parse_question, run_execute = (
         parser.parse_ground_truth,
         parser.parse_question,
