@@ -15,6 +15,7 @@ if not workflow.config_settings.configfiles:
     configfile: "workflow/config/mini.yaml"
 
 
+include: "workflow/rules/rehearsal.smk"  # first: the rehearsal fills in config values before they are checked
 include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/release.smk"

@@ -415,13 +415,27 @@ class Client(Section):
         return {k: v for k, v in data.items() if k not in dropped}
 
 
-class ArenaHardPrompt(Section):
-    """Arena-Hard v0.1's judge prompt, fetched by the `arena_hard_judge` rule from this repository at this commit
-    and checked against the git blobs of workflow/resources/arena_hard_judge.yaml (its judge_config.yaml and
-    gen_judgment.py)."""
+class Release(Section):
+    """The authors' repository the `release` rule lays out in `folder`, each file checked against `manifest`."""
 
-    url: str = "https://github.com/lmarena/arena-hard-auto.git"  # any URL or path git can fetch from
+    manifest_name: ClassVar[str] = "bmc_release.yaml"  # shipped in <resources>
+    url: str = "https://github.com/YJiangcm/BMC.git"  # any URL or path git can fetch from
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "958d49e54778ed41e15bb65c0a4184b04df7933b"
+    folder: str = "resources/bmc-release"
+    manifest: str | None = None  # None: the shipped one
+
+    def manifest_path(self, resources: str | None) -> str:
+        return self.manifest or f"{resources or 'workflow/resources'}/{self.manifest_name}"
+
+
+class ArenaHardPrompt(Release):
+    """Arena-Hard v0.1's judge prompt, fetched by the `arena_hard_judge` rule from this repository at this commit
+    into `folder` and checked against the git blobs of its manifest (its judge_config.yaml and gen_judgment.py)."""
+
+    manifest_name: ClassVar[str] = "arena_hard_judge.yaml"
+    url: str = "https://github.com/lmarena/arena-hard-auto.git"
     commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "9a6791abc5c218c57f079fd1132c367bca8a57a1"
+    folder: str = "resources/arena-hard-v0.1-judge"
 
 
 class Judge(Client):
@@ -456,11 +470,10 @@ class Bridge(Section):
     min_kept_share: Fraction | None = None
 
 
-class Release(Section):
-    """The authors' repository the `release` rule lays out in resources/bmc-release (see bmc_release.yaml)."""
+class Rehearsal(Section):
+    """The paper rehearsal (workflow/config/paper_rehearsal.yaml, `bmc.rehearsal`): where its stand-ins are built."""
 
-    url: str = "https://github.com/YJiangcm/BMC.git"  # any URL or path git can fetch from
-    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "958d49e54778ed41e15bb65c0a4184b04df7933b"
+    folder: str = "resources/rehearsal"
 
 
 class Overrides(Section):
@@ -673,6 +686,7 @@ class Config(Section):
     launch: Launch | None = None
     plan: Plan | None = None
     release: Release | None = None
+    rehearsal: Rehearsal | None = None
     analysis: AnalysisSection | None = None
 
     @model_validator(mode="after")

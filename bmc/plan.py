@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bmc.alignment.methods import METHODS, bmc_variant
 from bmc.bridging.prompts import STRATEGIES, template_path
+from bmc.config import ArenaHardPrompt, Release
 
 if TYPE_CHECKING:
     from bmc.config import Config
@@ -128,7 +129,14 @@ class Plan:
         self.datasets = {t: list(self._data(t).datasets) for t in self.tasks}
         self.strategy = settings.bridge.strategy
         self.resources = settings.resources or "workflow/resources"
-        self.release_dir = "resources/bmc-release"  # laid out by the `release` rule
+        release = settings.release or Release()
+        self.release_dir = release.folder  # laid out by the `release` rule
+        self.release_manifest = release.manifest_path(self.resources)
+        # Arena-Hard v0.1's judge prompt (the `arena_hard_judge` rule), when the judge asks for it
+        prompt = settings.judge.arena_hard_prompt if settings.judge else None
+        self.arena_hard_prompt = prompt is not None
+        self.arena_hard_dir = (prompt or ArenaHardPrompt()).folder
+        self.arena_hard_manifest = (prompt or ArenaHardPrompt()).manifest_path(self.resources)
         # tasks whose SFT model is given (`sft_models`), and those whose pairs come with the data (UltraFeedback)
         self.given_sft_models = {t: m for t, m in (config.get("sft_models") or {}).items() if t in self.tasks}
         self.trained_sft_tasks = [t for t in self.tasks if t not in self.given_sft_models]

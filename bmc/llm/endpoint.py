@@ -134,7 +134,9 @@ class OpenAIClient(ChatClient):
         redact.register(key)
         self._key, self.section = key, section
         self.name = self.model = config["model"]
-        self.base_url = (config.get("base_url") or "https://api.openai.com/v1").rstrip("/")
+        # no base_url: $OPENAI_BASE_URL as the openai library reads it (a proxy, or the rehearsal's stand-in)
+        base_url = config.get("base_url") or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        self.base_url = base_url.rstrip("/")
         self.settings = openai_settings(config)
         self.concurrency = int(config.get("max_concurrency", 8))
         if self.concurrency < 1:

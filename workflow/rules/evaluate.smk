@@ -26,9 +26,9 @@ rule evaluate:
 # by file against the git blobs of the shipped manifest
 rule arena_hard_judge:
     input:
-        manifest=f"{RESOURCES}/arena_hard_judge.yaml",
+        manifest=PLAN.arena_hard_manifest,
     output:
-        directory("resources/arena-hard-v0.1-judge"),
+        directory(PLAN.arena_hard_dir),
     log:
         f"{LOGS}/arena_hard_judge.log",
     benchmark:
@@ -50,8 +50,7 @@ rule judge:
         # Arena-Hard v0.1's judge files, for the Arena-Hard set when the config asks for its prompt
         judge_prompt=lambda wc: (
             rules.arena_hard_judge.output[0]
-            if wc.dataset == "arena_hard"
-            and (config.get("judge") or {}).get("arena_hard_prompt")
+            if wc.dataset == "arena_hard" and PLAN.arena_hard_prompt
             else []
         ),
     output:

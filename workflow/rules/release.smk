@@ -2,7 +2,7 @@
 # read it and checked file by file against the shipped manifest of git blob checksums.
 rule release:
     input:
-        manifest=f"{RESOURCES}/bmc_release.yaml",
+        manifest=PLAN.release_manifest,
     output:
         directory(PLAN.release_dir),
     log:
