@@ -69,8 +69,9 @@ MANIFEST = {
 }
 
 
-def plan_of(**data) -> Plan:
+def plan_of(release: dict | None = None, **data) -> Plan:
     config = copy.deepcopy(PAPER)
+    config["release"] |= release or {}
     config["data"]["qa"]["datasets"] = ["ECQA", "OBQA"]
     config["data"]["math"]["datasets"] = ["gsm8k"]
     for task, given in data.items():
@@ -114,6 +115,19 @@ def test_the_laid_out_release_is_counted_and_subset_sizes_cap_the_counts(tmp_pat
     # a size that cannot be counted is at most its cap
     capped = task_sizes(plan_of(math={"sft_n": 50}), root)["math"].sft_examples
     assert capped.n == 50 and capped.source.startswith("at most data.math.sft_n = 50")
+
+
+def test_the_configured_release_folder_and_manifest_are_read(tmp_path):
+    root = layout(tmp_path, {})
+    manifest = {"files": {"x": {"dest": "ECQA/train.jsonl", "blob": BLOB, "rows": 12}}, "commit": BLOB}
+    (root / "m.yaml").write_text(yaml.safe_dump(manifest))
+    (root / "rel/OpenbookQA").mkdir(parents=True)
+    (root / "rel/OpenbookQA/train.jsonl").write_text("{}\n" * 5)
+    plan = plan_of({"folder": "rel", "manifest": "m.yaml"}, qa={"source": "rel"}, math={"source": "rel"})
+    sizes = task_sizes(plan, root)["qa"]
+    assert sizes.pairs == Size(
+        17, "ECQA/train.jsonl (release manifest) + OpenbookQA/train.jsonl (counted in the release folder)"
+    )
 
 
 def test_a_stated_size_is_used_only_where_the_data_cannot_be_counted(tmp_path):

@@ -2,8 +2,8 @@
 
 The sizes follow the data the config reads, so a changed source or subset size changes the plan:
 - files of the authors' release (`data.<task>.source` in the release folder) are counted in the laid-out folder
-  when the `release` rule has made it, else taken from the row counts its manifest records
-  (`workflow/resources/bmc_release.yaml`, checked by that rule); a file with neither is unknown;
+  when the `release` rule has made it, else taken from the row counts its manifest records (`release.manifest`,
+  default `workflow/resources/bmc_release.yaml`, checked by that rule); a file with neither is unknown;
 - the instruction-following test sets are counted in the shipped folder the `data_if` rule reads;
 - UltraFeedback's pairs come from the hub: local `data_files` are counted, a hub split cannot be.
 A size that cannot be counted takes the one `plan.stated_sizes.<task>.<quantity>` states with its source, else
@@ -132,7 +132,7 @@ def task_sizes(plan: Plan, root: Path) -> dict[str, TaskSizes]:
     """The sizes of each task the plan runs; paths of the config are relative to `root` (the workflow's folder).
 
     QA and math are counted only from the release: a config reading other files fails, naming the task."""
-    rows = ReleaseRows(root / plan.release_dir, root / plan.resources / "bmc_release.yaml")
+    rows = ReleaseRows(root / plan.release_dir, root / plan.release_manifest)
     stated = plan.settings.plan.stated_sizes if plan.settings.plan else {}
     sizes = {}
     for task in plan.tasks:
