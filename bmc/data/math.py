@@ -21,7 +21,8 @@ Where the questions come from:
   span after its final "The answer is". A question found in neither fails the stage, listing the first
   ones (`prefs_without_gold: skip` drops them instead, counted in the summary). Without `math_sft/` the SFT
   examples are drawn from the pool; without `math_dpo_bmc/` the preference questions are the pool's.
-TabMWP's test rows (table, question, optional choices) are worded as the released evaluation words them.
+Test questions are worded as the released evaluation words them (`question_text`: TabMWP's table, question and
+optional choices; SVAMP's and ASDiv's body and question; "(Yes or No)" or "(True or False)" by the gold answer).
 Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json`. Ids and `source` always
 point into the released files, so a question has the same id whichever folder was read.
 """
@@ -37,6 +38,7 @@ from bmc.data import released_pairs
 from bmc.data.qa import _check_unique, nonblank_line_numbers, read_parquet, subsample
 from bmc.data.schemas import check_conversation
 from bmc.evaluation.math_answers import ANSWER_CUE, extract_answer_span, gold_answer, last_boxed
+from bmc.evaluation.math_released import released_gold
 from bmc.io import InputError, iter_jsonl
 
 if TYPE_CHECKING:
@@ -324,15 +326,31 @@ def tabmwp_question(row: dict) -> str:
     return text
 
 
+# what the released evaluation adds to a question by its gold answer (lower-cased)
+ANSWER_KIND_CUES = {
+    "yes": " (Yes or No)",
+    "no": " (Yes or No)",
+    "true": " (True or False)",
+    "false": " (True or False)",
+}
+
+
 def question_text(row: dict, name: str) -> str:
-    """The question of a released test row (SVAMP and ASDiv join the body and the question)."""
+    """The question of a released test row as the released evaluation words it (its `parse_question`): SVAMP
+    and ASDiv join the stripped body and question, SVAMP's body ending with a "." (one is added where it has
+    none); a question whose gold answer (under the released rule) is yes/no or true/false ends with
+    "(Yes or No)" or "(True or False)"; the whole stripped."""
     if name == "tabmwp":
-        return tabmwp_question(row)
-    if name == "svamp":
-        return f"{row['Body']} {row['Question']}"
-    if name == "asdiv":
-        return f"{row['body']} {row['question']}"
-    return row[{"gsm8k": "question", "math-oai": "problem", "mawps": "input"}[name]]
+        text = tabmwp_question(row)
+    elif name == "svamp":
+        body = row["Body"].strip()
+        text = f"{body if body.endswith('.') else body + '.'} {row['Question'].strip()}"
+    elif name == "asdiv":
+        text = f"{row['body'].strip()} {row['question'].strip()}"
+    else:
+        text = row[{"gsm8k": "question", "math-oai": "problem", "mawps": "input"}[name]]
+    gold = released_gold(gold_answer(row, name).strip(), name)
+    return (text + ANSWER_KIND_CUES.get(gold.lower(), "")).strip()
 
 
 def _check_line(row: dict) -> str | None:
