@@ -430,14 +430,19 @@ def test_each_analysis_gets_exactly_the_settings_its_module_reads():
 
 
 # ---- Snakemake schedules the plan --------------------------------------------------------------------------
-def scheduled(work: Path, *configs: str) -> dict[str, set[str]]:
-    """rule -> the outputs of its jobs in a dry run (every job: the copy has no results)."""
-    cmd = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", *configs]
+def dry_run_text(work: Path, *configs: str) -> str:
+    """What a dry run prints, with each job's shell command (every job: the copy has no results)."""
+    cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "1", "--configfile", *configs]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout
+
+
+def scheduled(text: str) -> dict[str, set[str]]:
+    """rule -> the outputs of its jobs in a dry run's text."""
     jobs: dict[str, set[str]] = {}
-    for rule, block in re.findall(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", proc.stdout, re.M):
+    for rule, block in re.findall(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", text, re.M):
         outputs = re.search(r"^    output: (.*)$", block, re.M)
         inputs = re.search(r"^    input: (.*)$", block, re.M)
         found = (outputs or inputs).group(1).split(", ") if (outputs or inputs) else []
@@ -445,15 +450,29 @@ def scheduled(work: Path, *configs: str) -> dict[str, set[str]]:
     return jobs
 
 
+def shell_commands(text: str) -> dict[str, list[str]]:
+    """rule -> the shell commands of its jobs in a dry run's text."""
+    commands: dict[str, list[str]] = {}
+    for rule, command in re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)+Shell command: (.*)$", text, re.M):
+        commands.setdefault(rule, []).append(command)
+    return commands
+
+
 @pytest.fixture(scope="module")
-def dry_run(tmp_path_factory):
-    """The jobs of a dry run of shipped configs (`scheduled`), in a copy of the repository; each run once."""
+def dry_run_of(tmp_path_factory):
+    """A dry run's text (`dry_run_text`) of shipped configs, in a copy of the repository; each run once."""
     work = tmp_path_factory.mktemp("plan") / "repo"
     skip = {".git", ".venv", "results", "logs", "resources", ".snakemake"}
     shutil.copytree(
         REPO, work, ignore=lambda d, n: skip & set(n) if Path(d) == REPO else {"__pycache__"} & set(n)
     )
-    return cache(lambda *names: scheduled(work, *(str(CONFIGS / n) for n in names)))
+    return cache(lambda *names: dry_run_text(work, *(str(CONFIGS / n) for n in names)))
+
+
+@pytest.fixture(scope="module")
+def dry_run(dry_run_of):
+    """The jobs of a dry run of shipped configs (`scheduled`)."""
+    return lambda *names: scheduled(dry_run_of(*names))
 
 
 @pytest.mark.parametrize("names", [("smoke.yaml",), ("paper.yaml",), ("mini.yaml", "mini_table4.yaml")])
@@ -482,6 +501,26 @@ def test_snakemake_schedules_the_plans_runs_and_targets(dry_run, names):
     assert jobs.get("similarity_model", set()) == embedder
     if plan.config.get("cluster"):
         assert embedder and "similarity_model" in local_rules(plan.config)
+
+
+@pytest.mark.parametrize("names", [("smoke.yaml",), ("paper.yaml",)])
+def test_sweeps_grade_the_released_rule_with_the_code_the_evaluate_rule_uses(dry_run_of, names):
+    """Every evaluate command, a main run's or a sweep point's, passes `--release` exactly where the plan grades
+    the task's released rule with the release's code (paper scale: QA and math), and nowhere else."""
+    plan = shipped(*names)
+    shells = shell_commands(dry_run_of(*names))
+    graded = {
+        rule: [c for shell in shells.get(rule, []) for c in shell.split(" && ") if "bmc.cli evaluate" in c]
+        for rule in ("evaluate", "sweep_score")
+    }
+    assert graded["evaluate"] and graded["sweep_score"]
+    released = set()
+    for command in graded["evaluate"] + graded["sweep_score"]:
+        task = re.search(r"--task (\w+)", command).group(1)
+        flags = re.findall(r"--release (\S+)", command.split(")")[0])
+        assert flags == plan.grading_release(task), command
+        released.add(bool(flags))
+    assert released == ({True} if names == ("paper.yaml",) else {False})
 
 
 # rules of the paper scale only: the authors' release and its pairs, a given SFT model and given pairs (bridgings by

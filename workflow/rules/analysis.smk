@@ -109,6 +109,9 @@ rule sweep_score:
     input:
         model=f"{R}/sweeps/{{task}}/{{sweep}}/{{point}}/seed{{seed}}/model",
         data=lambda wc: [PLAN.test_set(wc.task, d) for d in DATASETS[wc.task]],
+        # as for the evaluate rule: the release folder where the task's data comes from it, whose authors' code
+        # grades the released rule
+        release=lambda wc: PLAN.grading_release(wc.task),
     output:
         directory(f"{R}/sweeps/{{task}}/{{sweep}}/{{point}}/seed{{seed}}/scores"),
     log:
@@ -125,8 +128,10 @@ rule sweep_score:
         **job_resources("generate_qa"),
     params:
         eval=task_json("eval"),
-        gens=lambda wc, output: sweep_score_shell(wc, output[0])[0],
-        evaluate=lambda wc, output: sweep_score_shell(wc, output[0])[1],
+        gens=lambda wc, output: sweep_generations(wc, output[0]),
+        evaluate=lambda wc, input, output: sweep_evaluations(
+            wc, output[0], input.release
+        ),
     shell:
         "(python -m bmc.cli generate --task {wildcards.task} --model {input.model} --data {input.data}"
         " --out {params.gens} --params {params.eval} && {params.evaluate}) > {log} 2>&1"

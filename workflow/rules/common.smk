@@ -106,14 +106,18 @@ def sweep_train_params(wc):
     return as_json(analyses.sweep_train_settings(PLAN, wc.task, wc.sweep, wc.point))
 
 
-def sweep_score_shell(wc, output):
-    """Generate the sweep model's answers to every test set, then grade each set (the main runs' stages)."""
-    sets = DATASETS[wc.task]
-    gens = " ".join(f"{output}/generations/{d}.jsonl" for d in sets)
+def sweep_generations(wc, output):
+    """The sweep model's answers to every test set."""
+    return " ".join(f"{output}/generations/{d}.jsonl" for d in DATASETS[wc.task])
+
+
+def sweep_evaluations(wc, output, release):
+    """Grade each test set's answers as the evaluate rule does, `--release` included where it passes it (so the
+    released rule is graded by the same code)."""
     label = f"{wc.sweep}={wc.point}"
-    evals = [
+    released = f" --release {release}" if release else ""
+    return " && ".join(
         f"python -m bmc.cli evaluate --generations {output}/generations/{d}.jsonl --out {output}/{d}/scores.json"
-        f" --model-name {label} --method {label} --seed {wc.seed} --task {wc.task} --dataset {d}"
-        for d in sets
-    ]
-    return gens, " && ".join(evals)
+        f" --model-name {label} --method {label} --seed {wc.seed} --task {wc.task} --dataset {d}{released}"
+        for d in DATASETS[wc.task]
+    )
