@@ -1,6 +1,11 @@
-"""What every analysis shares: its named inputs, one matplotlib style, bootstrap CIs, and the four outputs of a
-figure (`<name>.png`, `.pdf`, `.csv` with the data behind it, `.json` with our summary beside the paper's
-values)."""
+"""What every analysis shares: its named inputs, one matplotlib style, bootstrap CIs, how a graded score is drawn
+(the released rule, the paper's, with the corrected rule beside it), the paper's values drawn beside ours, and the
+four outputs of a figure (`<name>.png`, `.pdf`, `.csv` with the data behind it, `.json` with our summary beside the
+paper's values).
+
+Like with like: a paper value is drawn only beside the same quantity under the same rule. A paper number of
+another kind (an entry's `apart` items in paper_values.yaml, e.g. Figure 5's AlpacaEval LC beside the suite's QA
+accuracy) is never drawn: the figure's caption and its JSON notes quote it, naming its quantity."""
 
 from __future__ import annotations
 
@@ -52,14 +57,90 @@ def interval_errors(cells: Sequence[dict]) -> list[list[float]]:
     return [below, above]
 
 
+# how a graded score's two rules are drawn (bmc.analysis.sweeps.RULES): the released rule, the paper's, solid; the
+# corrected rule beside it, dashed with hollow markers
+RULE_STYLES = {
+    "released": {"fmt": "o-", "label": "released rule", "alpha": 1.0},
+    "corrected": {"fmt": "s--", "label": "corrected", "alpha": 0.6, "mfc": "white"},
+}
+
+
+def rule_curves(
+    ax, xs: Sequence[float], cells: Sequence[dict], color: str, label: str, shift: float = 0.0
+) -> None:
+    """A graded score over `xs` under each rule (`RULE_STYLES`), each point with its 95% interval, from cells
+    holding {rule: {score, ci_low, ci_high}}; the corrected curve shifted by `shift` on x so the two intervals
+    stay apart. A point without a score is left out."""
+    for k, (rule, style) in enumerate(RULE_STYLES.items()):
+        points = [
+            (x + k * shift, c[rule]) for x, c in zip(xs, cells, strict=True) if c[rule]["score"] is not None
+        ]
+        if not points:
+            continue
+        kept = [c for _, c in points]
+        ax.errorbar(
+            [x for x, _ in points],
+            [c["score"] for c in kept],
+            yerr=interval_errors(kept),
+            fmt=style["fmt"],
+            capsize=3,
+            color=color,
+            mfc=style.get("mfc", color),
+            alpha=style["alpha"],
+            label=f"{label}, {style['label']}",
+        )
+
+
+def rules_note(cells: Sequence[dict]) -> list[str]:
+    """The note naming both rules of the drawn scores and what graded the released one (`released_rule`)."""
+    from bmc.reporting.tables import RELEASED_RULES
+
+    graders = sorted({str(c.get("released_rule")) for c in cells if c})
+    if not graders:
+        return []
+    named = ", ".join(
+        "not recorded" if g == "None" else "+".join(RELEASED_RULES.get(x, x) for x in g.split("+"))
+        for g in graders
+    )
+    return [
+        "Scores: the authors' released rule (the paper's; solid, filled markers), graded by "
+        f"{named}; the suite's corrected rule beside it (dashed, hollow markers); 95% intervals."
+    ]
+
+
 @dataclass(frozen=True)
 class PaperLine:
-    """A horizontal line at one of the paper's values (`values.<key>` of the analysis' paper_values.yaml entry) on
-    panel `panel`, labelled `label` (which may name `{value}`)."""
+    """A horizontal line at one of the paper's values (`values.<key>` of the analysis' paper_values.yaml entry, a
+    dotted key reaching into a row: `DPO.accuracy`) on panel `panel`, labelled `label` (which may name
+    `{value}`)."""
 
     panel: int
     key: str
     label: str
+
+
+@dataclass(frozen=True)
+class PaperEnds:
+    """The paper's first and last value of a series (`values.<key>`, a list of two, e.g. Figure 5's first and
+    last split), drawn at the first and last x tick of panel `panel` in `color`, labelled `label`."""
+
+    panel: int
+    key: str
+    label: str
+    color: str = "grey"
+
+
+def paper_number(paper: dict | None, key: str, name: str, kind: str = "number"):
+    """`values.<key>` of an analysis' paper_values.yaml entry (a dotted key reaches into a row); a value that is
+    missing or not a `kind` ("number", or "ends": a list of two numbers) is an error naming it."""
+    value = (paper or {}).get("values") or {}
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    ends = isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value)
+    if not (ends if kind == "ends" else isinstance(value, int | float)):
+        what = "number" if kind == "number" else "pair of numbers (first, last)"
+        raise ValueError(f"paper_values.yaml has no {what} {name}.values.{key} for the figure's paper line")
+    return value
 
 
 @dataclass
@@ -72,22 +153,56 @@ class Analysis:
     draw: Callable[..., None]
     panels: int = 1
     notes: list[str] = field(default_factory=list)
-    paper_lines: list[PaperLine] = field(default_factory=list)
+    paper_lines: list[PaperLine | PaperEnds] = field(default_factory=list)
 
 
-def draw_paper_lines(axes: Sequence, lines: Sequence[PaperLine], paper: dict | None, name: str) -> None:
-    """Each paper line at its value in `paper` (the analysis' paper_values.yaml entry); a value the entry lacks is
-    an error naming it."""
-    values = (paper or {}).get("values") or {}
+def draw_paper_lines(
+    axes: Sequence, lines: Sequence[PaperLine | PaperEnds], paper: dict | None, name: str
+) -> None:
+    """Each paper line or pair of ends at its value in `paper` (the analysis' paper_values.yaml entry); a value the
+    entry lacks is an error naming it."""
     for line in lines:
-        if not isinstance(values.get(line.key), int | float):
-            raise ValueError(
-                f"paper_values.yaml has no number {name}.values.{line.key} for the figure's paper line"
-            )
-        value = values[line.key]
         ax = axes[line.panel]
-        ax.axhline(value, color="grey", ls=":", lw=0.8, label=line.label.format(value=value))
+        if isinstance(line, PaperEnds):
+            first, last = paper_number(paper, line.key, name, "ends")
+            ticks = list(ax.get_xticks())
+            ax.plot(
+                [ticks[0], ticks[-1]],
+                [first, last],
+                "D:",
+                color=line.color,
+                mfc="white",
+                lw=0.8,
+                label=line.label,
+            )
+        else:
+            value = paper_number(paper, line.key, name)
+            ax.axhline(value, color="grey", ls=":", lw=0.8, label=line.label.format(value=value))
         ax.legend()
+
+
+def _numbers(values: dict, prefix: str = "") -> list[str]:
+    """ "row field value" of an entry's values, a list of numbers as "first → last"."""
+    out = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out += _numbers(value, f"{prefix}{key} ")
+        else:
+            shown = " → ".join(f"{v:g}" for v in value) if isinstance(value, list) else f"{value:g}"
+            out.append(f"{prefix}{key} {shown}")
+    return out
+
+
+def apart_notes(paper: dict | None) -> list[str]:
+    """The caption lines quoting the paper's numbers of another kind than ours (the entry's `apart` items:
+    `quantity`, `values`, `why`), which no figure draws."""
+    return [
+        f"Not drawn, another quantity than ours: paper, {item['quantity']}: "
+        + "; ".join(_numbers(item.get("values") or {}))
+        + (f" ({item['why']})" if item.get("why") else "")
+        + "."
+        for item in (paper or {}).get("apart") or []
+    ]
 
 
 def mean(values: Sequence[float]) -> float | None:
@@ -127,15 +242,21 @@ def save(prefix: str, analysis: Analysis, name: str, title: str, label: str, pap
 
     out = Path(prefix)
     out.parent.mkdir(parents=True, exist_ok=True)
+    caption = apart_notes(paper)
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
-            1, analysis.panels, figsize=(max(4.2 * analysis.panels + 0.6, 7.0), 3.6), squeeze=False
+            1,
+            analysis.panels,
+            figsize=(max(4.2 * analysis.panels + 0.6, 7.0), 3.6 + 0.3 * len(caption)),
+            squeeze=False,
         )
         analysis.draw(*axes[0])
         draw_paper_lines(axes[0], analysis.paper_lines, paper, name)
         fig.suptitle(title, fontsize=10)
         fig.text(0.5, 0.005, label, ha="center", va="bottom", fontsize=7, color="#8a6d00", wrap=True)
-        fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+        for i, line in enumerate(caption):
+            fig.text(0.5, 0.05 + 0.06 * i, line, ha="center", va="bottom", fontsize=6.5, wrap=True)
+        fig.tight_layout(rect=(0, 0.06 + 0.07 * len(caption), 1, 0.95))
         for ext in ("png", "pdf"):
             tmp = out.with_name(f".{out.name}.tmp.{ext}")
             fig.savefig(tmp, format=ext)
@@ -150,6 +271,6 @@ def save(prefix: str, analysis: Analysis, name: str, title: str, label: str, pap
             "label": label,
             "ours": analysis.summary,
             "paper": paper,
-            "notes": analysis.notes,
+            "notes": analysis.notes + caption,
         },
     )

@@ -1,9 +1,11 @@
 """Diff algorithm: the masks of difflib (the released code) and Levenshtein (the paper's text) on the same
-bridged pairs: the share of response tokens each marks as varied, and how far the two masks agree."""
+bridged pairs: the share of response tokens each marks as varied, and how far the two masks agree; with
+`analysis.diff_training`, DPO-BMC's score per algorithm under the released rule (the paper's) with the corrected
+rule beside it."""
 
 from __future__ import annotations
 
-from bmc.analysis.common import Analysis, describe, group_ticks, interval_errors
+from bmc.analysis.common import RULE_STYLES, Analysis, describe, group_ticks, interval_errors, rules_note
 from bmc.config import AnalysisJob
 from bmc.io import read_jsonl
 
@@ -90,29 +92,49 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
         for ax in score_ax:
             score_bars(ax, tasks, scores)
 
-    return Analysis(rows, summary, draw, panels=3 if score_rows else 2)
+    cells = [c for by_algorithm in scores.values() for c in by_algorithm.values()]
+    return Analysis(rows, summary, draw, panels=3 if score_rows else 2, notes=rules_note(cells))
 
 
 def score_bars(ax, tasks: list[str], scores: dict[str, dict[str, dict]]) -> None:
-    """DPO-BMC's score per task and algorithm with its 95% interval; a missing score is no bar but a label saying
-    so (a bar at 0 would read as a measured 0%)."""
+    """DPO-BMC's score per task and algorithm: a bar for the released rule (the paper's) and a hollow marker for
+    the corrected rule beside it, each with its 95% interval; a missing score is no bar but a label saying so (a
+    bar at 0 would read as a measured 0%)."""
+    corrected, drawn = RULE_STYLES["corrected"], False  # the corrected markers are labelled once
     for j, a in enumerate(ALGORITHMS):
         xs = [i + 0.38 * j for i in range(len(tasks))]
         cells = [scores.get(t, {}).get(a) or {} for t in tasks]
-        scored = [(x, c) for x, c in zip(xs, cells, strict=True) if c.get("score") is not None]
+        scored = [
+            (x, c)
+            for x, c in zip(xs, cells, strict=True)
+            if (c.get("released") or {}).get("score") is not None
+        ]
         if scored:
-            ys, kept = [c["score"] for _, c in scored], [c for _, c in scored]
+            released = [c["released"] for _, c in scored]
             ax.bar(
                 [x for x, _ in scored],
-                ys,
+                [c["score"] for c in released],
                 0.36,
-                yerr=interval_errors(kept),
+                yerr=interval_errors(released),
                 capsize=3,
                 color=f"C{j}",
-                label=a,
+                label=f"{a}, {RULE_STYLES['released']['label']}",
             )
+            graded = [(x, c["corrected"]) for x, c in scored if c["corrected"]["score"] is not None]
+            if graded:
+                ax.errorbar(
+                    [x + 0.09 for x, _ in graded],
+                    [c["score"] for _, c in graded],
+                    yerr=interval_errors([c for _, c in graded]),
+                    fmt="s",
+                    capsize=2,
+                    color="black",
+                    mfc=corrected["mfc"],
+                    label=None if drawn else corrected["label"],
+                )
+                drawn = True
         for x, c in zip(xs, cells, strict=True):
-            if c.get("score") is None:
+            if (c.get("released") or {}).get("score") is None:
                 ax.text(
                     x, 0, f"{a}: no score", rotation=90, ha="center", va="bottom", fontsize=7, color=f"C{j}"
                 )

@@ -32,29 +32,59 @@ def test_edit_distance_bins_split_by_rank():
     assert edit_distance_bins([4, 1], 1) == [0, 0]
 
 
-def _scores(folder, dataset, score, n):
+def _scores(folder, dataset, score, n, released=None, rule="authors_code"):
+    """A scores.json of one set: `score` the corrected rule's, `released` the released rule's (score - 10 unless
+    given)."""
     (folder / dataset).mkdir(parents=True)
-    (folder / dataset / "scores.json").write_text(json.dumps({"dataset": dataset, "score": score, "n": n}))
+    record = {"dataset": dataset, "score": score, "n": n, "released_rule": rule}
+    record["score_released"] = score - 10 if released is None else released
+    (folder / dataset / "scores.json").write_text(json.dumps(record))
     return str(folder / dataset / "scores.json")
 
 
-def test_sweep_scores_from_files_and_folders(tmp_path):
+def test_sweep_scores_read_the_released_rule_with_the_corrected_beside(tmp_path):
     a = _scores(tmp_path / "a", "ECQA", 40.0, 10)
     _scores(tmp_path / "b", "ECQA", 60.0, 10)
-    _scores(tmp_path / "b", "ARC", 80.0, 10)
-    assert read_scores([a])["avg"] == 40.0
+    _scores(tmp_path / "b", "ARC", 80.0, 10, released=50.0)
+    assert read_scores([a])["released"]["score"] == 30.0 and read_scores([a])["corrected"]["score"] == 40.0
     both = read_scores([str(tmp_path / "b")])
-    assert {k: both[k] for k in ("sets", "avg", "n")} == {
-        "sets": {"ARC": {"score": 80.0, "n": 10}, "ECQA": {"score": 60.0, "n": 10}},
-        "avg": 70.0,
-        "n": 20,
+    assert both["sets"] == {
+        "ARC": {"n": 10, "released": 50.0, "corrected": 80.0},
+        "ECQA": {"n": 10, "released": 50.0, "corrected": 60.0},
     }
-    assert (both["ci_low"], both["ci_high"]) == pytest.approx(average_interval(both["sets"]))
+    assert (both["n"], both["released_rule"]) == (20, "authors_code")
+    assert (both["released"]["score"], both["corrected"]["score"]) == (50.0, 70.0)
+    for rule, scores in (("released", (50.0, 50.0)), ("corrected", (80.0, 60.0))):
+        sets = {d: {"score": x, "n": 10} for d, x in zip(("ARC", "ECQA"), scores, strict=True)}
+        assert (both[rule]["ci_low"], both[rule]["ci_high"]) == pytest.approx(average_interval(sets))
     rows, summary = sweep_curve(
         {"score:qa:delta:1": [a], "score:qa:delta:3": [str(tmp_path / "b")], "x:qa": []}, "delta"
     )
-    assert {p: (c["score"], c["n"]) for p, c in summary["qa"].items()} == {"1": (40.0, 10), "3": (70.0, 20)}
-    assert summary["qa"]["1"]["ci_low"] < 40.0 < summary["qa"]["1"]["ci_high"]
+    cells = {p: (c["n"], c["released"]["score"], c["corrected"]["score"]) for p, c in summary["qa"].items()}
+    assert cells == {"1": (10, 30.0, 40.0), "3": (20, 50.0, 70.0)}
+    low, high = summary["qa"]["1"]["released"]["ci_low"], summary["qa"]["1"]["released"]["ci_high"]
+    assert low < 30.0 < high
+    assert rows[0] == {"task": "qa", "point": "1", "n": 10, "released_rule": "authors_code"} | {
+        f"{k}_{rule}": summary["qa"]["1"][rule][k]
+        for rule in ("released", "corrected")
+        for k in ("score", "ci_low", "ci_high")
+    }
+
+
+def test_a_sweep_score_without_the_released_rule_fails_naming_its_file(tmp_path):
+    path = tmp_path / "ECQA" / "scores.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"dataset": "ECQA", "score": 40.0, "n": 10}))
+    with pytest.raises(ValueError, match=r"ECQA/scores.json has no \['score_released'\]"):
+        read_scores([str(tmp_path)])
+
+
+def test_released_rule_names_each_grader_of_a_points_sets(tmp_path):
+    _scores(tmp_path, "ECQA", 40.0, 10)
+    _scores(tmp_path, "ARC", 40.0, 10, rule="reimplementation")
+    assert read_scores([str(tmp_path)])["released_rule"] == "authors_code+reimplementation"
+    _scores(tmp_path / "old", "ARC", 40.0, 10, rule=None)
+    assert read_scores([str(tmp_path / "old")])["released_rule"] is None
 
 
 def test_first_grad_norm_reads_the_first_logged_step(tmp_path):
