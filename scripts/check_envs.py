@@ -39,7 +39,12 @@ def problems(env_file: Path) -> list[str]:
 
 REPO = ENVS.parent
 # import name -> pip distribution name, where they differ
-DISTRIBUTIONS = {"yaml": "pyyaml", "math_verify": "math-verify", "sklearn": "scikit-learn"}
+DISTRIBUTIONS = {
+    "yaml": "pyyaml",
+    "math_verify": "math-verify",
+    "sklearn": "scikit-learn",
+    "antlr4": "antlr4-python3-runtime",
+}
 
 
 def _module_file(module: str) -> Path | None:

@@ -26,10 +26,12 @@ hands model text to `eval` unguarded; an answer left unparsed is compared as tex
 re-parse it; the time limit is a timer in the process, not a separate process.
 
 Environment: sympy's LaTeX parser needs ANTLR 4.11 (the harness's own pin is 4.11.1), but math-verify reads
-percentages only with the suite's 4.13.2, so the suite keeps 4.13.2 and sympy's LaTeX parser fails here for
-this module and for the harness alike (both then go on to the next parser). Measured on the agreement test's
-2,400 math responses: the harness under 4.11.1 changes 4 verdicts, and this module differs from the harness
-on 6 (of 800 MATH-style ones), all answers left to latex2sympy, whose bundled copy only the harness has.
+percentages only with the suite's 4.13.2, so the suite keeps 4.13.2 and sympy's LaTeX parser fails here (this
+module goes on to the next parser); only the harness's own worker gets the pinned 4.11.1
+(`bmc.evaluation.released_code`). Measured on the agreement test's 2,400 math responses, all differences on
+MATH answers sympy's expression parser cannot read: this module differs from the harness on 6 with the
+harness under 4.13.2, on 8 under its 4.11.1, and on none when the harness is given latex2sympy2_extended in
+place of its bundled latex2sympy under 4.13.2.
 """
 
 from __future__ import annotations

@@ -19,6 +19,14 @@ driver for the paper's `--prompt_type platypus_fs` on each released test row: `p
 pebble process with the harness's 3-second limit per answer (past it, wrong). The driver's tool loop (a
 response ending in a code block is run and the model asked again) belongs to generation and is not replayed.
 The worker also builds the harness's prompt and counts the items the suite prompted otherwise.
+
+ANTLR: the harness's grader tries sympy's LaTeX parser first, which works only with ANTLR 4.11 (the authors pin
+4.11.1), while the suite's environment has 4.13.2 (math-verify needs it). The `release` rule unpacks the pinned
+4.11.1 wheel into `eval/math/_antlr4_4.11.1` (manifest `wheels`) and the worker puts that folder first on its
+path, so the harness runs as the authors ran it and nothing else changes version. Without the folder (the wheel
+could not be downloaded) the worker runs with the environment's ANTLR, and says so: a warning in the log and, in
+scores.json, `released_antlr` (the version their code ran with) and `released_sympy_latex` (whether sympy's
+LaTeX parser worked).
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ MATH_CODE = (
     "latex2sympy/gen/PSParser.py",
     "latex2sympy/gen/PSListener.py",
 )
+ANTLR_PIN = "4.11.1"  # the authors' pin (eval/math/eval/latex2sympy/requirements.txt)
+ANTLR_DIR = f"_antlr4_{ANTLR_PIN}"  # in eval/math, unpacked by the `release` rule
 PROMPT_TYPE = "platypus_fs"  # eval/math/sh/eval/cot_model.sh
 TIMEOUT_S = 3  # evaluate.py: pool.map(math_equal_process, params, timeout=3)
 
@@ -146,15 +156,20 @@ def run_qa(script: str | Path, rows: list[dict], items: list[dict]) -> list[tupl
     return verdicts
 
 
-def run_math(code: str | Path, dataset: str, rows: list[dict], items: list[dict]) -> list[dict]:
+def run_math(code: str | Path, dataset: str, rows: list[dict], items: list[dict]) -> tuple[list[dict], dict]:
     """The harness in `code` (eval/math) on released test `rows` of `dataset`, answered by `items` (`response`,
     and `prompt` when known): per item `pred`, `gt`, `correct`, `timeout` and `prompt_matches` (None without
-    a prompt)."""
+    a prompt); and the worker's runtime (`_runtime`)."""
     if len(rows) != len(items):
         raise ValueError(f"{len(rows)} test rows but {len(items)} answers")
     code = Path(code).resolve()
     with tempfile.TemporaryDirectory(prefix="bmc-released-math-") as tmp:
-        request = {"code": str(code), "dataset": dataset, "out": str(Path(tmp) / "out.jsonl")}
+        request = {
+            "code": str(code),
+            "dataset": dataset,
+            "out": str(Path(tmp) / "out.jsonl"),
+            "runtime": str(Path(tmp) / "runtime.json"),
+        }
         write_jsonl(Path(tmp) / "in.jsonl", [{"row": r, **i} for r, i in zip(rows, items, strict=True)])
         write_text(Path(tmp) / "request.json", json.dumps(request))
         # the package's own folder first on the path: the worker is `bmc` run from a folder without it
@@ -163,16 +178,18 @@ def run_math(code: str | Path, dataset: str, rows: list[dict], items: list[dict]
         cmd = [sys.executable, "-m", "bmc.evaluation.released_code", str(Path(tmp) / "request.json")]
         output = _run(cmd, Path(tmp), env, f"the math harness in {code}")
         results = [json.loads(line) for _, line in iter_lines(Path(tmp) / "out.jsonl") if line.strip()]
+        runtime = json.loads(read_text(Path(tmp) / "runtime.json"))
     if len(results) != len(items):
         raise ReleasedCodeError(
             f"the math harness graded {len(results)} of {len(items)} answers:\n{output[-2000:]}"
         )
-    return results
+    return results, runtime
 
 
 def grade(release: str | Path, task: str, dataset: str, generations: list[dict]) -> tuple[list, dict]:
     """(prediction, correct) per generation (`id`, `response`, `prompt`, `answer`) under the authors' code, and
-    notes for scores.json (math: `released_timeouts`, `released_prompt_mismatches`)."""
+    notes for scores.json (math: `released_timeouts`, `released_prompt_mismatches`, `released_antlr`,
+    `released_sympy_latex`)."""
     rows = released_rows(release, task, dataset, [g["id"] for g in generations])
     if task == "qa" and (unprompted := [g["id"] for g in generations if "prompt" not in g]):
         raise ValueError(f"generations without the prompt eval.py's answer is replayed for: {unprompted[:5]}")
@@ -180,10 +197,26 @@ def grade(release: str | Path, task: str, dataset: str, generations: list[dict])
     items = [{"id": g["id"], "prompt": g.get("prompt"), "response": g["response"]} for g in generations]
     if task == "qa":
         return run_qa(code_files(release, task, dataset)[0], rows, items), {}
-    results = run_math(Path(release) / "eval" / "math", dataset, rows, items)
+    code = Path(release) / "eval" / "math"
+    results, runtime = run_math(code, dataset, rows, items)
+    if runtime["sympy_latex"]:
+        log.info("the authors' math code ran with ANTLR %s (%s)", runtime["antlr"], runtime["antlr_path"])
+    else:
+        pinned = code / ANTLR_DIR
+        log.warning(
+            "the authors' math code ran with ANTLR %s, without sympy's LaTeX parser (it needs 4.11; their pin is "
+            "%s): %s",
+            runtime["antlr"],
+            ANTLR_PIN,
+            f"although {pinned} is there"
+            if pinned.is_dir()
+            else f"{pinned} is absent, the `release` rule unpacks it there when PyPI can be reached",
+        )
     notes = {
         "released_timeouts": sum(r["timeout"] for r in results),
         "released_prompt_mismatches": sum(r["prompt_matches"] is False for r in results),
+        "released_antlr": runtime["antlr"],
+        "released_sympy_latex": runtime["sympy_latex"],
     }
     return [(r["pred"] or "", r["correct"]) for r in results], notes
 
@@ -230,11 +263,13 @@ def _math_worker(request_path: str) -> None:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - its messages (ANTLR's version notice on every parse)
     request = json.loads(Path(request_path).read_text(encoding="utf-8"))
     code, dataset = Path(request["code"]), request["dataset"]
-    sys.path[:0] = [
-        str(code),
-        str(code / "latex2sympy"),
-    ]  # the bundled latex2sympy as installed by its setup.py
+    if "antlr4" in sys.modules:
+        raise ReleasedCodeError("antlr4 was imported before the harness's path was set")
+    pinned_antlr = [str(code / ANTLR_DIR)] if (code / ANTLR_DIR).is_dir() else []
+    # the pinned ANTLR first, then the harness, then its bundled latex2sympy as installed by its setup.py
+    sys.path[:0] = [*pinned_antlr, str(code), str(code / "latex2sympy")]
     parser, grader, utils = (importlib.import_module(name) for name in ("parser", "grader", "utils"))
+    Path(request["runtime"]).write_text(json.dumps(_runtime(code, grader)), encoding="utf-8")
     parse_ground_truth, parse_question, run_execute = (
         parser.parse_ground_truth,
         parser.parse_question,
@@ -271,6 +306,30 @@ def _math_worker(request_path: str) -> None:
         ):
             row = {"pred": pred, "gt": gt, "correct": correct, "timeout": timeout, "prompt_matches": matches}
             f.write(json.dumps(row) + "\n")
+
+
+def _runtime(code: Path, grader) -> dict:
+    """What the harness runs with: ANTLR's version (`antlr`, as sympy reads it) and folder (`antlr_path`),
+    whether sympy's LaTeX parser works with it (`sympy_latex`), and the file of the `latex2sympy2` module its
+    grader imported (`latex2sympy`)."""
+    import importlib.metadata
+
+    import antlr4
+
+    antlr_path = Path(antlr4.__file__).resolve().parent
+    if (code / ANTLR_DIR).is_dir() and antlr_path.parent != (code / ANTLR_DIR).resolve():
+        raise ReleasedCodeError(f"antlr4 was imported from {antlr_path}, not from {code / ANTLR_DIR}")
+    try:
+        grader.parse_latex("1")
+        sympy_latex = True
+    except ImportError:  # sympy refuses an ANTLR other than 4.11
+        sympy_latex = False
+    return {
+        "antlr": importlib.metadata.version("antlr4-python3-runtime"),
+        "antlr_path": str(antlr_path),
+        "sympy_latex": sympy_latex,
+        "latex2sympy": sys.modules["latex2sympy2"].__file__,
+    }
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 """The `release` stage against a small local git repository with the authors' paths."""
 
+import hashlib
 import json
+import logging
 import os
+import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -11,8 +15,8 @@ import yaml
 
 from bmc.cli import main
 from bmc.config import ConfigError, Release, job_settings
-from bmc.data.release import ReleaseError, blob_sha1, build, count_rows, load_manifest
-from bmc.evaluation.released_code import QA_FOLDERS, code_files
+from bmc.data.release import ReleaseError, blob_sha1, build, count_rows, load_manifest, load_wheels
+from bmc.evaluation.released_code import ANTLR_DIR, ANTLR_PIN, QA_FOLDERS, code_files
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_MANIFEST = ROOT / "workflow" / "resources" / "bmc_release.yaml"
@@ -240,3 +244,97 @@ def test_the_shipped_manifests_row_counts_are_those_of_the_released_files():
             assert count_rows(shared / entry["dest"]) == entry["rows"], src
             checked += 1
     assert checked >= 20
+
+
+# ---- pinned wheels ---------------------------------------------------------------------------------------------
+def demo_wheel(folder: Path) -> tuple[Path, str]:
+    """A small wheel as PyPI serves one (a package and its dist-info), and its sha256."""
+    wheel = folder / "demo_runtime-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("demo_runtime/__init__.py", "VERSION = '1.0'\n")
+        zf.writestr("demo_runtime-1.0.dist-info/METADATA", "Name: demo-runtime\nVersion: 1.0\n")
+    return wheel, hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+
+def fake_pip(monkeypatch, wheel: Path | None) -> list:
+    """`pip download` as fetch_wheel runs it: copies `wheel` into its -d folder, or fails as offline (None)."""
+    real, calls = subprocess.run, []
+
+    def run(cmd, *args, **kwargs):
+        if "download" not in cmd:
+            return real(cmd, *args, **kwargs)
+        calls.append(cmd)
+        if wheel is None:
+            raise subprocess.CalledProcessError(1, cmd)
+        shutil.copy(wheel, cmd[cmd.index("-d") + 1])
+
+    monkeypatch.setattr(subprocess, "run", run)
+    return calls
+
+
+def with_wheel(manifest: Path, sha256: str) -> Path:
+    data = yaml.safe_load(manifest.read_text())
+    data["wheels"] = {"demo-runtime==1.0": {"dest": "eval/math/_demo", "sha256": sha256}}
+    manifest.write_text(yaml.safe_dump(data))
+    return manifest
+
+
+def test_a_pinned_wheel_is_unpacked_whole_at_its_dest(tmp_path, source_repo, monkeypatch):
+    repo, pinned = source_repo
+    wheel, sha256 = demo_wheel(tmp_path)
+    calls = fake_pip(monkeypatch, wheel)
+    manifest = with_wheel(write_manifest(tmp_path / "m.yaml", repo, pinned), sha256)
+    out = tmp_path / "release"
+    build(str(repo), pinned, manifest, out)
+    assert calls and "demo-runtime==1.0" in calls[0] and "--no-deps" in calls[0]
+    assert (out / "eval/math/_demo/demo_runtime/__init__.py").read_text() == "VERSION = '1.0'\n"
+    assert (out / "eval/math/_demo/demo_runtime-1.0.dist-info/METADATA").is_file()
+    record = json.loads((out / "release.json").read_text())["wheels"]
+    assert record == {"demo-runtime==1.0": {"dest": "eval/math/_demo", "sha256": sha256, "unpacked": True}}
+
+
+def test_without_network_the_release_is_laid_out_without_the_wheel_and_says_so(
+    tmp_path, source_repo, monkeypatch, caplog
+):
+    repo, pinned = source_repo
+    _, sha256 = demo_wheel(tmp_path)
+    fake_pip(monkeypatch, None)
+    manifest = with_wheel(write_manifest(tmp_path / "m.yaml", repo, pinned), sha256)
+    out = tmp_path / "release"
+    with caplog.at_level(logging.WARNING, logger="bmc.data.release"):
+        build(str(repo), pinned, manifest, out)
+    assert (out / "ECQA/train.jsonl").is_file() and not (out / "eval/math/_demo").exists()
+    record = json.loads((out / "release.json").read_text())["wheels"]["demo-runtime==1.0"]
+    assert record["unpacked"] is False and "returned non-zero exit status 1" in record["error"]
+    assert "demo-runtime==1.0 could not be downloaded" in caplog.text and "eval/math/_demo" in caplog.text
+
+
+def test_a_wheel_whose_checksum_differs_fails_the_release(tmp_path, source_repo, monkeypatch):
+    repo, pinned = source_repo
+    wheel, _ = demo_wheel(tmp_path)
+    fake_pip(monkeypatch, wheel)
+    manifest = with_wheel(write_manifest(tmp_path / "m.yaml", repo, pinned), "0" * 64)
+    with pytest.raises(ReleaseError, match=r"wheels\.demo-runtime==1\.0: .* does not match the pinned 0{64}"):
+        build(str(repo), pinned, manifest, tmp_path / "release")
+    assert not (tmp_path / "release").exists()
+
+
+def test_bad_wheel_entries_are_refused(tmp_path):
+    good = {"dest": "eval/math/_x", "sha256": "a" * 64}
+    for wheels, message in (
+        ({"antlr4-python3-runtime": good}, "expected a pinned name==version"),
+        ({"x==1": {"dest": "a"}}, "expected the keys dest and sha256"),
+        ({"x==1": {**good, "dest": "/abs"}}, "absolute or escapes"),
+        ({"x==1": {**good, "sha256": "abc"}}, "sha256 should be 64 hex digits"),
+        (["x==1"], "`wheels` should map name==version"),
+    ):
+        path = tmp_path / "m.yaml"
+        path.write_text(yaml.safe_dump({"commit": "a" * 40, "files": {}, "wheels": wheels}))
+        with pytest.raises(ValueError, match=message):
+            load_wheels(path)
+
+
+def test_the_shipped_manifest_pins_the_authors_antlr_where_their_math_worker_reads_it():
+    wheels = load_wheels(SHIPPED_MANIFEST)
+    assert list(wheels) == [f"antlr4-python3-runtime=={ANTLR_PIN}"]
+    assert wheels[f"antlr4-python3-runtime=={ANTLR_PIN}"]["dest"] == f"eval/math/{ANTLR_DIR}"

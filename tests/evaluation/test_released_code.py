@@ -8,14 +8,16 @@ written here, whose lines the generations' ids name as the data stages do.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
 from bmc.cli import main
-from bmc.evaluation.released_code import code_files, released_test_file
+from bmc.evaluation.released_code import ANTLR_DIR, ANTLR_PIN, code_files, released_test_file
 from bmc.evaluation.vllm_replay import ReplayError
 from bmc.tasks import answer_prompt
 
@@ -27,19 +29,23 @@ CANDIDATES = [
 ]
 
 
-def release_like(tmp_path: Path, task: str, dataset: str, rows: list[dict]) -> Path:
-    """A folder with the authors' code for `dataset` and `rows` as its released test file."""
+def release_like(tmp_path: Path, task: str, dataset: str, rows: list[dict], antlr: bool = False) -> Path:
+    """A folder with the authors' code for `dataset` and `rows` as its released test file (`antlr`: and the
+    pinned ANTLR the `release` rule unpacks beside their math code)."""
+    needed = [*code_files("", task, dataset), *([Path("eval/math") / ANTLR_DIR] if antlr else [])]
     source = next(
-        (Path(f) for f in filter(None, CANDIDATES) if all(p.is_file() for p in code_files(f, task, dataset))),
+        (Path(f) for f in filter(None, CANDIDATES) if all((Path(f) / p).exists() for p in needed)),
         None,
     )
     if source is None:
-        pytest.skip(f"no folder holds the authors' {task} grading code ({[c for c in CANDIDATES if c]})")
+        pytest.skip(f"no folder holds {needed[-1]} and the rest of the authors' {task} grading code")
     release = tmp_path / "release"
     for path in code_files(source, task, dataset):
         target = release / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
+    if antlr:
+        shutil.copytree(source / needed[-1], release / needed[-1])
     test = released_test_file(release, task, dataset)
     test.parent.mkdir(parents=True, exist_ok=True)
     test.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -119,13 +125,14 @@ def test_a_generation_graded_against_another_gold_fails(tmp_path):
         evaluate(tmp_path, "qa", "ARC", generations, "--release", str(release))
 
 
-def test_the_authors_harness_grades_the_released_math_rule(tmp_path):
+@pytest.mark.parametrize("antlr", [True, False], ids=["pinned-antlr", "environment-antlr"])
+def test_the_authors_harness_grades_the_released_math_rule(tmp_path, antlr, caplog):
     rows = [
         {"question": "q1", "answer": "so\n#### 18"},
         {"question": "q2", "answer": "so\n#### 14,000"},
         {"question": "q3", "answer": "so\n#### 16"},
     ]
-    release = release_like(tmp_path, "math", "gsm8k", rows)
+    release = release_like(tmp_path, "math", "gsm8k", rows, antlr=antlr)
     responses = [
         "The answer is: $18$.\nSo the result is 18.",
         "The answer is 14001",
@@ -136,9 +143,18 @@ def test_the_authors_harness_grades_the_released_math_rule(tmp_path):
          "response": response, "answer": row["answer"].split("####")[1].strip()}
         for i, (row, response) in enumerate(zip(rows, responses, strict=True), 1)
     ]  # fmt: skip
-    scores, records = evaluate(tmp_path, "math", "gsm8k", generations, "--release", str(release))
+    with caplog.at_level(logging.INFO, logger="bmc.evaluation.released_code"):
+        scores, records = evaluate(tmp_path, "math", "gsm8k", generations, "--release", str(release))
     assert scores["released_rule"] == "authors_code"
     assert scores["released_timeouts"] == 0 and scores["released_prompt_mismatches"] == 0
+    # which ANTLR their code ran with, and whether sympy's LaTeX parser (4.11 only) worked with it
+    if antlr:
+        assert (scores["released_antlr"], scores["released_sympy_latex"]) == (ANTLR_PIN, True)
+        assert f"ran with ANTLR {ANTLR_PIN}" in caplog.text
+    else:
+        assert scores["released_antlr"] == version("antlr4-python3-runtime")
+        assert scores["released_sympy_latex"] is scores["released_antlr"].startswith("4.11")
+        assert f"{release / 'eval/math' / ANTLR_DIR} is absent" in caplog.text
     assert [(r["prediction_released"], r["correct_released"]) for r in records] == [
         ("18Sotheresultis18", False),
         ("14001", True),
