@@ -398,6 +398,10 @@ def test_analysis_inputs_name_the_runs_they_read():
     assert settings["similarity_model"]["name"] == "all-MiniLM-L6-v2" and "download_cache" not in settings
     costs = [p for _, p in analysis_inputs(plan, "bridging_cost")]
     assert costs == [s for s in plan.summaries() if "/bridged/" in s]
+    # at paper scale the authors' released pairs (Table 3) are no bridging of the suite's: no cost to count
+    paper = [p for _, p in analysis_inputs(shipped("paper.yaml"), "bridging_cost")]
+    assert paper and not [p for p in paper if "/released/" in p]
+    assert "results/paper/bridged/qa/targeted+Llama-3-70B-Instruct/summary.json" in paper
     with pytest.raises(ValueError, match="unknown analysis 'fig9'"):
         analysis_inputs(plan, "fig9")
     assert small().analyses() == [] and small().figures() == []
