@@ -1,22 +1,17 @@
-"""Shared handling of trainer settings from a config section (SFT and preference training), and resuming:
-a checkpoint folder carries the fingerprint of the inputs that made it (`fingerprint.json`: the initial
-weights' and the reference's fingerprints, the data file's sha256, the settings), and a run resumes only from
-checkpoints made from the same inputs; otherwise it removes them and starts over, saying what changed."""
+"""Shared handling of trainer settings from a config section (SFT and preference training): the trainer's
+config, the fingerprint of a run's inputs that its checkpoints carry (`bmc.training_run.resume_point` compares
+it), and the number of processes a job runs on."""
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
-import shutil
 from pathlib import Path
 
 import torch
 
-from bmc.io import file_sha256, fingerprint_changes, model_fingerprint, read_json, write_json
+from bmc.io import file_sha256, model_fingerprint
 
-log = logging.getLogger(__name__)
-FINGERPRINT = "fingerprint.json"
 # settings that change how a run is logged or saved, not what it computes
 BOOKKEEPING = {"save_steps", "save_total_limit", "logging_steps", "logging_dir", "disable_tqdm", "report_to"}
 
@@ -54,16 +49,6 @@ def build_args(config_cls, params: dict, own_keys: set[str], output_dir: Path, *
     return config_cls(**settings)
 
 
-def last_checkpoint(folder: Path) -> str | None:
-    """The newest `checkpoint-N` in `folder`, to resume a killed run."""
-    found = (
-        sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-        if folder.is_dir()
-        else []
-    )
-    return str(found[-1]) if found else None
-
-
 def training_fingerprint(model: str, data: str, settings: dict, ref: str | None = None) -> dict:
     """What a run's checkpoints depend on: the initial model (and the reference), the data and the settings."""
     return {
@@ -73,32 +58,6 @@ def training_fingerprint(model: str, data: str, settings: dict, ref: str | None 
         "settings": {k: v for k, v in sorted(settings.items()) if k not in BOOKKEEPING},
         "world_size": int(os.environ.get("WORLD_SIZE", "1")),
     }
-
-
-def resume_point(folder: Path, fingerprint: dict, trainer) -> str | None:
-    """The newest checkpoint in `folder` if it was made from the same inputs (`fingerprint`), else None: then
-    the old checkpoints are removed and a warning says what changed. Records `fingerprint` in `folder`."""
-    latest = last_checkpoint(folder)
-    saved = folder / FINGERPRINT
-    reason = None
-    if latest:
-        old = read_json(saved) if saved.exists() else None
-        changes = (
-            ["no input fingerprint beside them"] if old is None else fingerprint_changes(old, fingerprint)
-        )
-        reason = "; ".join(changes) or None
-    trainer.accelerator.wait_for_everyone()  # every process decides before the folder changes
-    if reason:
-        log.warning("%s: checkpoints made from other inputs (%s); starting over", folder, reason)
-        latest = None
-    if trainer.is_world_process_zero():
-        if reason:
-            shutil.rmtree(folder)
-        write_json(saved, fingerprint)
-    trainer.accelerator.wait_for_everyone()
-    if latest:
-        log.info("resuming from %s (same inputs)", latest)
-    return latest
 
 
 def check_world_size(expected: int | None) -> None:

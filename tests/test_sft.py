@@ -1,19 +1,26 @@
 import argparse
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from bmc import training_args
+from bmc import training_args, training_run
 from bmc.config import ConfigError, SftJob, job_settings
 from bmc.io import InputError
 from bmc.sft import build_trainer
 from bmc.stages import sft
 from bmc.stages.sft import run
 
-from .test_training_run import OneProcessTrainer, killed_at_rename_onto
+from .test_training_run import OneProcessTrainer, killed_at_rename_onto, saved_until
 
+ROOT = Path(__file__).resolve().parents[1]
 ROWS = [
     {
         "id": f"qa_{i}",
@@ -139,18 +146,18 @@ def test_resume_point_compares_fingerprints(tmp_path, caplog):
     data.write_text("{}\n")
     fingerprint = training_args.training_fingerprint("hub/model", str(data), {"beta": 0.1, "save_steps": 5})
     assert fingerprint["settings"] == {"beta": 0.1} and fingerprint["model"] == "hub/model"
-    assert training_args.resume_point(folder, fingerprint, OneProcessTrainer) is None  # nothing to resume
-    (folder / "checkpoint-3").mkdir()
-    assert training_args.resume_point(folder, fingerprint, OneProcessTrainer).endswith("checkpoint-3")
+    assert training_run.resume_point(folder, fingerprint, OneProcessTrainer) is None  # nothing to resume
+    saved_until(folder / "checkpoint-3", None)
+    assert training_run.resume_point(folder, fingerprint, OneProcessTrainer).endswith("checkpoint-3")
     data.write_text("{}\n{}\n")
     changed = training_args.training_fingerprint("hub/model", str(data), {"beta": 0.1})
     with caplog.at_level("WARNING"):
-        assert training_args.resume_point(folder, changed, OneProcessTrainer) is None
+        assert training_run.resume_point(folder, changed, OneProcessTrainer) is None
     assert "(data_sha256: " in caplog.text and not (folder / "checkpoint-3").exists()
-    (folder / "checkpoint-4").mkdir()
+    saved_until(folder / "checkpoint-4", None)
     (folder / "fingerprint.json").unlink()  # checkpoints of an older version: no fingerprint
     with caplog.at_level("WARNING"):
-        assert training_args.resume_point(folder, changed, OneProcessTrainer) is None
+        assert training_run.resume_point(folder, changed, OneProcessTrainer) is None
     assert "no input fingerprint beside them" in caplog.text
     assert json.loads((folder / "fingerprint.json").read_text()) == changed
 
@@ -159,3 +166,122 @@ def test_bad_rows_are_refused_with_file_and_line(tiny_model_dir, tmp_path):
     bad = {"id": "x", "messages": [ROWS[0]["messages"][1], ROWS[0]["messages"][0]]}
     with pytest.raises(InputError, match=r"sft.jsonl:3: messages should be one user turn"):
         run_sft(tiny_model_dir, tmp_path, [*ROWS[:2], bad])
+
+
+# A real SFT job (`python -m bmc.cli sft`, a checkpoint every step) made to stop in the middle of saving the
+# checkpoint of step 3 at one of these points, then killed with SIGKILL: a time limit or a pre-emption at that
+# moment. Each point leaves checkpoint-3 incomplete beside the complete checkpoint-2.
+STOP_WHILE_SAVING = """
+import json, sys, time
+from pathlib import Path
+
+import transformers.modeling_utils as modeling_utils
+from transformers import Trainer, TrainerState
+
+signal_file, step, point = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+at_step = {"now": False}
+
+
+def wait_for_the_kill():
+    Path(signal_file).write_text("saving")
+    time.sleep(600)
+
+
+def half(path, write):
+    write()
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[: len(data) // 2])
+    wait_for_the_kill()
+
+
+original_checkpoint = Trainer._save_checkpoint
+def save_checkpoint(self, *args, **kwargs):
+    at_step["now"] = self.state.global_step == step
+    return original_checkpoint(self, *args, **kwargs)
+Trainer._save_checkpoint = save_checkpoint
+
+if point == "in the weights":
+    original = modeling_utils.safe_save_file
+    def patched(tensors, filename, **kwargs):
+        if not at_step["now"]:
+            return original(tensors, filename, **kwargs)
+        half(filename, lambda: original(tensors, filename, **kwargs))
+    modeling_utils.safe_save_file = patched
+elif point == "before the optimizer":
+    original = Trainer._save_optimizer_and_scheduler
+    def patched(self, output_dir):
+        if at_step["now"]:
+            wait_for_the_kill()
+        return original(self, output_dir)
+    Trainer._save_optimizer_and_scheduler = patched
+elif point == "in trainer_state.json":
+    original = TrainerState.save_to_json
+    def patched(self, json_path):
+        if not at_step["now"]:
+            return original(self, json_path)
+        half(json_path, lambda: original(self, json_path))
+    TrainerState.save_to_json = patched
+
+from bmc.cli import main
+
+main(sys.argv[4:])
+"""
+
+
+@pytest.mark.parametrize(
+    ("point", "lacks"),
+    [
+        ("in the weights", "model.safetensors cut short"),
+        ("before the optimizer", "optimizer.pt missing"),
+        ("in trainer_state.json", "trainer_state.json cut short"),
+    ],
+)
+def test_a_job_killed_while_saving_a_checkpoint_resumes_from_the_last_complete_one(
+    tiny_model_dir, tmp_path, point, lacks
+):
+    data, out = tmp_path / "sft.jsonl", tmp_path / "sft"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    params = {"learning_rate": 1e-3, "per_device_train_batch_size": 1, "max_length": 128, "max_steps": 5}
+    params["save_steps"] = 1
+    command = ["sft", "--model", str(tiny_model_dir), "--data", str(data), "--out", str(out)]
+    command += ["--params", json.dumps(params)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    driver, signal_file = tmp_path / "driver.py", tmp_path / "saving"
+    driver.write_text(STOP_WHILE_SAVING)
+    job = subprocess.Popen(
+        [sys.executable, str(driver), str(signal_file), "3", point, *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not signal_file.exists():
+            assert job.poll() is None, f"the job ended before saving step 3: {job.stderr.read()[-3000:]}"
+            assert time.monotonic() < deadline, "the job did not reach the checkpoint of step 3"
+            time.sleep(0.2)
+        os.kill(job.pid, signal.SIGKILL)
+    finally:
+        job.kill()
+        job.communicate()
+    assert job.returncode == -signal.SIGKILL
+    checkpoints = tmp_path / "sft.checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
+
+    rerun = subprocess.run(
+        [sys.executable, "-m", "bmc.cli", *command],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    skipped = (
+        f"skipping incomplete checkpoint {checkpoints / 'checkpoint-3'} (its saving did not finish: {lacks}"
+    )
+    assert skipped in rerun.stderr
+    summary = json.loads((out / "sft_summary.json").read_text())
+    assert summary["resumed_from"] == str(checkpoints / "checkpoint-2") and summary["steps"] == 5
+    assert not checkpoints.exists()
