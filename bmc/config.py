@@ -446,6 +446,7 @@ class Judge(Client):
             "bootstrap_rounds",
             "alpaca_eval_annotator",
             "max_unparsed_share",
+            "max_failed_share",
             "arena_hard_prompt",
         }
     )
@@ -455,6 +456,9 @@ class Judge(Client):
     alpaca_eval_annotator: str | None = None
     # a judged scores file with a larger share of judgments without a verdict fails the tables
     max_unparsed_share: Fraction = 0.05
+    # the share of judge requests that may fail after their retries (judged as unparsed); above it the job
+    # fails (every reply that arrived is cached, a rerun asks only the failed requests)
+    max_failed_share: Fraction = 0.0
     # Arena-Hard is judged with Arena-Hard v0.1's own prompt (else the suite's)
     arena_hard_prompt: ArenaHardPrompt | None = None
 
@@ -468,6 +472,9 @@ class Bridge(Section):
     # an edit must keep this share of the words of the response it edits (bmc.bridging.validate); None: no
     # such check, as in the paper and the released code
     min_kept_share: Fraction | None = None
+    # the share of the bridged pairs whose editor request may fail after its retries and stay unbridged; above
+    # it the job fails (every reply that arrived is cached, a rerun asks only the failed requests)
+    max_failed_share: Fraction = 0.0
 
 
 class Rehearsal(Section):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class InputError(ValueError):
@@ -158,9 +161,11 @@ def read_jsonl(path: str | Path, required=None, check=None) -> list[dict]:
 class ResumableJsonl:
     """Append-only progress file for long steps: finished items survive a crash.
 
-    Rows are keyed by `key`; `done` holds the keys already written. A torn last line (killed mid-write)
-    (or cut inside a multi-byte character) is dropped on open. `finalize(path, order)` writes the final file
-    atomically in `order`.
+    Rows are keyed by `key`; `done` holds the keys already written. On open, a torn last line (killed
+    mid-write, or cut inside a multi-byte character) is dropped; a line elsewhere that is not a JSON object
+    (a damaged disk or copy) is moved aside to `<file>.corrupt` with its line number, the rows before and after
+    it are kept and its item is done again; a row without `key` raises InputError. `finalize(path, order)`
+    writes the final file atomically in `order`.
     """
 
     def __init__(self, partial_path: str | Path, key: str = "id"):
@@ -168,19 +173,43 @@ class ResumableJsonl:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.rows: dict[str, dict] = {}
         if self.path.exists():
-            good = []
-            with open(self.path, "rb") as f:
-                for raw in f:
-                    try:
-                        line = raw.decode("utf-8")
-                        row = json.loads(line)
-                    except (UnicodeDecodeError, json.JSONDecodeError):
-                        break  # torn tail from a killed writer
-                    self.rows[row[key]] = row
-                    good.append(line if line.endswith("\n") else line + "\n")
-            with open(self.path, "w", encoding="utf-8") as f:
-                f.writelines(good)
+            self._read()
         self._f = open(self.path, "a", encoding="utf-8")
+
+    def _read(self) -> None:
+        with open(self.path, "rb") as f:
+            lines = [(n, raw if raw.endswith(b"\n") else raw + b"\n", raw) for n, raw in enumerate(f, 1)]
+        good, bad = [], []
+        for lineno, line, raw in lines:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                if line is not raw and lineno == len(lines):
+                    continue  # a torn tail from a killed writer
+                bad.append((lineno, line, getattr(e, "msg", "not UTF-8")))
+                continue
+            if not isinstance(row, dict) or self.key not in row:
+                found = f"fields {sorted(row)}" if isinstance(row, dict) else f"a JSON {type(row).__name__}"
+                raise InputError(self.path, lineno, f"a row needs its {self.key!r} ({found})")
+            self.rows[row[self.key]] = row
+            good.append(line)
+        if bad:
+            aside = self.path.with_name(self.path.name + ".corrupt")
+            with open(aside, "ab") as f:  # kept for inspection: each line after its line number and a tab
+                f.writelines(f"{lineno}\t".encode() + line for lineno, line, _ in bad)
+            for lineno, _, why in bad:
+                log.warning(
+                    "%s:%d: not a JSON row (%s); moved to %s, its item is done again",
+                    self.path,
+                    lineno,
+                    why,
+                    aside.name,
+                )
+        if good != [raw for _, _, raw in lines]:  # rows dropped, or a last row without its newline
+            with atomic_path(self.path) as tmp:
+                tmp.write_bytes(b"".join(good))
 
     @property
     def done(self) -> set[str]:

@@ -1,10 +1,12 @@
 """Atomic writes: the file appears whole or not at all, with the usual permissions; resumable progress files."""
 
+import json
+import logging
 import os
 
 import pytest
 
-from bmc.io import ResumableJsonl, atomic_path, write_json, write_text
+from bmc.io import InputError, ResumableJsonl, atomic_path, write_json, write_text
 
 
 def test_written_files_get_the_umask_permissions(tmp_path):
@@ -57,3 +59,34 @@ def test_a_partial_file_cut_inside_a_character_resumes_from_its_whole_rows(tmp_p
     assert progress.done == {"a"}
     progress.add({"id": "b", "text": "thé"})
     assert progress.finalize(tmp_path / "out.jsonl", ["a", "b"])[1]["text"] == "thé"
+
+
+def test_a_damaged_line_is_moved_aside_and_the_rows_around_it_kept(tmp_path, caplog):
+    partial = tmp_path / "out.partial.jsonl"
+    rows = [json.dumps({"id": k}).encode() + b"\n" for k in "abcd"]
+    partial.write_bytes(rows[0] + b'{"id": "b", "te\n' + rows[2] + rows[3])  # line 2 damaged
+    with caplog.at_level(logging.WARNING):
+        progress = ResumableJsonl(partial)
+    assert progress.done == {"a", "c", "d"}  # before: only "a" was kept, the rest dropped in silence
+    assert f"{partial}:2: not a JSON row" in caplog.text and "out.partial.jsonl.corrupt" in caplog.text
+    assert (tmp_path / "out.partial.jsonl.corrupt").read_bytes() == b'2\t{"id": "b", "te\n'
+    progress.add({"id": "b"})
+    assert [r["id"] for r in progress.finalize(tmp_path / "out.jsonl", "abcd")] == list("abcd")
+
+
+def test_a_last_row_without_its_newline_is_kept_and_the_next_starts_a_line(tmp_path):
+    partial = tmp_path / "out.partial.jsonl"
+    partial.write_bytes(b'{"id": "a"}\n{"id": "b"}')
+    progress = ResumableJsonl(partial)
+    progress.add({"id": "c"})
+    progress.close()
+    assert partial.read_bytes() == b'{"id": "a"}\n{"id": "b"}\n{"id": "c"}\n'
+
+
+def test_a_row_without_its_key_names_the_file_and_line(tmp_path):
+    partial = tmp_path / "out.partial.jsonl"
+    partial.write_text('{"id": "a"}\n{"name": "b"}\n')
+    with pytest.raises(
+        InputError, match=r"out\.partial\.jsonl:2: a row needs its 'id' \(fields \['name'\]\)"
+    ):
+        ResumableJsonl(partial)

@@ -7,7 +7,9 @@ Every input pair appears in the output, in input order, with `bridge.status`:
 - `kept`:     not selected for bridging (`proportion` < 1), the pair keeps its original responses.
 `chosen_original` always holds y_w; the inverse strategy also keeps `rejected_original` (y_l).
 A request the editor fails after its retries is a `fallback` ("editor request failed: <reason>"); it is not
-cached, so a later run asks it again. Each edit is cached the moment it arrives (`bmc.llm.cache`).
+cached, so a later run asks it again, and the stage fails when such pairs are more than `bridge.max_failed_share`
+of the pairs bridged (`failed_requests` in the summary). Each reply is cached the moment it arrives
+(`bmc.llm.cache`).
 """
 
 from __future__ import annotations
@@ -21,16 +23,18 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz
 
 from bmc.bridging.prompts import Template
-from bmc.bridging.validate import check_edit, check_kept, kept_share
+from bmc.bridging.validate import check_edit, check_kept, check_length, kept_share
 from bmc.io import file_sha256, read_jsonl
 from bmc.llm import ledger
-from bmc.llm.cache import ResponseCache, ask_uncached, content_key
+from bmc.llm.cache import ResponseCache, ask_uncached, check_failed_share, content_key
 from bmc.llm.clients import ChatClient
 from bmc.records import PAIR
 from bmc.tasks import TASKS
 
 if TYPE_CHECKING:
     from bmc.config import Bridge
+
+REQUEST_FAILED = "editor request failed: "
 
 
 def read_pairs(path: str) -> list[dict]:
@@ -76,12 +80,14 @@ def bridge_pairs(
     chunk: int = 16,
     legacy: dict | None = None,
     min_kept_share: float | None = None,
+    max_tokens: int | None = None,
 ) -> tuple[list[dict], dict]:
     """(bridged rows in input order, this run's editor usage with `cache_hits`).
 
     The editor is built only when some request is not cached yet; each output is cached as it arrives.
     `legacy`: the editor's identity as older cache keys spelled it (their entries are reused).
     `min_kept_share`: an edit keeping less of the response it edits falls back (`bridge.min_kept_share`).
+    `max_tokens`: the editor's reply limit; a reply far beyond it falls back (`validate.check_length`).
     """
     messages = {p["id"]: template.render(p) for p in pairs if p["id"] in selected}
     keys = {pid: edit_key(template, identity, m) for pid, m in messages.items()}
@@ -92,7 +98,9 @@ def bridge_pairs(
         requests, editor_factory, cache, template.name, identity, chunk, desc, aliases
     )
     rows = [
-        bridge_row(pair, template, identity, keys.get(pair["id"]), cache, failures, min_kept_share)
+        bridge_row(
+            pair, template, identity, keys.get(pair["id"]), cache, failures, min_kept_share, max_tokens
+        )
         for pair in pairs
     ]
     return rows, usage
@@ -106,6 +114,7 @@ def bridge_row(
     cache: ResponseCache,
     failures: dict[str, str] | None = None,
     min_kept_share: float | None = None,
+    max_tokens: int | None = None,
 ) -> dict:
     """The output row of one pair: edited, fallback (with the reason) or kept."""
     row = {**pair, "chosen_original": pair["chosen"]}
@@ -115,10 +124,13 @@ def bridge_row(
     if key is None:
         info["reason"] = "not selected (proportion)"
     elif failures and key in failures:
-        info.update(status="fallback", reason=f"editor request failed: {failures[key]}")
+        info.update(status="fallback", reason=f"{REQUEST_FAILED}{failures[key]}")
     else:
-        text = cache.get(key).strip()
-        reason = check_edit(text, pair, template.replaces, template.instruction_lines)
+        entry = cache.entry(key)
+        text = entry["output"].strip()
+        tokens, finish = int(entry.get("completion_tokens") or 0), entry.get("finish_reason")
+        reason = check_length(text, max_tokens, tokens, finish)
+        reason = reason or check_edit(text, pair, template.replaces, template.instruction_lines)
         if reason is None and template.edits:
             reason = check_kept(text, pair[template.edits], min_kept_share)
         info.update(status="fallback" if reason else "edited", reason=reason)
@@ -146,8 +158,23 @@ def editor_usage(cache_dir: str, rows: list[dict], usage: dict) -> dict:
     return {**ledger.totals(cache_dir, keys), "cache_hits": usage["cache_hits"], "this_run": this_run}
 
 
-def summarize(rows: list[dict], template: Template, editor: dict, usage: dict, wall_s: float) -> dict:
-    """Counts per status, the fallback reasons, the editor's cost and how close the edits stay to y_l / y_w."""
+def failed_requests(rows: list[dict], max_failed_share: float, out: str) -> dict:
+    """The pairs whose editor request failed after its retries: {"count", "share" (of the pairs bridged),
+    "max_failed_share", "reasons"}; raises `RequestsFailed` when their share is above `max_failed_share`."""
+    asked = sum(r["bridge"]["cache_key"] is not None for r in rows)
+    reasons = [
+        r["bridge"]["reason"].removeprefix(REQUEST_FAILED)
+        for r in rows
+        if (r["bridge"]["reason"] or "").startswith(REQUEST_FAILED)
+    ]
+    return check_failed_share(reasons, asked, max_failed_share, f"bridging {out}", "bridge.max_failed_share")
+
+
+def summarize(
+    rows: list[dict], template: Template, editor: dict, usage: dict, wall_s: float, failed: dict | None = None
+) -> dict:
+    """Counts per status, the fallback reasons (`failed`: the failed requests among them, `failed_requests`),
+    the editor's cost and how close the edits stay to y_l / y_w."""
     edited = [r for r in rows if r["bridge"]["status"] == "edited"]
     new = "rejected" if template.replaces == "rejected" else "chosen"
 
@@ -164,6 +191,7 @@ def summarize(rows: list[dict], template: Template, editor: dict, usage: dict, w
         "fallback_reasons": dict(
             Counter(r["bridge"]["reason"] for r in rows if r["bridge"]["status"] == "fallback")
         ),
+        "failed_requests": failed,
         "editor_usage": usage,
         # mean rapidfuzz ratio (0-100) of each edited response to the originals
         "similarity_to_chosen_original": similarity("chosen_original"),

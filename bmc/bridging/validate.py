@@ -1,7 +1,10 @@
 """Validation of an editor's output; an invalid edit keeps the original pair (status `fallback`).
 
 Reasons are fixed strings so that the summary can count them. Rules:
-- every output: not empty, not identical to the response it replaces, and no line of the editing
+- every output: whole (an endpoint's reply cut at the token limit, finish reason `length`, or filtered,
+  `content_filter`, is no edit), not far longer than the editor's `max_new_tokens` allows (`check_length`:
+  more than `TOKEN_FACTOR` times as many tokens as the editor reports, or more than `CHARS_PER_TOKEN`
+  characters per allowed token: a server that ignores the limit, or a reply that is not an edit), not empty, not identical to the response it replaces, and no line of the editing
   instructions in it (a weak editor, e.g. a pretrained model, tends to echo its prompt; for instruction
   following, which has no answer to check, such an echo would otherwise pass as a winner);
 - a new winner (`chosen`): not identical to y_l either (y_l is wrong); for QA and math, the final
@@ -31,6 +34,27 @@ SAME_AS_LOSER = "identical to the losing response"
 SAME_AS_WINNER = "identical to the winning response"
 ECHO = "repeats the editing instructions"
 TOO_LITTLE_KEPT = "keeps too little of the response it edits"
+CUT = "cut at the token limit (finish_reason length)"
+FILTERED = "filtered by the endpoint (finish_reason content_filter)"
+TOO_LONG = "far longer than max_new_tokens allows"
+TOKEN_FACTOR = 1.5  # a reply's token count, as the model reports it, may exceed the limit by re-tokenizing
+CHARS_PER_TOKEN = 16  # four times English text's usual 4 characters per token
+
+
+def check_length(
+    text: str, max_tokens: int | None, tokens: int = 0, finish_reason: str | None = None
+) -> str | None:
+    """None if a reply is whole and within reach of `max_tokens` (None: no limit known), else why not.
+    `tokens`: the reply's token count as the model reported it (0: unknown)."""
+    if finish_reason == "length":
+        return CUT
+    if finish_reason == "content_filter":
+        return FILTERED
+    if max_tokens is None:
+        return None
+    if tokens > TOKEN_FACTOR * max_tokens or len(text) > CHARS_PER_TOKEN * max_tokens:
+        return TOO_LONG
+    return None
 
 
 def check_edit(text: str, pair: dict, replaces: str, instructions: tuple[str, ...] = ()) -> str | None:

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from bmc.config import Decoding, Generation
 from bmc.generation.fingerprint import differences, generation_inputs
-from bmc.io import ResumableJsonl, read_json, write_json, write_jsonl
+from bmc.io import InputError, ResumableJsonl, read_json, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -353,9 +353,14 @@ def _discard_if_inputs_changed(partial: Path, inputs: dict) -> None:
     """Drop a partial file made with other inputs, or with none recorded, then record the current ones."""
     saved_path = _inputs_path(partial)
     if partial.exists():
-        saved = read_json(saved_path) if saved_path.exists() else None
+        saved, why = None, "no record of what made it"
+        if saved_path.exists():
+            try:
+                saved = read_json(saved_path)
+            except InputError as e:
+                why = f"its record does not parse: {e}"
         if saved != inputs:
-            why = "; ".join(differences(saved, inputs)) if saved else "no record of what made it"
+            why = "; ".join(differences(saved, inputs)) if saved else why
             log.warning("%s was made with other inputs (%s); starting over", partial, why)
             partial.unlink()
     write_json(saved_path, inputs)

@@ -5,11 +5,12 @@
 - `vllm`:   the same through vLLM (offline batch)
 - `openai`: any OpenAI-compatible endpoint (OpenAI, a vLLM server, ...; `bmc.llm.endpoint`): the key comes
             from the environment variable named by `api_key_env`; every reply is validated, bad ones are
-            retried with backoff (`max_retries`, `backoff_s`, 429 waits as long as Retry-After says) and a
-            request that still fails comes back as a failed `Reply` with its reason (only a refused key, an
-            unknown model or an endpoint that is down stops the stage).
-`ChatClient.ask` hands each reply over as soon as it is in (the cache stores it at once) and writes every
-attempt to the ledger (`bmc.llm.ledger`) when one is attached. Each client also counts its requests and
+            retried with backoff (`max_retries`, `backoff_s`, 429 waits as long as Retry-After says, within a
+            cap) and a request that still fails comes back as a failed `Reply` with its reason (only a
+            refused key, an unknown model or an endpoint that is down stops the stage at once).
+`ChatClient.ask` hands each reply over as soon as it is in (the cache stores it at once), every reply of a
+batch even when storing one of them fails, and writes every attempt to the ledger (`bmc.llm.ledger`) when one
+is attached. Each client also counts its requests and
 prompt/completion tokens (`usage`). `section` names the config section (`bridge.editor`, `judge`) in errors.
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bmc.chat import render_chat
-from bmc.config import CLIENT_OPTIONS
+from bmc.config import CLIENT_OPTIONS, Decoding
 from bmc.io import model_fingerprint  # noqa: F401 - part of this module's interface
 
 LOCAL_KINDS = {"hf": "transformers", "vllm": "vllm"}
@@ -31,12 +32,14 @@ CLIENT_KEYS = {kind: {"kind", *options} for kind, options in CLIENT_OPTIONS.item
 
 @dataclass(frozen=True)
 class Reply:
-    """A model's answer to one request: `text`, or None and `error` (a fixed reason) when it failed."""
+    """A model's answer to one request: `text`, or None and `error` (a fixed reason) when it failed;
+    `finish_reason` when an endpoint says the text was cut (`length`) or filtered (`content_filter`)."""
 
     text: str | None
     error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    finish_reason: str | None = None
 
 
 class ChatClient:
@@ -56,7 +59,8 @@ class ChatClient:
         self, requests: dict[str, list[dict]], on_reply: Callable[[str, Reply], None], chunk: int = 16
     ) -> None:
         """Answer every request (cache key -> messages) by `complete` calls of `chunk` requests; each reply goes
-        to `on_reply(key, reply)` as soon as its call returns, and every request to the ledger."""
+        to `on_reply(key, reply)` as soon as its call returns, and every request to the ledger. When `on_reply`
+        fails (a full disk), the rest of the batch is still handed over before the first error is raised."""
         keys = list(requests)
         for start in range(0, len(keys), chunk):
             batch = keys[start : start + chunk]
@@ -66,13 +70,19 @@ class ChatClient:
             if len(outputs) != len(batch):
                 raise RuntimeError(f"model returned {len(outputs)} outputs for {len(batch)} requests")
             seconds = (time.monotonic() - began) / len(batch)
+            errors = []
             for i, (key, out) in enumerate(zip(batch, outputs, strict=True)):
                 reply = out if isinstance(out, Reply) else Reply(out)
-                if sent:
-                    outcome = "ok" if reply.text is not None else str(reply.error)
-                    tokens = (reply.prompt_tokens, reply.completion_tokens)
-                    self.ledger.done(sent[i], key, outcome, None, *tokens, seconds)
-                on_reply(key, reply)
+                try:
+                    if sent:
+                        outcome = "ok" if reply.text is not None else str(reply.error)
+                        tokens = (reply.prompt_tokens, reply.completion_tokens)
+                        self.ledger.done(sent[i], key, outcome, None, *tokens, seconds)
+                    on_reply(key, reply)
+                except Exception as e:  # the batch's other replies are stored first
+                    errors.append(e)
+            if errors:
+                raise errors[0]
 
 
 def check_client_config(config: dict, section: str = "bridge.editor") -> None:
@@ -107,6 +117,13 @@ def openai_settings(config: dict) -> dict:
     }
     out.update({k: config[k] for k in ("top_p", "seed") if k in config})
     return out
+
+
+def reply_token_limit(config: dict) -> int:
+    """The most tokens a reply may have: `max_new_tokens`, or the default each kind sends."""
+    if config["kind"] == "openai":
+        return openai_settings(config)["max_tokens"]
+    return int(config.get("max_new_tokens", Decoding.model_fields["max_new_tokens"].default))
 
 
 def resolve_model(config: dict, base_model: str | None, section: str = "bridge.editor") -> str:

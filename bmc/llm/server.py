@@ -248,6 +248,9 @@ class ClientFactory:
         from bmc.llm.clients import make_client
 
         config = self.config
-        if served(config):
-            config = self._stack.enter_context(running_server(config, self.server_log, self.section))
-        return make_client(config, self.base_model, self.section)
+        if not served(config):
+            return make_client(config, self.base_model, self.section)
+        config = self._stack.enter_context(running_server(config, self.server_log, self.section))
+        client = make_client(config, self.base_model, self.section)
+        client.billed = False  # its own server: a stop need not wait for the replies in flight
+        return client

@@ -1,8 +1,10 @@
 """Rule `bridge` / `bridge_served` (command `bridge`): the bridged pairs of one strategy and editor
 (`bmc.bridging.bridge`), every input pair in the output with its `bridge.status`.
 
-Each edit is cached the moment it arrives, so a killed run resumes where it stopped; `editor_usage` in the
-summary counts every request the cache folder's ledger holds for these pairs, over every run (killed ones
+Each reply is cached the moment it arrives, so a killed run resumes where it stopped. Requests that fail after
+their retries are tried again by a plain rerun: the job fails, naming them, when they are more than
+`bridge.max_failed_share` of the pairs bridged (default 0), and the summary counts them (`failed_requests`).
+`editor_usage` in the summary counts every request the cache folder's ledger holds for these pairs, over every run (killed ones
 included), and `this_run` the requests of this run. An editor with a `serve` section is served by the job
 itself (`bmc.llm.server`).
 """
@@ -17,6 +19,7 @@ from bmc.bridging.bridge import (
     bridge_fingerprint,
     bridge_pairs,
     editor_usage,
+    failed_requests,
     read_pairs,
     select,
     summarize,
@@ -25,7 +28,7 @@ from bmc.bridging.prompts import load_template
 from bmc.config import Bridge, job_settings
 from bmc.io import write_json, write_jsonl
 from bmc.llm.cache import ResponseCache
-from bmc.llm.clients import client_identity, legacy_identity, request_chunk
+from bmc.llm.clients import client_identity, legacy_identity, reply_token_limit, request_chunk
 from bmc.llm.server import ClientFactory
 from bmc.tasks import TASKS
 
@@ -71,11 +74,13 @@ def run(args: argparse.Namespace) -> None:
             chunk=request_chunk(editor_config),
             legacy=legacy_identity(editor_config),
             min_kept_share=settings.min_kept_share,
+            max_tokens=reply_token_limit(editor_config),
         )
     missing = {p["id"] for p in pairs} - {r["id"] for r in rows}
     assert not missing and len(rows) == len(pairs), f"pairs lost in bridging: {sorted(missing)[:5]}"
+    failed = failed_requests(rows, settings.max_failed_share, args.out)  # raises above the allowed share
     write_jsonl(args.out, rows)
     spent = editor_usage(args.cache, rows, usage)
-    summary = summarize(rows, template, {**editor_config, **identity}, spent, time.time() - start)
+    summary = summarize(rows, template, {**editor_config, **identity}, spent, time.time() - start, failed)
     write_json(args.summary, summary)
     log.info("bridging %s: %s, editor %s", template.name, summary["status"], spent)

@@ -2,7 +2,9 @@
 judged pairwise against the set's baseline (`bmc.evaluation.instruction_following`, `bmc.evaluation.judge`).
 
 Judgments go to `judgments.jsonl` beside `scores.json`, the judge's cost into the scores. Each verdict is cached
-as it arrives (`bmc.llm.cache`), so a killed run resumes; a judge with a `serve` section is served by the job
+as it arrives (`bmc.llm.cache`), so a killed run resumes; requests that fail after their retries are tried again
+by a plain rerun: the job fails, naming them, when they are more than `judge.max_failed_share` of the requests
+(default 0), and the scores count them (`failed`); a judge with a `serve` section is served by the job
 itself (`bmc.llm.server`). The judge is asked with Arena-Hard v0.1's own prompt when `--judge-prompt` gives
 the folder the `arena_hard_judge` rule lays out (config `judge.arena_hard_prompt`), else with the suite's
 (`judge.template_version`); scores.json names it (`judge_prompt`). With `judge.alpaca_eval_annotator` (paper
@@ -27,7 +29,7 @@ from bmc.evaluation.instruction_following import (
 from bmc.evaluation.judge import JudgePrompt, arena_hard_prompt, judge, judge_keys, suite_prompt
 from bmc.io import InputError, file_sha256, read_jsonl, write_json, write_jsonl
 from bmc.llm import ledger
-from bmc.llm.cache import ResponseCache
+from bmc.llm.cache import ResponseCache, check_failed_share
 from bmc.llm.clients import client_identity, legacy_identity, request_chunk
 from bmc.llm.server import ClientFactory
 from bmc.records import GENERATION, TEST_ITEM
@@ -76,6 +78,10 @@ def run(args: argparse.Namespace) -> None:
         judgments = library_scores(args, items, settings, scores)
     else:
         judgments = judged_scores(args, items, settings, scores)
+    failed = [j["error"] for j in judgments if j.get("error")]
+    where, bound = f"judging {args.out}", settings.max_failed_share
+    check_failed_share(failed, len(judgments), bound, where, "judge.max_failed_share")  # raises above it
+    scores["max_failed_share"] = bound
     write_jsonl(Path(args.out).with_name("judgments.jsonl"), judgments)
     write_json(args.out, scores)
     if scores["unparsed_share"] > settings.max_unparsed_share:

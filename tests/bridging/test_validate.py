@@ -92,3 +92,20 @@ def test_the_strategies_that_edit_a_response_name_it():
         "inverse": "chosen",
         "free": None,
     }
+
+
+@pytest.mark.parametrize(
+    "length, tokens, finish, reason",
+    [
+        (64 * 16, 0, None, None),  # at the character bound
+        (64 * 16 + 1, 0, None, v.TOO_LONG),  # one character beyond
+        (12_449, 5, None, v.TOO_LONG),  # a server that ignored max_tokens and claims a short reply
+        (100, 96, None, None),  # re-tokenizing may count a few more than were generated
+        (100, 97, None, v.TOO_LONG),  # more tokens than 1.5 x the limit, as the editor counts them
+        (100, 0, "length", v.CUT),
+        (0, 0, "content_filter", v.FILTERED),
+    ],
+)
+def test_check_length(length, tokens, finish, reason):
+    assert v.check_length("x" * length, 64, tokens, finish) == reason
+    assert v.check_length("x" * length, None, tokens) is None  # no limit known: no bound

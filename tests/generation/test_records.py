@@ -164,6 +164,36 @@ def test_a_partial_file_without_a_record_is_not_trusted(tiny_model_dir, tmp_path
     assert "no record of what made it" in caplog.text
 
 
+def test_a_damaged_line_in_a_partial_file_costs_only_its_item(tiny_model_dir, tmp_path, caplog):
+    items = [{"id": f"q{i}", "text": p} for i, p in enumerate(PROMPTS)]
+    out = tmp_path / "g.jsonl"
+    gen = load_generator(tiny_model_dir, GenerationParams(max_new_tokens=3, batch_size=1))
+    reference = generate_resumable(gen, items, lambda it: it["text"], out, keep_partial=True)
+    partial = partial_path(out)
+    lines = partial.read_bytes().splitlines(keepends=True)
+    damaged = json.loads(lines[1])["id"]
+    partial.write_bytes(lines[0] + lines[1][:20] + b"\xff\n" + b"".join(lines[2:]))  # line 2 damaged
+    rerun = Recording(gen)
+    with caplog.at_level(logging.WARNING):
+        rows = generate_resumable(rerun, items, lambda it: it["text"], out)
+    assert rerun.asked == [next(it["text"] for it in items if it["id"] == damaged)]  # only its item again
+    assert rows == reference and [r["id"] for r in rows] == [it["id"] for it in items]  # none lost or twice
+    assert f"{partial}:2: not a JSON row" in caplog.text and "done again" in caplog.text
+    assert partial.with_name(partial.name + ".corrupt").read_bytes() == b"2\t" + lines[1][:20] + b"\xff\n"
+
+
+def test_a_partial_file_whose_record_does_not_parse_starts_over(tiny_model_dir, tmp_path, caplog):
+    items = [{"id": "q0", "text": "x"}]
+    out = tmp_path / "g.jsonl"
+    gen = Recording(load_generator(tiny_model_dir, GenerationParams(max_new_tokens=2)))
+    generate_resumable(gen, items, lambda it: it["text"], out, keep_partial=True)
+    record = partial_path(out).with_name(partial_path(out).name.removesuffix(".jsonl") + ".params.json")
+    record.write_text(record.read_text()[:15])
+    with caplog.at_level(logging.WARNING):
+        generate_resumable(gen, items, lambda it: it["text"], out)
+    assert gen.asked == ["x", "x"] and f"its record does not parse: {record}:" in caplog.text
+
+
 def _test_sets(tmp_path, names=("ECQA", "QASC", "ARC")):
     files, outs = [], []
     for name in names:

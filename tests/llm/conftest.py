@@ -1,5 +1,6 @@
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,18 @@ def outputs(folder: Path) -> tuple[list[dict], dict]:
 
 def cached_keys(folder: Path) -> set[str]:
     return {p.stem for p in (folder / "cache").glob("??/*.json")}
+
+
+def received(folder: Path) -> Counter:
+    """Replies the ledger records as received (outcome ok), per cache key."""
+    path = folder / "cache" / "ledger.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return Counter(r["key"] for r in rows if r["event"] == "done" and r["outcome"] == "ok")
+
+
+def paid_twice(folder: Path) -> int:
+    """Replies received more than once for the same request (by the ledger, over every run)."""
+    return sum(n - 1 for n in received(folder).values())
 
 
 def files_holding(root: Path, secret: str) -> list[Path]:

@@ -3,9 +3,10 @@ in requests (`max_requests`, then 503) and time (`max_seconds`, then it shuts it
 
 `GET /v1/models` lists one model; `POST /v1/chat/completions` answers `reply(prompt)` unless the request's
 item (the `item-N` in its prompt) has faults planned: `plan[item]` is consumed one fault per request (the
-kinds of `FAULTS`, plus `key_in_reply`, a good reply quoting the Authorization header, and `401`). The
-server counts every request per item (`received`), every good reply it sent (`answered`) and may hold
-requests after `hold_after` good replies (they wait, bounded, and are then dropped unanswered).
+kinds of `FAULTS`, `REFUSED` and `FATAL`, plus `key_in_reply`, a good reply quoting the Authorization header).
+The server counts every request per item (`received`), every good reply it sent (`answered`), every reply
+with a text, which an endpoint bills (`paid`), and may hold requests after `hold_after` good replies: they wait,
+bounded, and are then dropped unanswered, or answered when `hold_answers` is set.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import time
 from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-# fault kind -> what the client must call it (the fallback reason once the retries are spent)
+from bmc.bridging.validate import CUT, FILTERED, TOO_LONG
+
+# a failed request: fault kind -> what the client must call it once the retries are spent
 FAULTS = {
     "429": "HTTP 429",
     "500": "HTTP 500",
@@ -27,11 +30,17 @@ FAULTS = {
     "cut": "cut-off body",
     "null_content": "null content",
     "echo_key": "HTTP 400",
-    "length": "finish_reason length",
     "reset": "connection error",
     "html_502": "HTTP 502",
 }
-FINAL = {"echo_key", "length"}  # not retried: the first failure is the last
+FINAL = {"echo_key"}  # not retried: the first failure is the last
+# a reply that arrives, is paid for and cached, but is no edit: fault kind -> the fallback reason
+REFUSED = {"length": CUT, "filtered": FILTERED, "long": TOO_LONG}
+LONG_REPLY = (
+    "Let's think step by step.\n" + "Fish like water. " * 732 + "\nThe answer is water"
+)  # 12,490 characters
+# a reply that stops the stage: fault kind -> what the error says
+FATAL = {"401": "refused the key: HTTP 401", "403": "refused the key: HTTP 403", "404": "has no such model"}
 ITEM = re.compile(r"item-\d+")
 
 
@@ -53,8 +62,10 @@ class FaultServer:
         self.plan: dict[str, list[str]] = defaultdict(list)
         self.retry_after = "0"
         self.hold_after: int | None = None
+        self.hold_answers = False
         self.received: Counter = Counter()
         self.answered: Counter = Counter()
+        self.paid: Counter = Counter()
         self.times: dict[str, list[float]] = defaultdict(list)
         self.held = self.overflow = 0
         self.release = threading.Event()
@@ -124,10 +135,11 @@ class FaultServer:
                         server.hold_after is not None and sum(server.answered.values()) >= server.hold_after
                     )
                     server.held += hold
-                if hold:  # a request the test will kill the client under; never answered
+                if hold:  # a request the test will stop the client under
                     server.release.wait(30)
-                    self.close_connection = True
-                    return
+                    if not server.hold_answers:  # never answered
+                        self.close_connection = True
+                        return
                 self.answer(fault, item, body, prompt)
 
             def answer(self, fault, item, body, prompt):
@@ -165,11 +177,15 @@ class FaultServer:
                     message = f"invalid request; received headers: Authorization: {auth}"
                     self.send(400, {"error": {"message": message, "type": "invalid_request_error"}})
                 elif fault == "length":
-                    self.send(200, completion(server.reply(prompt)[:10], finish="length"))
+                    self._paid(item, completion(server.reply(prompt)[:10], finish="length"))
+                elif fault == "filtered":
+                    self._paid(item, completion(None, finish="content_filter"))
+                elif fault == "long":
+                    self._paid(item, completion(LONG_REPLY))
                 elif fault == "reset":
                     self.close_connection = True
-                elif fault == "401":
-                    self.send(401, {"error": {"message": f"bad key {auth}"}})
+                elif fault in FATAL:
+                    self.send(int(fault), {"error": {"message": f"refused {auth}"}})
                 elif fault == "key_in_reply":
                     text = f"(debug: {auth})\n{server.reply(prompt)}"
                     self._good(item, completion(text))
@@ -179,8 +195,13 @@ class FaultServer:
                     self._good(item, completion(server.reply(prompt)))
 
             def _good(self, item, payload):
-                self.send(200, payload)
+                self._paid(item, payload)
                 with server.lock:
                     server.answered[item] += 1
+
+            def _paid(self, item, payload):
+                self.send(200, payload)
+                with server.lock:
+                    server.paid[item] += 1
 
         return Handler
