@@ -50,3 +50,16 @@ def test_a_share_of_failed_judge_requests_may_be_allowed(key, server, tmp_path):
     server.plan["item-2"] = ["500"] * 6
     scores = judge_stage(tmp_path, server.url, max_failed_share=0.25, max_unparsed_share=0.25)
     assert scores["failed"] == scores["unparsed"] == 2 and scores["max_failed_share"] == 0.25
+
+
+def test_a_cut_judge_reply_is_cached_and_read_as_arena_hard_reads_it(key, server, tmp_path):
+    server.reply = lambda prompt: "[[A>B]] because it is longer"
+    server.plan["item-1"] = ["length", "length"]  # both orders of item 1 cut after 10 characters
+    scores = judge_stage(tmp_path, server.url)
+    assert scores["failed"] == scores["unparsed"] == 0 and len(cached_keys(tmp_path)) == 8
+    judgments = [
+        json.loads(line) for line in (tmp_path / "scores" / "judgments.jsonl").read_text().splitlines()
+    ]
+    assert [j["reply"] for j in judgments if j["id"] == "ah-1"] == ["[[A>B]] be"] * 2
+    judge_stage(tmp_path, server.url)
+    assert server.total == 8 and paid_twice(tmp_path) == 0  # the rerun asks nothing
