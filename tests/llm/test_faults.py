@@ -16,6 +16,7 @@ from bmc.evaluation.judge import judge
 from bmc.llm import endpoint
 from bmc.llm.cache import RequestsFailed, ResponseCache
 from bmc.llm.clients import client_identity, legacy_identity, make_client
+from bmc.llm.ledger import Ledger
 from bmc.reporting import bridged
 from bmc.stages.bridge import run
 
@@ -169,6 +170,27 @@ def test_a_full_disk_stops_the_stage_and_every_reply_that_arrived_is_stored(
     run(args)
     assert all(r["bridge"]["status"] == "edited" for r in outputs(tmp_path)[0])
     assert server.total == 8 and paid_twice(tmp_path) == 0
+
+
+def test_a_ledger_that_cannot_be_written_stops_the_stage_without_losing_the_reply(
+    key, server, tmp_path, monkeypatch
+):
+    done, calls = Ledger.done, Counter()
+
+    def done_on_a_full_disk(self, *args, **kw):
+        calls["done"] += 1
+        if calls["done"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return done(self, *args, **kw)
+
+    monkeypatch.setattr(Ledger, "done", done_on_a_full_disk)
+    args = stage_args(tmp_path, make_pairs(8), editor(server.url, max_concurrency=1))
+    with pytest.raises(OSError, match="No space left on device"):
+        run(args)
+    assert len(cached_keys(tmp_path)) == server.answered.total() == 2  # the reply not in the ledger is cached
+    first = Counter(server.answered)
+    run(args)
+    assert not set(server.answered - first) & set(first) and server.answered.total() == 8
 
 
 def test_a_cut_cache_entry_is_moved_aside_and_its_request_asked_again(key, server, tmp_path, caplog):
