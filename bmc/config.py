@@ -4,19 +4,22 @@
 problem by the key's full path (`train.detla: unknown key`, `task_overrides.qa.train.beta: Input should be a
 valid number`), so a typo fails at `snakemake -n`, not hours into a job. The sections mirror the stages:
 `data`, `sft`, `sample`, `bridge`, `train`, `eval`, `judge`, ... . The `sft` and `train` sections also take
-any field of TRL's SFTConfig / the suite's BMCConfig (bf16, deepspeed, ...), checked against their names in
-`trainer_fields.json` (a test keeps that list equal to the installed TRL's). An editor or judge takes the
-options of its `kind`; an option of another kind, left over when an overlay switches the kind (an `hf`
-editor's `batch_size` under `openai`), is dropped with a warning instead of refused. `python -m bmc.config`
-prints the JSON schema.
+any field of TRL's SFTConfig / the suite's BMCConfig (bf16, deepspeed, ...), each checked against the type and
+values TRL takes (`bmc.trainer_options`). A value of the wrong type is reported with the value (a YAML `5e-7` is
+a string); settings that only fail together are checked across sections (a count of 0 where something is
+trained or evaluated, answers longer than the model's context, a prompt bound not below the length bound, a
+seed or method listed twice; `bmc.config_checks`). An editor or judge takes the options of its `kind`; an
+option of another kind, left over when an overlay switches the kind (an `hf` editor's `batch_size` under
+`openai`), is dropped with a warning instead of refused. `python -m bmc.config <files>` checks config files as
+Snakemake reads them (naming a file that is not a YAML mapping); without files it prints the JSON schema.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -32,6 +35,8 @@ from pydantic import (
 )
 
 from bmc.analysis import ANALYSES
+from bmc.trainer_options import kind_of, trainer_fields, yaml_number_hint
+from bmc.trainer_options import problems as trainer_option_problems
 
 
 def _as_written(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -63,6 +68,20 @@ Backend = Literal["transformers", "vllm"]
 
 class ConfigError(ValueError):
     """One or more invalid settings, each named by its full key path."""
+
+
+class KeyProblems(ValueError):
+    """Raised by a section's validator for keys below it: (key path relative to the section, what is wrong),
+    reported under each key's full path."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{key}: {msg}" for key, msg in problems))
+
+
+def _repeated(values: list) -> list:
+    """The items `values` lists more than once, in order."""
+    return list(dict.fromkeys(v for i, v in enumerate(values) if v in values[:i]))
 
 
 class Section(BaseModel):
@@ -110,7 +129,30 @@ class ModelSection(Section):
         missing = [k for k in needs.get(self.kind, ()) if getattr(self, k) is None]
         if missing:
             raise ValueError(f"a model of kind {self.kind} needs {missing}")
+        if self.kind == "hub" and not _folder_or_hub_id(self.name):
+            raise KeyProblems(
+                [
+                    (
+                        "name",
+                        f"{self.name!r} is neither a folder that exists nor a hub id (`name` or `namespace/name`); "
+                        "check the path (relative paths are read from the folder Snakemake runs in)",
+                    )
+                ]
+            )
         return self
+
+
+def _folder_or_hub_id(name: str) -> bool:
+    """`name` is a folder that exists, or has the form of a hub id (what transformers' from_pretrained takes)."""
+    if Path(name).expanduser().exists():
+        return True
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
 
 
 # ---- data ---------------------------------------------------------------------------------------------
@@ -125,8 +167,19 @@ class DataSection(Section):
     @field_validator("datasets")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) < len(value):
+        if _repeated(value):
             raise ValueError(f"lists a test set twice: {value}")
+        return value
+
+    @field_validator("prefs_n", "test_n")
+    @classmethod
+    def _not_none_of_them(cls, value: int | None, info) -> int | None:
+        if value == 0:
+            what = {
+                "prefs_n": "preference questions leave no pairs to train on",
+                "test_n": "test questions leave nothing to evaluate",
+            }[info.field_name]
+            raise ValueError(f"0 {what}: give a positive count, or null for all of them")
         return value
 
 
@@ -265,11 +318,11 @@ class Generation(Decoding):
 
 
 class TrainerPassThrough(Section):
-    """Typed common settings plus any other field of the stage's TRL config class."""
+    """Typed common settings plus any other field of the stage's TRL config class, each checked against the type
+    and values TRL takes (`bmc.trainer_options`)."""
 
     model_config = ConfigDict(extra="allow", strict=True)
     section_name: ClassVar[str]
-    trainer_name: ClassVar[str]
 
     learning_rate: PosFloat | None = None
     num_train_epochs: PosFloat | None = None
@@ -286,27 +339,37 @@ class TrainerPassThrough(Section):
     deepspeed: str | None = None
     save_steps: PosInt | None = None
 
-    @model_validator(mode="after")
-    def _known_extras(self):
-        fields = trainer_fields()[self.section_name]
-        unknown = sorted(set(self.model_extra or {}) - set(fields))
-        if unknown:
-            raise ValueError(
-                f"unknown key(s) {unknown}: neither a setting of this suite nor a field of {self.trainer_name}"
-            )
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _trainer_options(cls, data: Any, handler: ValidatorFunctionWrapHandler):
+        """The options as given checked against TRL's, reported together with the section's other problems."""
+        problems = []
+        if isinstance(data, dict):
+            spec = trainer_fields()[cls.section_name]
+            problems = [
+                (key, f"unknown key: neither a setting of this suite nor a field of {spec['config']}")
+                for key in sorted(set(data) - set(cls.model_fields) - set(spec["fields"]))
+            ]
+            problems += trainer_option_problems(cls.section_name, data)
+        try:
+            section = handler(data)
+        except ValidationError as e:
+            if not problems:
+                raise
+            raise KeyProblems(problems + [p for p in _error_lines(e) if p[0] not in dict(problems)]) from None
+        if problems:
+            raise KeyProblems(problems)
+        return section
 
 
 class Sft(TrainerPassThrough):
     section_name: ClassVar[str] = "sft"
-    trainer_name: ClassVar[str] = "TRL's SFTConfig"
     # the authors' SFT script has no completion mask: the loss covers the whole text by default
     loss_scope: Literal["whole_text", "completion"] = "whole_text"
 
 
 class Train(TrainerPassThrough):
     section_name: ClassVar[str] = "train"
-    trainer_name: ClassVar[str] = "BMCConfig (TRL's DPOConfig)"
     methods: list[str] | None = Field(default=None, min_length=1)
     method_params: dict[str, Train] | None = None
     beta: PosFloat | None = None
@@ -329,6 +392,8 @@ class Train(TrainerPassThrough):
 
         for name in value or []:
             get_method(name)  # raises with the valid names
+        if twice := _repeated(value or []):
+            raise ValueError(f"{value} lists {', '.join(twice)} twice (each method is trained once per seed)")
         return value
 
 
@@ -715,6 +780,37 @@ class Config(Section):
             raise ValueError("; ".join(problems))
         return self
 
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, value: list[int]) -> list[int]:
+        if negative := [s for s in value if s < 0]:
+            raise ValueError(
+                f"{value}: {negative} negative; a seed is an integer >= 0 (it names the runs, seed<N>)"
+            )
+        if twice := _repeated(value):
+            raise ValueError(f"{value} lists seed {', '.join(map(str, twice))} twice (each seed is one run)")
+        return value
+
+    @field_validator("tasks", "table3_strategies", "table3_tasks", "table4_tasks")
+    @classmethod
+    def _each_once(cls, value: list | None) -> list | None:
+        if twice := _repeated(value or []):
+            raise ValueError(f"{value} lists {', '.join(twice)} twice")
+        return value
+
+    @model_validator(mode="after")
+    def _settings_fit_together(self):
+        """Settings valid alone that fail once jobs run (`bmc.config_checks`)."""
+        from bmc.config_checks import cross_section_problems
+
+        if problems := cross_section_problems(self):
+            raise KeyProblems(problems)
+        return self
+
+    def run_tasks(self) -> list[str]:
+        """The tasks the config runs: `tasks`, else every task with a data section."""
+        return self.tasks or [t for t in ("qa", "math", "if") if getattr(self.data, _field(t)) is not None]
+
 
 REQUIRED = {
     "sft": ("learning_rate", "num_train_epochs"),
@@ -728,31 +824,70 @@ def _field(task: str) -> str:
     return "if_" if task == "if" else task
 
 
-@cache
-def trainer_fields() -> dict[str, list[str]]:
-    """The field names of TRL's SFTConfig (`sft`) and BMCConfig (`train`), shipped so that parsing needs no torch."""
-    return json.loads((Path(__file__).with_name("trainer_fields.json")).read_text(encoding="utf-8"))
-
-
 def _path(loc: tuple) -> str:
     parts = [str(p) for p in loc if not str(p).startswith(("function-", "tagged-union")) and p != "[key]"]
     parts = [p for p in parts if not re.fullmatch(r"(Sft|Train|Generation|Client|Judge)(Job)?", p)]
     return ".".join("if" if p == "if_" else p for p in parts)
 
 
-def _problems(error: ValidationError, section: str = "") -> str:
-    """Each invalid key of a validation error as `<full path>: <what is wrong>`, one per line; `section` is the
-    path of the validated section in the config, if it is not the whole config."""
+def _given(err: dict) -> str:
+    """The value a type or bound error was given, as YAML gave it (a number written `5e-7` is a string there)."""
+    if err["type"] in ("missing", "extra_forbidden", "value_error", "assertion_error") or "input" not in err:
+        return ""
+    value = err["input"]
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    return f", got {shown} ({kind_of(value)}){yaml_number_hint(value, integer=err['type'] == 'int_type')}"
+
+
+def _error_lines(error: ValidationError, section: str = "") -> list[tuple[str, str]]:
+    """(full path, what is wrong) for each invalid key of a validation error; `section` is the path of the
+    validated section in the config, if it is not the whole config."""
     lines = []
     for err in error.errors():
         path = ".".join(p for p in (section, _path(err["loc"])) if p)
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, KeyProblems):
+            lines += [(".".join(p for p in (path, key) if p), msg) for key, msg in cause.problems]
+            continue
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}: unknown key" if err["type"] == "extra_forbidden" else f"{path}: {msg}")
+        lines.append((path, "unknown key" if err["type"] == "extra_forbidden" else f"{msg}{_given(err)}"))
+    return lines
+
+
+def _problems(error: ValidationError, section: str = "") -> str:
+    """Each invalid key of a validation error as `<full path>: <what is wrong>`, one per line."""
+    lines = [f"{path}: {msg}" for path, msg in _error_lines(error, section)]
     return "\n  " + "\n  ".join(dict.fromkeys(lines))
 
 
-def check(config: dict) -> Config:
-    """The validated settings of `config`; ConfigError names every invalid key by its full path."""
+SCALE_KEYS = ("scale", "seeds", "label", "model", "data", "sft", "sample", "bridge", "train", "eval")
+
+
+def _overlay_alone(config: dict, files: list[str]) -> str | None:
+    """The hint for a config without a scale's settings: an overlay given alone (`--configfile all_methods.yaml`),
+    which has only the keys it changes."""
+    missing = [k for k in SCALE_KEYS if k not in config]
+    if "scale" not in missing and len(missing) < 3:
+        return None
+    read = f" (read from {' '.join(files)})" if files else ""
+    return (
+        f"invalid config: the config{read} has no {', '.join(missing)}. An overlay changes a scale's settings and "
+        "is read after the scale's file: give the scale file first, e.g. --configfile workflow/config/paper.yaml "
+        f"{' '.join(files) or '<overlay>'}"
+    )
+
+
+def _shown(path: str) -> str:
+    """`path` relative to the working folder when it is inside it (Snakemake passes absolute paths)."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def check(config: dict, files: list[str] | None = None) -> Config:
+    """The validated settings of `config` (read from `files`, if given, named in the errors); ConfigError names
+    every invalid key by its full path."""
+    if hint := _overlay_alone(config, [_shown(f) for f in files or []]):
+        raise ConfigError(hint)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -776,5 +911,38 @@ def job_settings(model: type[S], params: str, section: str) -> S:
         raise ConfigError(f"invalid {section} settings:" + _problems(e, section)) from None
 
 
+def read_config_files(files: list[str]) -> dict:
+    """The config Snakemake builds from `--configfile <files>`, each file read by Snakemake's own reader and
+    merged in order; a file that is not a YAML or JSON mapping fails naming it (Snakemake's message does not:
+    it reads the files before the Snakefile, so `check` never sees them)."""
+    from snakemake.common.configfile import load_configfile
+    from snakemake.utils import update_config
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    config: dict = {}
+    for name in files:
+        try:
+            update_config(config, load_configfile(name))
+        except WorkflowError as e:
+            raise ConfigError(f"{name}: {e.args[0] if e.args else e}") from None
+    return config
+
+
 if __name__ == "__main__":
-    print(json.dumps(Config.model_json_schema(by_alias=True), indent=1))
+    import argparse
+
+    cli = argparse.ArgumentParser(
+        prog="python -m bmc.config",
+        description="Check config files as `snakemake --configfile <files>` reads them, naming a file that is "
+        "not a YAML mapping and every invalid key; without files, print the JSON schema of a config.",
+    )
+    cli.add_argument("files", nargs="*", help="a scale's file, then its overlays")
+    given = cli.parse_args().files
+    if not given:
+        print(json.dumps(Config.model_json_schema(by_alias=True), indent=1))
+    else:
+        try:
+            check(read_config_files(given), given)
+        except ConfigError as e:
+            raise SystemExit(str(e)) from None
+        print(f"valid: {' '.join(given)}")

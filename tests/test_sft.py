@@ -91,10 +91,13 @@ def test_settings_pass_through_and_unknown_keys_are_refused(tiny_model_dir, tmp_
     trainer, _ = build_trainer(str(tiny_model_dir), ROWS, params, tmp_path)
     assert trainer.args.gradient_checkpointing and trainer.args.save_steps == 50
     assert trainer.model.config._attn_implementation == "eager"
-    with pytest.raises(
-        ConfigError, match=r"unknown key\(s\) \['learnin_rate'\]: neither a setting of this suite"
-    ):
+    with pytest.raises(ConfigError, match=r"sft\.learnin_rate: unknown key: neither a setting of this suite"):
         settings(learnin_rate=1e-3)
+    # a job checks its options against TRL's as the parse does
+    with pytest.raises(
+        ConfigError, match=r"sft\.completion_only_loss: True is not taken: set sft\.loss_scope"
+    ):
+        settings(completion_only_loss=True)
 
 
 def test_two_step_run_writes_a_loadable_model(tiny_model_dir, tmp_path):

@@ -13,7 +13,7 @@ from bmc.plan import METHOD_PATTERN, VARIANT_PATTERN, Plan  # noqa: E402
 import bmc.plan_analyses as analyses  # noqa: E402
 
 # every setting typed and checked here, before any job runs (bmc/config.py; a bad key fails naming its path)
-SETTINGS = check(config)
+SETTINGS = check(config, [str(f) for f in workflow.config_settings.configfiles])
 # GPUs, CPUs, memory, runtime and partition of each rule's jobs (config `gpus` and `cluster`, bmc/cluster.py);
 # small CPU steps and downloads run where Snakemake runs (`cluster.local`)
 check_cluster(config)
