@@ -41,7 +41,7 @@ MODELS = {
     "alignment-handbook/zephyr-7b-sft-full": (13, True),
 }
 QA_SETS = {"ECQA": "ECQA", "QASC": "QASC", "OpenbookQA": "OBQA", "ARC": "ARC"}  # release folder -> shipped
-ROWS = {"train": 6, "validation": 2, "test": 3}  # QA rows per split
+ROWS = {"train": 2, "validation": 2, "test": 3}  # QA rows per split
 TEST_ROWS = 3  # math and instruction-following test rows per set
 PAIRS = 8  # rows of each preference set (UltraFeedback and the authors' bridged sets)
 GIT_ENV = {
@@ -358,6 +358,7 @@ TEXT: list[tuple[str, Callable[[str], str]]] = [
     (r"eval/math/eval/parser\.py", script("math_parser.py")),
     (r"eval/math/eval/grader\.py", script("math_grader.py")),
     (r"eval/math/eval/utils\.py", script("math_utils.py")),
+    (r"eval/math/eval/latex2sympy/latex2sympy2\.py", script("latex2sympy2.py")),
     (
         r"eval/math/eval/(examples\.py|LICENSE|latex2sympy/.*)",
         lambda src: "# stand-in: not read by the rehearsal\n",
@@ -456,5 +457,11 @@ def stand_in_repo(repo: Path, manifest: Path, out_manifest: Path, make: Callable
         entries[src] = {**entry, "blob": blob_sha1(repo / src)}
         if "rows" in entry:  # the stand-in's own count
             entries[src]["rows"] = count_rows(repo / src)
-    write_text(out_manifest, yaml.safe_dump({"commit": commit, "files": entries}, sort_keys=False))
+    # the manifest's other sections (the release's pinned PyPI wheels) are real and kept as they are
+    others = {
+        k: v
+        for k, v in yaml.safe_load(manifest.read_text(encoding="utf-8")).items()
+        if k not in ("commit", "files")
+    }
+    write_text(out_manifest, yaml.safe_dump({"commit": commit, "files": entries, **others}, sort_keys=False))
     return commit

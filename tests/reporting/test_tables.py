@@ -65,12 +65,16 @@ def test_table1_sets_the_released_rule_beside_the_paper_and_the_edited_pairs_bes
 
 def test_the_footer_names_what_graded_the_released_rule(tmp_path):
     paths = write_scores(tmp_path, "DPO", 0, [55, 55, 55, 55])
-    for path, rule in zip(paths, ["authors_code", "authors_code", "authors_code", "reimplementation"], strict=True):
+    for path, rule in zip(
+        paths, ["authors_code", "authors_code", "authors_code", "reimplementation"], strict=True
+    ):
         Path(path).write_text(json.dumps(json.loads(Path(path).read_text()) | {"released_rule": rule}))
     _, md = build("table1_qa", paths, str(PAPER), "x")
     assert "Released rule: authors' code (3 score files); re-implementation (1 score files)." in md
     for path in paths[3:]:
-        Path(path).write_text(json.dumps(json.loads(Path(path).read_text()) | {"released_rule": "authors_code"}))
+        Path(path).write_text(
+            json.dumps(json.loads(Path(path).read_text()) | {"released_rule": "authors_code"})
+        )
     assert "Released rule: authors' code.\n" in build("table1_qa", paths, str(PAPER), "x")[1]
 
 
