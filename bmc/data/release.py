@@ -130,6 +130,8 @@ def fetch(url: str, commit: str, repo: Path, manifest: str | Path, out: Path) ->
     """The commit's objects in a new repository `repo`: a shallow fetch of the commit, else a full fetch."""
     repo.mkdir(parents=True)
     _git(repo, "init", "-q")
+    if os.path.exists(url):  # a relative path is meant from here, while git runs in the new repository
+        url = os.path.abspath(url)
     attempts = [["fetch", "-q", "--depth", "1", url, commit], ["fetch", "-q", "--no-tags", url]]
     errors = []
     for args in attempts:

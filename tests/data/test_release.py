@@ -84,9 +84,9 @@ def test_release_is_laid_out_from_the_pinned_commit_and_checked(tmp_path, source
     assert record["commit"] == pinned and record["url"] == f"file://{repo}"
     assert record["files"]["math/tabmwp/test.jsonl"]["source"] == "eval/math/eval/data/tabmwp/test.jsonl"
     assert [p.name for p in out.parent.iterdir()] == ["bmc-release"]  # no staging folder left behind
-    # a second run replaces the folder as a whole (a plain path works as the URL too)
+    # a second run replaces the folder as a whole (a plain path works as the URL too, relative ones included)
     (out / "stale.txt").write_text("old")
-    build(str(repo), pinned, manifest, out)
+    build(os.path.relpath(repo), pinned, manifest, out)
     assert not (out / "stale.txt").exists() and (out / "ECQA/train.jsonl").is_file()
 
 
