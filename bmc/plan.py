@@ -6,7 +6,8 @@ A run trains one method on one task with one seed; its method name says which pa
 - `<method>@<strategy>`: on the pairs of another bridging strategy (Table 3); `released` names the authors'
   own GPT-4-bridged pairs (`bmc.data.released_pairs`), which take no editor;
 - `<method>@<strategy>+<editor>`: on the pairs made by an editor of the config's `table4_editors` (Table 4).
-The folder of a method's bridged pairs is its variant: `<strategy>` or `<strategy>+<editor>`.
+The folder of a method's bridged pairs is its variant: `<strategy>` or `<strategy>+<editor>`. The grammar
+(`parse_method_name`, the wildcard patterns) lives with the registry, in bmc.alignment.methods.
 
 Pure functions of the config, no Snakemake: the rules (workflow/rules/*.smk) are wiring over `Plan`, and
 tests/test_plan.py checks it without running Snakemake. The analyses' inputs and sweeps: bmc.plan_analyses.
@@ -16,76 +17,29 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bmc.alignment.methods import METHODS, bmc_variant
-from bmc.bridging.prompts import STRATEGIES, template_path
+from bmc.alignment.methods import (  # the grammar of method names, re-exported for the rules and the analyses
+    METHOD_PATTERN,  # noqa: F401
+    METHODS,
+    RELEASED,  # noqa: F401
+    STRATEGY_PATTERN,
+    VARIANT_PATTERN,  # noqa: F401
+    MethodName,  # noqa: F401
+    bmc_variant,
+    format_method_name,
+    parse_method_name,
+    split_variant,
+)
+from bmc.bridging.prompts import template_path
 from bmc.config import ArenaHardPrompt, Release
 
 if TYPE_CHECKING:
     from bmc.config import Config
 
-RELEASED = "released"  # the authors' released bridged pairs: a source of pairs rather than a strategy we run
 SFT = "SFT"  # Table 1's first row: the SFT model, trained (or given) once per task
 BMC = "DPO-BMC"  # the method Tables 3 and 4 train on each strategy's and each editor's pairs
 TASKS = ("qa", "math", "if")  # "if": instruction following, judged (Table 2); the others are graded
-# Snakemake wildcard patterns of a bridging strategy, an editor name, a bridged-pairs variant and a method name
-STRATEGY_PATTERN = r"[a-z_]+"
-EDITOR_PATTERN = r"[A-Za-z0-9_-]+"
-VARIANT_PATTERN = rf"{STRATEGY_PATTERN}(\+{EDITOR_PATTERN})?"
-METHOD_PATTERN = rf"[A-Za-z0-9-]+(@{VARIANT_PATTERN})?"
-EDITOR_NAME = re.compile(EDITOR_PATTERN)
-
-
-@dataclass(frozen=True)
-class MethodName:
-    """A run's method name, parsed: the registered method and, for bridged pairs, their strategy and editor."""
-
-    base: str
-    strategy: str | None = None  # None: the config's bridge.strategy
-    editor: str | None = None  # a table4_editors name; None: the config's bridge.editor
-
-    def __str__(self) -> str:
-        return format_method_name(self.base, self.strategy, self.editor)
-
-    def variant(self, default_strategy: str) -> str:
-        """The folder name of its bridged pairs: the strategy, with `+editor` for a named editor."""
-        strategy = self.strategy or default_strategy
-        return f"{strategy}+{self.editor}" if self.editor else strategy
-
-
-def parse_method_name(name: str) -> MethodName:
-    """`name` parsed by the grammar above; ValueError names what is wrong (and the valid choices)."""
-    base, at, bridging = name.partition("@")
-    if base not in METHODS:
-        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}")
-    if not at:
-        return MethodName(base)
-    strategy, plus, editor = bridging.partition("+")
-    if strategy not in STRATEGIES and strategy != RELEASED:
-        valid = sorted([*STRATEGIES, RELEASED])
-        raise ValueError(f"unknown bridging strategy in {name!r}; expected one of {valid}")
-    if plus and strategy == RELEASED:
-        raise ValueError(f"the released pairs come with their own editor, so {name!r} may not name one")
-    if plus and not EDITOR_NAME.fullmatch(editor):
-        raise ValueError(f"editor name in {name!r} must be letters, digits, '_' or '-'")
-    if METHODS[base].data != "bridged":
-        raise ValueError(f"{base} trains on the original pairs, so it takes no bridging strategy ({name!r})")
-    return MethodName(base, strategy, editor or None)
-
-
-def format_method_name(base: str, strategy: str | None = None, editor: str | None = None) -> str:
-    """The method name of `base` trained on the pairs of `strategy` (and `editor`); the inverse of parsing."""
-    if editor and not strategy:
-        raise ValueError(f"an editor ({editor!r}) needs the bridging strategy it edits by")
-    return base + (f"@{strategy}" if strategy else "") + (f"+{editor}" if editor else "")
-
-
-def split_variant(variant: str) -> tuple[str, str | None]:
-    """(strategy, editor name or None) of a bridged-pairs variant."""
-    strategy, _, editor = variant.partition("+")
-    return strategy, editor or None
 
 
 def variant_editors(config: dict[str, Any]) -> dict[str | None, dict[str, Any]]:

@@ -203,22 +203,3 @@ def request_chunk(config: dict) -> int:
     if config["kind"] == "openai":
         return 4 * int(config.get("max_concurrency", 8))
     return int(config.get("batch_size", 16))
-
-
-def make_client(config: dict, base_model: str | None, section: str = "bridge.editor") -> ChatClient:
-    """The client named by `config["kind"]` (checked with `check_client_config`)."""
-    from bmc.llm.endpoint import OpenAIClient
-
-    check_client_config(config, section)
-    if config["kind"] == "openai":
-        return OpenAIClient(config, section)
-    model = resolve_model(config, base_model, section)
-    return LocalClient(model, config, backend=LOCAL_KINDS[config["kind"]])
-
-
-def __getattr__(name: str):
-    if name == "OpenAIClient":  # lives in bmc.llm.endpoint (which imports this module)
-        from bmc.llm.endpoint import OpenAIClient
-
-        return OpenAIClient
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

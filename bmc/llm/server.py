@@ -1,8 +1,8 @@
 """A local OpenAI-compatible server (`vllm serve` by default) for an `openai` editor or judge with a `serve`
 section, started by the job itself: Table 4's Llama-3-70B-Instruct editor needs no server started by hand.
 
-`ClientFactory` builds a stage's client; for a served one it first starts the server, only when some request
-is not cached yet. The server runs in a session of its own with its output appended to a log file (beside the
+`bmc.llm.factory.ClientFactory` builds a stage's client; for a served one it first starts the server here, only
+when some request is not cached yet. The server runs in a session of its own with its output appended to a log file (beside the
 job's log), on `serve.port` or a free port of 127.0.0.1; the job waits until `GET {base_url}/models` lists the
 model and fails, with the end of the server's log, if the server exits first or `startup_timeout_s` passes.
 The server is stopped (SIGTERM to its process group, SIGKILL `stop_grace_s` later) when the stage ends, fails,
@@ -228,29 +228,3 @@ def running_server(client: dict, log_path: str | Path, section: str) -> Iterator
             ) from None
         settings = {k: v for k, v in client.items() if k != "serve"}
         yield {**settings, "base_url": base_url, "api_key_env": key_env}
-
-
-class ClientFactory:
-    """`make_client` for a stage, as a context: a served client's server starts at the first call (made only
-    when some request is not cached) and stops when the context ends."""
-
-    def __init__(self, config: dict, base_model: str | None, section: str, server_log: str | Path):
-        self.config, self.base_model, self.section, self.server_log = config, base_model, section, server_log
-        self._stack = ExitStack()
-
-    def __enter__(self) -> ClientFactory:
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        return self._stack.__exit__(*exc)
-
-    def __call__(self):
-        from bmc.llm.clients import make_client
-
-        config = self.config
-        if not served(config):
-            return make_client(config, self.base_model, self.section)
-        config = self._stack.enter_context(running_server(config, self.server_log, self.section))
-        client = make_client(config, self.base_model, self.section)
-        client.billed = False  # its own server: a stop need not wait for the replies in flight
-        return client

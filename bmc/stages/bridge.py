@@ -29,7 +29,7 @@ from bmc.config import Bridge, job_settings
 from bmc.io import write_json, write_jsonl
 from bmc.llm.cache import ResponseCache
 from bmc.llm.clients import client_identity, legacy_identity, reply_token_limit, request_chunk
-from bmc.llm.server import ClientFactory
+from bmc.llm.factory import ClientFactory
 from bmc.tasks import TASKS
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from bmc.io import InputError, file_sha256, read_jsonl, write_json, write_jsonl
 from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache, check_failed_share
 from bmc.llm.clients import client_identity, legacy_identity, request_chunk
-from bmc.llm.server import ClientFactory
+from bmc.llm.factory import ClientFactory
 from bmc.records import GENERATION, TEST_ITEM
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,9 @@ from transformers import AutoTokenizer
 from bmc.bridging.prompts import load_template
 from bmc.chat import render_chat
 from bmc.config import ModelSection
-from bmc.llm.clients import OpenAIClient, client_identity, make_client, model_fingerprint
+from bmc.llm.clients import client_identity, model_fingerprint
+from bmc.llm.endpoint import OpenAIClient
+from bmc.llm.factory import make_client
 from bmc.models.prepare import SHIPPED_TOKENIZER, build_random_llama
 from bmc.stages.bridge import run
 

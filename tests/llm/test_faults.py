@@ -15,7 +15,8 @@ from bmc.bridging.prompts import load_template
 from bmc.evaluation.judge import judge
 from bmc.llm import endpoint
 from bmc.llm.cache import RequestsFailed, ResponseCache
-from bmc.llm.clients import client_identity, legacy_identity, make_client
+from bmc.llm.clients import client_identity, legacy_identity
+from bmc.llm.factory import make_client
 from bmc.llm.ledger import Ledger
 from bmc.reporting import bridged
 from bmc.stages.bridge import run

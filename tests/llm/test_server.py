@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bmc.llm import server
+from bmc.llm.factory import ClientFactory
 from bmc.stages import bridge as bridge_stage
 from bmc.stages import judge as judge_stage
 
@@ -93,7 +93,7 @@ def test_nothing_is_served_when_every_edit_is_cached(tmp_path, cleanup):
 
 def test_the_server_stops_when_the_stage_fails(tmp_path, cleanup):
     with pytest.raises(KeyError, match="the stage failed"):
-        with server.ClientFactory(served(tmp_path), None, "judge", tmp_path / "server.log") as factory:
+        with ClientFactory(served(tmp_path), None, "judge", tmp_path / "server.log") as factory:
             client = factory()
             assert client.complete([[{"role": "user", "content": "hi"}]]) == [EDIT]
             assert not gone(server_pid(tmp_path))
@@ -103,7 +103,7 @@ def test_the_server_stops_when_the_stage_fails(tmp_path, cleanup):
 
 def test_a_server_deaf_to_sigterm_is_killed_after_the_grace(tmp_path, cleanup):
     editor = served(tmp_path, "--ignore-sigterm", stop_grace_s=0.5)
-    with server.ClientFactory(editor, None, "bridge.editor", tmp_path / "server.log") as factory:
+    with ClientFactory(editor, None, "bridge.editor", tmp_path / "server.log") as factory:
         factory()
     assert gone(server_pid(tmp_path))
 
@@ -118,7 +118,7 @@ def test_a_server_deaf_to_sigterm_is_killed_after_the_grace(tmp_path, cleanup):
 def test_a_server_that_does_not_come_up_fails_with_its_log(tmp_path, cleanup, fault, timeout, expected):
     editor = served(tmp_path, fault, startup_timeout_s=timeout)
     with pytest.raises(RuntimeError, match=expected) as failed:
-        with server.ClientFactory(editor, None, "bridge.editor", tmp_path / "server.log") as factory:
+        with ClientFactory(editor, None, "bridge.editor", tmp_path / "server.log") as factory:
             factory()
     assert str(failed.value).startswith("bridge.editor: ") and "fake_vllm_server.py" in str(failed.value)
     assert gone(server_pid(tmp_path))

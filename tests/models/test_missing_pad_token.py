@@ -17,7 +17,7 @@ from bmc.alignment.training import load_pairs
 from bmc.cli import main
 from bmc.config import ModelSection, SftJob, TrainJob, job_settings
 from bmc.generation.backends import GenerationParams, load_generator
-from bmc.llm.clients import make_client
+from bmc.llm.factory import make_client
 from bmc.models.prepare import PAD_RECORD, SHIPPED_TOKENIZER, build, build_random_llama, load_tokenizer
 from bmc.reporting.provenance import pad_token_settings
 from bmc.sft import build_trainer as build_sft_trainer
