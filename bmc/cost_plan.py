@@ -1,7 +1,10 @@
-"""What a config's DAG costs before anything is submitted: GPU-hours per rule and in total, peak scratch
-space, and API calls with tokens and cost, from the throughput assumptions in the config's `plan` section.
+"""The cost plan (`bmc plan`): what a config's run costs before anything is submitted.
 
-Usage: python -m bmc.cost_plan --configfile workflow/config/paper.yaml [overlay.yaml ...]
+GPU-hours per rule and in total, peak scratch space, and API calls with tokens and cost, from the throughput
+assumptions in the config's `plan` section.
+
+Usage: bmc plan --configfile workflow/config/paper.yaml [overlay.yaml ...] [--config KEY=VALUE ...]
+(`--config` sets keys over the files' as Snakemake's does, each value read as YAML, e.g. 'tasks=["qa"]').
 
 The jobs are those of `snakemake --dry-run --forceall` for the config (every job, as on a fresh cluster).
 How many examples each job processes comes from the data the config reads (`bmc.data.sizes`: counted, or
@@ -62,20 +65,26 @@ class Line:
     notes: set[str] = field(default_factory=set)
 
 
-def merged_config(files: list[str]) -> dict:
-    """The config files merged by Snakemake's own merge of `--configfile`s (later files update earlier ones)."""
+def merged_config(files: list[str], overrides: list[str] = ()) -> dict:
+    """The config files merged by Snakemake's own merge of `--configfile`s (later files update earlier ones), and
+    `--config` overrides (KEY=VALUE) over them, read by Snakemake's own parser."""
+    from snakemake.cli import parse_config
     from snakemake.utils import update_config
 
     config: dict = {}
     for f in files:
         update_config(config, yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {})
+    update_config(config, parse_config(list(overrides)))
     return config
 
 
-def dry_run_jobs(files: list[str], snakefile: Path = REPO / "Snakefile") -> list[Job]:
+def dry_run_jobs(
+    files: list[str], snakefile: Path = REPO / "Snakefile", overrides: list[str] = ()
+) -> list[Job]:
     """Every job of the config's DAG, parsed from a forced dry run."""
     cmd = [sys.executable, "-m", "snakemake", "--dry-run", "--forceall", "--snakefile", str(snakefile)]
     cmd += ["--configfile", *[str(Path(f).resolve()) for f in files]]
+    cmd += ["--config", *overrides] if overrides else []
     proc = subprocess.run(cmd, cwd=snakefile.parent, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"snakemake dry run failed:\n{proc.stderr[-3000:]}")
@@ -280,16 +289,32 @@ def render(lines: dict[str, Line], space: dict, config: dict, sizes: dict[str, T
     return head + "\n".join(rows) + "\n" + disk + counts + sizes_table(sizes)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bmc.cost_plan", description=__doc__)
-    parser.add_argument("--configfile", nargs="+", required=True)
-    args = parser.parse_args(argv)
-    config = merged_config(args.configfile)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--configfile", nargs="+", required=True, help="the scale's config file, then its overlays"
+    )
+    p.add_argument(
+        "--config",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="settings over the files', as Snakemake's --config takes them (each value read as YAML)",
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    config = merged_config(args.configfile, args.config)
     if not config.get("plan"):
         raise SystemExit(f"{args.configfile}: no `plan` section (throughput assumptions) to estimate from")
     sizes = task_sizes(Plan(check(config), config), REPO)
-    lines, space = estimate(config, dry_run_jobs(args.configfile), sizes)
+    lines, space = estimate(config, dry_run_jobs(args.configfile, overrides=args.config), sizes)
     print(render(lines, space, config, sizes))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bmc.cost_plan", description=__doc__)
+    add_arguments(parser)
+    run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
