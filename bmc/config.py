@@ -727,6 +727,9 @@ class Launch(Section):
 
 class Config(Section):
     scale: Annotated[str, Field(pattern=r"^(smoke|mini|paper)(-[a-z0-9]+)*$")]
+    # the run's name (default: the scale): its outputs go to results/<run>/ and its logs to logs/<run>/, so that a
+    # run with an own SFT model or other settings keeps its own folder beside the scale's default run
+    run: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] | None = None
     seeds: list[int] = Field(min_length=1)
     label: str
     tasks: list[Task] | None = Field(default=None, min_length=1)
@@ -760,6 +763,11 @@ class Config(Section):
     release: Release | None = None
     rehearsal: Rehearsal | None = None
     analysis: AnalysisSection | None = None
+
+    @property
+    def run_name(self) -> str:
+        """The folder name of the run's results and logs: `run`, else the scale."""
+        return self.run or self.scale
 
     @model_validator(mode="after")
     def _sections_agree(self):

@@ -305,7 +305,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     config = merged_config(args.configfile, args.config)
     if not config.get("plan"):
-        raise SystemExit(f"{args.configfile}: no `plan` section (throughput assumptions) to estimate from")
+        files = " ".join(args.configfile)
+        raise ValueError(f"{files}: no `plan` section (throughput assumptions) to estimate from")
     sizes = task_sizes(Plan(check(config), config), REPO)
     lines, space = estimate(config, dry_run_jobs(args.configfile, overrides=args.config), sizes)
     print(render(lines, space, config, sizes))

@@ -74,7 +74,9 @@ class Plan:
 
     def __init__(self, settings: Config, config: dict[str, Any]):
         self.settings, self.config = settings, config
-        self.results = f"results/{settings.scale}"
+        # the run's folders (config `run`, default the scale), beside those of the scale's other runs
+        self.results = f"results/{settings.run_name}"
+        self.logs = f"logs/{settings.run_name}"
         self.seeds = [str(s) for s in settings.seeds]
         self.first_seed = self.seeds[0]
         # `tasks` if given, else every task with a `data` section

@@ -84,6 +84,8 @@ def _overrides(config, task, section):
         (lambda c: c.update(job_env={"MALLOC-MAX": "0"}), r"job_env\.MALLOC-MAX: String should match pattern"),
         (lambda c: c.update(job_env={"MALLOC_MMAP_MAX_": 0}), r"job_env\.MALLOC_MMAP_MAX_: .*valid string"),
         (lambda c: c["data"]["if"].update(prefs_n=None), r"data\.if: the ShareGPT pool is split .* give sft_n and prefs_n"),
+        (lambda c: c.update(run="../mini"), r"run: String should match pattern"),  # a folder name under results/
+        (lambda c: c.update(run="a/b"), r"run: String should match pattern"),
     ],
 )  # fmt: skip
 def test_mistakes_fail_naming_the_key(change, message):

@@ -42,7 +42,8 @@ from bmc.plan_analyses import (
     sweep_train_settings,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+from .repo_copy import REPO, SKIP
+
 CONFIGS = REPO / "workflow" / "config"
 GEN = {"backend": "transformers", "max_new_tokens": 8}
 EDITOR = {"kind": "hf", "model": "base", "max_new_tokens": 8}
@@ -358,6 +359,33 @@ def test_paper_mistral_is_instruction_following_only():
     assert plan.table3_methods == [] and plan.table4_methods == {}
 
 
+def test_a_run_name_gives_the_run_its_own_folders_beside_the_scales():
+    plan = small(run="own-sft")
+    assert plan.results == "results/own-sft" and plan.logs == "logs/own-sft"
+    assert plan.model_dir("qa", "DPO", "0") == "results/own-sft/models/qa/DPO/seed0"
+    assert plan.final_outputs()[-1] == "results/own-sft/report/index.html"
+    assert (small().results, small().logs) == ("results/smoke-plan", "logs/smoke-plan")
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("smoke.yaml",),
+        ("mini.yaml",),
+        ("mini.yaml", "all_methods.yaml", "table3.yaml", "mini_table4.yaml", "mini_sweeps.yaml"),
+        ("paper.yaml",),
+        ("paper.yaml", "paper_mistral.yaml"),
+        ("paper.yaml", "paper_rehearsal.yaml"),
+    ],
+)
+def test_every_shipped_config_keeps_its_folders(names):
+    """No shipped config names its run: each writes where it did before runs had names, results/<scale>."""
+    plan = shipped(*names)
+    scale = yaml.safe_load((CONFIGS / names[-1]).read_text()).get("scale") or plan.settings.scale
+    assert plan.settings.run is None and plan.settings.scale == scale
+    assert (plan.results, plan.logs) == (f"results/{scale}", f"logs/{scale}")
+
+
 def test_generation_records_cover_every_answer_behind_the_tables():
     plan = shipped("smoke.yaml")
     records = plan.generation_records()
@@ -463,14 +491,24 @@ def shell_commands(text: str) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def dry_run_of(tmp_path_factory):
-    """A dry run's text (`dry_run_text`) of shipped configs, in a copy of the repository; each run once."""
+def plan_copy(tmp_path_factory) -> Path:
+    """A copy of the repository to run Snakemake in."""
     work = tmp_path_factory.mktemp("plan") / "repo"
-    skip = {".git", ".venv", "results", "logs", "resources", ".snakemake"}
-    shutil.copytree(
-        REPO, work, ignore=lambda d, n: skip & set(n) if Path(d) == REPO else {"__pycache__"} & set(n)
-    )
-    return cache(lambda *names: dry_run_text(work, *(str(CONFIGS / n) for n in names)))
+    shutil.copytree(REPO, work, ignore=SKIP)
+    return work
+
+
+@pytest.fixture(scope="module")
+def dry_run_of(plan_copy):
+    """A dry run's text (`dry_run_text`) of shipped configs, in a copy of the repository; each run once."""
+    return cache(lambda *names: dry_run_text(plan_copy, *(str(CONFIGS / n) for n in names)))
+
+
+def test_a_named_run_keeps_its_outputs_logs_and_benchmarks_in_folders_of_its_own(plan_copy):
+    text = dry_run_text(plan_copy, str(CONFIGS / "smoke.yaml"), "--config", "run=own-run", 'tasks=["qa"]')
+    folders = set(re.findall(r"\b(results|logs)/([A-Za-z0-9_.-]+)/", text))
+    assert folders == {("results", "own-run"), ("logs", "own-run")}
+    assert re.search(r"^    benchmark: results/own-run/benchmarks/", text, flags=re.M)
 
 
 @pytest.fixture(scope="module")

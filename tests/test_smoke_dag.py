@@ -13,15 +13,7 @@ import yaml
 
 from bmc.alignment.methods import METHODS
 
-REPO = Path(__file__).resolve().parents[1]
-TOP_LEVEL_SKIP = {".git", ".venv", "results", "logs", "resources", ".snakemake"}
-
-
-def SKIP(folder, names):
-    """Outputs and caches at the top level; `workflow/resources` (shipped inputs) is copied."""
-    skip = {n for n in names if n in {"__pycache__", ".pytest_cache"} or n.endswith(".egg-info")}
-    return skip | (TOP_LEVEL_SKIP & set(names) if Path(folder) == REPO else set())
-
+from .repo_copy import REPO, SKIP
 
 SMOKE = yaml.safe_load((REPO / "workflow/config/smoke.yaml").read_text())
 SETS = {task: SMOKE["data"][task]["datasets"] for task in ("qa", "math", "if")}
@@ -269,7 +261,7 @@ def test_paper_dry_run_fetches_the_release_and_uses_tabmwp_math_sft_and_the_rele
     assert "--out resources/bmc-release " in release and f'"commit": "{pinned}"' in release
     assert "--manifest workflow/resources/bmc_release.yaml" in release
     # the data rules read the release folder (math: math/ and math_sft/ beside it)
-    for stage in ("data", "data-math"):
+    for stage in ("data_qa", "data_math"):
         (data,) = [c for c in commands if f"bmc.cli {stage} " in c]
         assert "--resources resources/bmc-release " in data
     # TabMWP is generated and scored for every Table 1 math row
@@ -277,7 +269,7 @@ def test_paper_dry_run_fetches_the_release_and_uses_tabmwp_math_sft_and_the_rele
     assert generated and all("data/math/test/tabmwp.jsonl" in c for c in generated)
     assert any("--dataset tabmwp" in c and "--method DPO-BMC " in c for c in commands)
     # DPO-BMC@released trains on each task's converted release pairs
-    converted = {c.split("--task ")[1].split()[0] for c in commands if "bmc.cli released-pairs " in c}
+    converted = {c.split("--task ")[1].split()[0] for c in commands if "bmc.cli released_pairs " in c}
     assert converted == {"qa", "math", "if"}
     for task in converted:
         assert any(

@@ -1,8 +1,14 @@
 """Where a report's numbers came from: config and its hash, code version, the environment and packages,
-hardware, wall times, and what the models' tokenizers pad with."""
+hardware, wall times, and what the models' tokenizers pad with.
+
+The code version (`code_version`, `code_files`) is what every job records beside its outputs
+(`bmc.reporting.job_records`): the package version, the git commit and whether the tree was dirty, and a hash of
+each package file the job loaded, taken over what the file does (a module's syntax tree without docstrings, so
+comments, docstrings and formatting do not count; a data file's bytes)."""
 
 from __future__ import annotations
 
+import ast
 import csv
 import hashlib
 import json
@@ -10,10 +16,15 @@ import os
 import platform
 import subprocess
 import sys
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-ENVS = Path(__file__).resolve().parents[2] / "envs"
+import bmc
+
+PACKAGE = Path(bmc.__file__).resolve().parent
+ENVS = PACKAGE.parent / "envs"
+DATA_SUFFIXES = (".txt", ".json", ".jinja", ".yaml")  # templates, stop words, trainer fields, chat templates
 PACKAGES = ["bmc", "torch", "transformers", "trl", "accelerate", "datasets", "snakemake", "vllm", "openai"]
 
 
@@ -34,6 +45,56 @@ def git_state(repo: str | Path = ".") -> dict:
         }
     except (OSError, subprocess.CalledProcessError):
         return {"commit": "unknown", "dirty": None}
+
+
+@cache
+def code_version() -> dict:
+    """The package version, and the git commit of its checkout with whether the tree was dirty ("unknown" and
+    None outside a git checkout), as they were when first asked in this process."""
+    return {"bmc": bmc.__version__, **git_state(PACKAGE.parent)}
+
+
+def file_hash(path: Path) -> str:
+    """sha256 (first 16 hex digits) of what a package file does: a module's syntax tree without its docstrings,
+    a data file's bytes (a module that does not parse: its bytes)."""
+    data = path.read_bytes()
+    if path.suffix == ".py":
+        try:
+            tree = ast.parse(data)
+        except SyntaxError:
+            tree = None
+        for node in ast.walk(tree) if tree else ():
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                node.body
+                and isinstance(node.body[0], ast.Expr)
+                and isinstance(node.body[0].value, ast.Constant)
+                and isinstance(node.body[0].value.value, str)
+            ):
+                node.body = node.body[1:] or [ast.Pass()]
+        data = ast.dump(tree).encode() if tree else data
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@cache
+def data_files(folder: Path) -> frozenset[Path]:
+    """The package's data files a module of `folder` may read: those of the folder, and of its subfolders that
+    hold no module (templates)."""
+    found = {p for p in folder.iterdir() if p.is_file() and p.suffix in DATA_SUFFIXES}
+    for sub in folder.iterdir():
+        if sub.is_dir() and not sub.name.startswith(("_", ".")) and not (sub / "__init__.py").exists():
+            found |= {p for p in sub.rglob("*") if p.is_file() and p.suffix in DATA_SUFFIXES}
+    return frozenset(found)
+
+
+def code_files(modules: dict | None = None) -> dict[str, str]:
+    """Each package file this process has loaded (the `bmc` modules of `sys.modules` and the data files beside
+    them), by its path from the repository root, with its `file_hash`."""
+    files: set[Path] = set()
+    for name, module in list((sys.modules if modules is None else modules).items()):
+        path = getattr(module, "__file__", None) if name.split(".")[0] == "bmc" else None
+        if path and PACKAGE in Path(path).resolve().parents:
+            files |= {Path(path).resolve(), *data_files(Path(path).resolve().parent)}
+    return {str(f.relative_to(PACKAGE.parent)): file_hash(f) for f in sorted(files)}
 
 
 def package_versions() -> dict[str, str]:

@@ -10,6 +10,7 @@ import markdown
 import yaml
 
 from bmc.io import read_json
+from bmc.reporting.job_records import status_lines
 from bmc.reporting.provenance import (
     config_hash,
     environment,
@@ -56,6 +57,16 @@ def times_section(bench_dir: str) -> list[str]:
         lines.append(f"| {rule} | {jobs} | {secs:.1f} |")
     lines.append(f"| **total** | {len(rows)} | {sum(r['seconds'] for r in rows):.1f} |")
     return lines
+
+
+def stale_section(run_dir: str) -> list[str]:
+    """The run's outputs made by other code than the report's or from changed inputs, as `bmc status` lists
+    them (`bmc.reporting.job_records`)."""
+    lines = status_lines(run_dir)
+    if len(lines) == 1:  # none stale
+        return ["### Outputs and the code that made them", "", f"{lines[0]}."]
+    body = "\n".join(line[2:] for line in lines[1:])
+    return ["### Outputs made by other code or from changed inputs", "", lines[0], "", "```", body, "```"]
 
 
 def generation_section(meta_paths: list[str]) -> list[str]:
@@ -154,9 +165,11 @@ def build_markdown(
     figures: list[str],
     benchmarks_dir: str,
     generation: list[str],
+    run_dir: str | None = None,
 ) -> str:
     """The report's Markdown: the tables with their figures, the other figures, the stage summaries, the wall
-    time per rule (`benchmarks_dir`), and the provenance (config, git, environment, generation records)."""
+    time per rule (`benchmarks_dir`), and the provenance (config, git, environment, generation records, and the
+    outputs of the run's folder `run_dir` made by other code or from changed inputs)."""
     git = git_state()
     placed, rest = place_figures(tables, figures)
     sections: list[tuple[str, str, list[str]]] = []  # (anchor, title, lines)
@@ -183,10 +196,12 @@ def build_markdown(
     prov += [f"| {k} | {v} |" for k, v in {**environment(), **hardware(), **package_versions()}.items()]
     pads = "; ".join(f"{k}: `{v}`" for k, v in pad_token_settings(config).items()).replace("|", "\\|")
     prov.append(f"| pad token of a tokenizer without one (`pad_token_if_missing`) | {pads} |")
+    prov += ["", *stale_section(run_dir)] if run_dir else []
     prov += ["", *generation_section(generation)]
     prov += ["", "### Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).strip(), "```", ""]
     sections.append(("provenance", "Provenance", prov))
-    md = [f"# BMC replication report: {config['scale']} scale", "", f"> **{label}**", ""]
+    run = f" (run `{config['run']}`)" if config.get("run") and config["run"] != config["scale"] else ""
+    md = [f"# BMC replication report: {config['scale']} scale{run}", "", f"> **{label}**", ""]
     md += ["## Contents", "", *(f"- [{title}](#{anchor})" for anchor, title, _ in sections), ""]
     tables_started = False
     for anchor, _, body in sections:

@@ -1,5 +1,7 @@
-"""Rule `analysis` (command `analysis`): one of the paper's quantitative analyses (`bmc.analysis.<name>`) →
-results/<scale>/figures/<name>.{png,pdf,csv,json}.
+"""Rule `analysis`: one of the paper's quantitative analyses: a figure, its data and our summary beside the
+paper's.
+
+`bmc.analysis.<name>` → results/<run>/figures/<name>.{png,pdf,csv,json}.
 
 Inputs are named `key=path` (a key given several times is a list); each analysis module exposes
 `analyse(inputs, settings: bmc.config.AnalysisJob) -> Analysis` and a `TITLE`.

@@ -1,12 +1,13 @@
-"""Rule `bridge` / `bridge_served` (command `bridge`): the bridged pairs of one strategy and editor
-(`bmc.bridging.bridge`), every input pair in the output with its `bridge.status`.
+"""Rules `bridge` and `bridge_served`: the bridged pairs of one strategy and editor.
+
+Every input pair is in the output with its `bridge.status` (`bmc.bridging.bridge`).
 
 Each reply is cached the moment it arrives, so a killed run resumes where it stopped. Requests that fail after
 their retries are tried again by a plain rerun: the job fails, naming them, when they are more than
 `bridge.max_failed_share` of the pairs bridged (default 0), and the summary counts them (`failed_requests`).
-`editor_usage` in the summary counts every request the cache folder's ledger holds for these pairs, over every run (killed ones
-included), and `this_run` the requests of this run. An editor with a `serve` section is served by the job
-itself (`bmc.llm.server`).
+`editor_usage` in the summary counts every request the cache folder's ledger holds for these pairs, over every
+run (killed ones included), and `this_run` the requests of this run. An editor with a `serve` section is
+served by the job itself (`bmc.llm.server`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""Rule `build_pairs` (command `pairs`): one preference pair per training question with a wrong, non-empty
-sample: y_w the ground-truth solution, y_l the first such sample (`bmc.pairs.build_pairs`)."""
+"""Rule `build_pairs`: one preference pair per training question with a wrong sample.
+
+y_w is the ground-truth solution, y_l the first wrong, non-empty sample (`bmc.pairs.build_pairs`).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Rule `data_if` (command `data-if`): the instruction-following data, from ShareGPT (offline scales) or
-UltraFeedback's given pairs (paper scale), and the AlpacaEval and Arena-Hard test sets (`bmc.data.instruct`).
+"""Rule `data_if`: the instruction-following data and the AlpacaEval and Arena-Hard test sets.
+
+The training data come from ShareGPT (offline scales) or UltraFeedback's given pairs (paper scale)
+(`bmc.data.instruct`).
 
 Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json` (formats in docs/contracts.md).
 """

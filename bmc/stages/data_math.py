@@ -1,5 +1,4 @@
-"""Rule `data_math` (command `data-math`): the math subsets for SFT, pair building and evaluation
-(`bmc.data.math`).
+"""Rule `data_math`: the math subsets for SFT, pair building and evaluation.
 
 Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json` (formats in docs/contracts.md).
 """

@@ -1,4 +1,4 @@
-"""Rule `data_qa` (command `data`): the QA subsets for SFT, pair building and evaluation (`bmc.data.qa`).
+"""Rule `data_qa`: the QA subsets for SFT, pair building and evaluation.
 
 Writes `sft.jsonl`, `prefs.jsonl`, `test/<SET>.jsonl` and `summary.json` (formats in docs/contracts.md).
 """

@@ -1,8 +1,11 @@
-"""Rule `evaluate` (command `evaluate`, also run by `sweep_score`): accuracy of a generations file under both
-graders (`bmc.tasks.accuracy`), with per-question records beside it. `score` is the corrected grader's,
-`score_released` the authors' released rule's (what the paper's numbers mean): graded by the authors' own code
-when `--release` holds it (`bmc.evaluation.released_code`), else by the suite's re-implementation;
-`released_rule` says which (`authors_code` or `reimplementation`)."""
+"""Rules `evaluate` and `sweep_score`: accuracy of a generations file under both graders, with per-question
+records.
+
+`bmc.tasks.accuracy`; the records go beside `scores.json`. `score` is the corrected grader's, `score_released`
+the authors' released rule's (what the paper's numbers mean): graded by the authors' own code when `--release`
+holds it (`bmc.evaluation.released_code`), else by the suite's re-implementation; `released_rule` says which
+(`authors_code` or `reimplementation`).
+"""
 
 from __future__ import annotations
 

@@ -1,15 +1,16 @@
-"""Rules `generate_qa`, `generate_math`, `generate_if` and `sweep_score` (command `generate`): answers to a
-task's test sets with the task's evaluation protocol (`bmc.tasks`) and a generation backend
-(`bmc.generation.backends`).
+"""Rules `generate_qa`, `generate_math`, `generate_if` and `sweep_score`: one model's answers to a task's test
+sets.
+
+The task's evaluation protocol (`bmc.tasks`) with a generation backend (`bmc.generation.backends`).
 
 The prompt is `bmc.tasks.answer_prompt`'s; generation stops at the config's `stop_strings`, by default the
 task's released ones (`bmc.tasks.STOP_STRINGS`). `set_overrides` changes decoding per test set, e.g. the
 paper's Arena-Hard answers are greedy while AlpacaEval's are sampled at temperature 0.9.
 
-All test sets are answered by one job (the model loads once). A finished set keeps its rows in its
-partial file until the whole job has succeeded: Snakemake deletes every output of a failed job, and the
-rerun then reloads the finished sets from their partial files instead of answering them again. Each
-output gets `<out>.meta.json` (backend, versions, dtype, model sha256, decoding).
+All test sets are answered by one job (the model loads once). A finished set keeps its rows in its partial
+file until the whole job has succeeded: Snakemake deletes every output of a failed job, and the rerun then
+reloads the finished sets from their partial files instead of answering them again. Each output gets
+`<out>.meta.json` (backend, versions, dtype, model sha256, decoding).
 """
 
 from __future__ import annotations

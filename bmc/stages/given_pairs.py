@@ -1,5 +1,7 @@
-"""Rule `given_pairs` (command `pairs-given`): preference pairs whose y_l is given with the data (a `rejected`
-reply in each preference row, e.g. UltraFeedback's); nothing is sampled (`bmc.pairs.given_pairs`)."""
+"""Rule `given_pairs`: preference pairs whose y_l comes with the data (UltraFeedback's).
+
+Each preference row holds its `rejected` reply; nothing is sampled (`bmc.pairs.given_pairs`).
+"""
 
 from __future__ import annotations
 

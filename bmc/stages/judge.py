@@ -1,14 +1,15 @@
-"""Rule `judge` (command `judge`): AlpacaEval or Arena-Hard scores of one model's answers to one test set,
-judged pairwise against the set's baseline (`bmc.evaluation.instruction_following`, `bmc.evaluation.judge`).
+"""Rule `judge`: AlpacaEval or Arena-Hard scores of one model's answers, judged pairwise against a baseline.
 
-Judgments go to `judgments.jsonl` beside `scores.json`, the judge's cost into the scores. Each verdict is cached
-as it arrives (`bmc.llm.cache`), so a killed run resumes; requests that fail after their retries are tried again
-by a plain rerun: the job fails, naming them, when they are more than `judge.max_failed_share` of the requests
-(default 0), and the scores count them (`failed`); a judge with a `serve` section is served by the job
-itself (`bmc.llm.server`). The judge is asked with Arena-Hard v0.1's own prompt when `--judge-prompt` gives
-the folder the `arena_hard_judge` rule lays out (config `judge.arena_hard_prompt`), else with the suite's
-(`judge.template_version`); scores.json names it (`judge_prompt`). With `judge.alpaca_eval_annotator` (paper
-scale) AlpacaEval is scored by the `alpaca_eval` library itself (`bmc.evaluation.alpaca_eval_library`).
+One test set's answers (`bmc.evaluation.instruction_following`, `bmc.evaluation.judge`).
+
+Judgments go to `judgments.jsonl` beside `scores.json`, the judge's cost into the scores. Each verdict is
+cached as it arrives (`bmc.llm.cache`), so a killed run resumes; requests that fail after their retries are
+tried again by a plain rerun: the job fails, naming them, when they are more than `judge.max_failed_share` of
+the requests (default 0), and the scores count them (`failed`); a judge with a `serve` section is served by
+the job itself (`bmc.llm.server`). The judge is asked with Arena-Hard v0.1's own prompt when `--judge-prompt`
+gives the folder the `arena_hard_judge` rule lays out (config `judge.arena_hard_prompt`), else with the
+suite's (`judge.template_version`); scores.json names it (`judge_prompt`). With `judge.alpaca_eval_annotator`
+(paper scale) AlpacaEval is scored by the `alpaca_eval` library itself (`bmc.evaluation.alpaca_eval_library`).
 """
 
 from __future__ import annotations

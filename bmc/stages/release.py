@@ -1,5 +1,9 @@
-"""Rule `release` (command `release`): the authors' repository at a pinned commit, laid out as the data stages
-read it (`bmc.data.release`)."""
+"""Rules `release` and `arena_hard_judge`: a repository at a pinned commit, every file checked against its
+manifest.
+
+The authors' repository (`release`) or Arena-Hard's judge files (`arena_hard_judge`) at a pinned commit, laid
+out as the stages read them (`bmc.data.release`).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Rule `released_pairs` (command `released-pairs`): the authors' GPT-4-bridged pairs of a task as bridged pairs
-(`DPO-BMC@released`, `bmc.data.released_pairs`)."""
+"""Rule `released_pairs`: the authors' GPT-4-bridged pairs of a task, as bridged pairs.
+
+What `DPO-BMC@released` trains on (`bmc.data.released_pairs`).
+"""
 
 from __future__ import annotations
 

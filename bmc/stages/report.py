@@ -1,10 +1,14 @@
-"""Rule `report` (command `report`): results/<scale>/report/index.md and a self-contained index.html, from the
-tables, figures, stage summaries, benchmark files and the resolved config (`bmc.reporting.report`)."""
+"""Rule `report`: the report of a run, in Markdown and as a self-contained HTML page.
+
+results/<run>/report/index.md and index.html, from the tables, figures, stage summaries, benchmark files, the
+resolved config and the job records of the run's outputs (`bmc.reporting.report`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from bmc.io import write_text
 from bmc.reporting.report import build_markdown, to_html
@@ -31,6 +35,7 @@ def run(args: argparse.Namespace) -> None:
         args.figures,
         args.benchmarks_dir,
         args.generation,
+        run_dir=str(Path(args.out_md).parents[1]),  # results/<run>/report/index.md
     )
     write_text(args.out_md, md_text)
     write_text(args.out_html, to_html(md_text, args.label, args.figures))

@@ -1,7 +1,9 @@
-"""Rule `sample_losing` (command `sample`): the SFT model answers each training question `num_samples` times
-(training template, so it answers the way it learned); each answer is graded with the task's evaluation
-grader (`bmc.pairs.grade_row`). `samples.jsonl.meta.json` records how they were generated
-(`bmc.generation.backends.generate_resumable`); a killed run resumes.
+"""Rule `sample_losing`: the SFT model's answers to the training questions, each graded.
+
+The SFT model answers each training question `num_samples` times (training template, so it answers the way it
+learned); each answer is graded with the task's evaluation grader (`bmc.pairs.grade_row`).
+`samples.jsonl.meta.json` records how they were generated (`bmc.generation.backends.generate_resumable`); a
+killed run resumes.
 """
 
 from __future__ import annotations

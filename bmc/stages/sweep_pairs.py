@@ -1,4 +1,6 @@
-"""Rule `sweep_pairs` (command `sweep-pairs`): the training pairs of one sweep point (`bmc.analysis.sweeps`).
+"""Rule `sweep_pairs`: the training pairs of one sweep point (Figures 3 and 5).
+
+`bmc.analysis.sweeps`:
 
 - `proportion`: a seeded share p of the pairs take their bridged pseudo-winning response, the rest keep y_w
   (Figure 3; p = 0 is DPO-MC's data, p = 1 DPO-BMC's).

@@ -1,7 +1,10 @@
-"""Rules `table1`-`table5` (command `table`): one of the paper's tables from the scores of its runs, with the
-paper's values beside ours, the share of each bridged row's pairs that were edited, and what the seeds can detect
-(`bmc.reporting.tables`, `bmc.reporting.power`); written as CSV (with each comparison's paired test on the row it
-compares) and as Markdown headed by the scale's label."""
+"""Rules `table1` to `table5`: one of the paper's tables, ours beside the paper's values, with what its n can
+detect.
+
+From the scores of its runs: the paper's values beside ours, the share of each bridged row's pairs that were
+edited, and what the seeds can detect (`bmc.reporting.tables`, `bmc.reporting.power`); written as CSV (with
+each comparison's paired test on the row it compares) and as Markdown headed by the scale's label.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""Rule `train` / `sweep_train` (command `train`): preference training of one method and seed on one pairs
-file (`bmc.alignment.training`).
+"""Rules `train` and `sweep_train`: preference training of one method and seed on one pairs file.
 
-Checkpoints go to `<out>.checkpoints/` and a killed run resumes from the newest one if the models, the pairs
-and the settings (β included) are those it was made with, else starts over and says why; the final folder,
-with `train_summary.json` and `token_dynamics.jsonl` inside, appears atomically (`bmc.training_run`).
+`bmc.alignment.training`. Checkpoints go to `<out>.checkpoints/` and a killed run resumes from the newest one
+if the models, the pairs and the settings (β included) are those it was made with, else starts over and says
+why; the final folder, with `train_summary.json` and `token_dynamics.jsonl` inside, appears atomically
+(`bmc.training_run`).
 """
 
 from __future__ import annotations

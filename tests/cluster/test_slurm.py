@@ -16,17 +16,11 @@ import yaml
 
 from bmc.cluster import DOWNLOAD_RULES
 
+from ..repo_copy import SKIP
 from . import slurm
 
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]
-TOP_LEVEL_OUT = {".git", ".venv", "results", "logs", "resources", ".snakemake"}
-
-
-def keep_out(folder: str, names: list[str]) -> set[str]:
-    """Outputs and caches of the repository (top level), not `workflow/resources` (shipped inputs)."""
-    skip = {n for n in names if n in {"__pycache__", ".pytest_cache"} or n.endswith(".egg-info")}
-    return skip | (TOP_LEVEL_OUT & set(names) if Path(folder) == REPO else set())
 
 
 # the test cluster's partitions, GPUs per stage, and jobs small enough for the node
@@ -81,7 +75,7 @@ def sbatch_calls(log: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def slurm_run(slurm_cluster, tmp_path_factory):
     work = tmp_path_factory.mktemp("slurm") / "repo"
-    shutil.copytree(REPO, work, ignore=keep_out)
+    shutil.copytree(REPO, work, ignore=SKIP)
     (work / "overlay.yaml").write_text(yaml.safe_dump(OVERLAY))
     profile = yaml.safe_load((REPO / "workflow/profiles/slurm/config.yaml").read_text()) | PROFILE_OVERLAY
     (work / "profile").mkdir()

@@ -83,7 +83,8 @@ def test_release_is_laid_out_from_the_pinned_commit_and_checked(tmp_path, source
     record = json.loads((out / "release.json").read_text())
     assert record["commit"] == pinned and record["url"] == f"file://{repo}"
     assert record["files"]["math/tabmwp/test.jsonl"]["source"] == "eval/math/eval/data/tabmwp/test.jsonl"
-    assert [p.name for p in out.parent.iterdir()] == ["bmc-release"]  # no staging folder left behind
+    # no staging folder left behind; beside the folder, the job's record (bmc.reporting.job_records)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["bmc-release", "bmc-release.provenance.json"]
     # a second run replaces the folder as a whole (a plain path works as the URL too, relative ones included)
     (out / "stale.txt").write_text("old")
     build(os.path.relpath(repo), pinned, manifest, out)

@@ -66,7 +66,11 @@ def test_the_stage_joins_a_split_zip_and_unpacks_its_folder_whole(tmp_path, no_d
     main(["similarity-model", "--out", str(out), "--params", json.dumps(spec), "--cache", str(cache)])
     assert (out / "model.safetensors").read_bytes() == WEIGHTS and (out / "1_Pooling/config.json").exists()
     assert not (out / "vocab.txt").exists()
-    assert [p.name for p in out.parent.iterdir()] == ["similarity_model"]  # no temporary folder left
+    # no temporary folder left; beside the folder, the job's record (bmc.reporting.job_records)
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "similarity_model",
+        "similarity_model.provenance.json",
+    ]
 
 
 def test_wrong_pins_of_a_split_zip_fail_naming_what_and_both_checksums(tmp_path, no_download):

@@ -15,4 +15,5 @@ def test_a_random_llama_is_saved_whole_and_replaces_an_old_folder(tmp_path):
     main(["model", "--out", str(out), "--params", json.dumps(params)])
     assert not (out / "stale.txt").exists() and (out / "tokenizer.json").exists()
     assert AutoModelForCausalLM.from_pretrained(out).config.hidden_size == 32
-    assert [p.name for p in tmp_path.iterdir()] == ["base"]  # no temporary sibling left
+    # no temporary sibling left; beside the folder, the job's record (bmc.reporting.job_records)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "base.provenance.json"]

@@ -48,7 +48,7 @@ rule similarity_model:
         spec=as_json(analyses.section(PLAN).get("similarity_model")),
         cache=config.get("download_cache", "resources/downloads"),
     shell:
-        "python -m bmc.cli similarity-model --out {output} --params {params.spec} --cache {params.cache}"
+        "python -m bmc.cli similarity_model --out {output} --params {params.spec} --cache {params.cache}"
         " > {log} 2>&1"
 
 
@@ -75,7 +75,7 @@ rule sweep_pairs:
         ),
         settings=as_json(analyses.sweep_pairs_settings(PLAN)),
     shell:
-        "python -m bmc.cli sweep-pairs --kind {params.kind} --point {wildcards.point} --pairs {input.pairs}"
+        "python -m bmc.cli sweep_pairs --kind {params.kind} --point {wildcards.point} --pairs {input.pairs}"
         " {params.extra} --params {params.settings} --out {output} > {log} 2>&1"
 
 

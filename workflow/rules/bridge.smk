@@ -62,5 +62,5 @@ rule released_pairs:
     conda:
         "../../envs/data.yaml"
     shell:
-        "python -m bmc.cli released-pairs --task {wildcards.task} --release {input} --out {output.pairs}"
+        "python -m bmc.cli released_pairs --task {wildcards.task} --release {input} --out {output.pairs}"
         " --summary {output.summary} > {log} 2>&1"

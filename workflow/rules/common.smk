@@ -21,8 +21,18 @@ workflow.localrules(*local_rules(config))
 
 # every run of the config, its paths, and the members of each table, figure and the report
 PLAN = Plan(SETTINGS, config)
+# the options that name this run's config, which every job records beside its outputs: `bmc status` repeats them
+# in the command that remakes the outputs of changed code or inputs (bmc.reporting.job_records)
+FILES, OVERRIDES = (
+    workflow.config_settings.configfiles,
+    workflow.config_settings.config_args,
+)
+os.environ["BMC_RUN_OPTIONS"] = shlex.join(
+    (["--configfile", *map(str, FILES)] if FILES else [])
+    + (["--config", *OVERRIDES] if OVERRIDES else [])
+)
 R = PLAN.results
-LOGS = f"logs/{SETTINGS.scale}"
+LOGS = PLAN.logs
 BENCH = f"{R}/benchmarks"
 TASKS = PLAN.tasks
 DATASETS = PLAN.datasets

@@ -18,7 +18,7 @@ rule data_qa:
         qa=as_json(config["data"].get("qa", {})),
         out=lambda wildcards, output: os.path.dirname(output.sft),
     shell:
-        "python -m bmc.cli data --resources {input} --out {params.out} --params {params.qa} > {log} 2>&1"
+        "python -m bmc.cli data_qa --resources {input} --out {params.out} --params {params.qa} > {log} 2>&1"
 
 
 rule data_math:
@@ -41,7 +41,7 @@ rule data_math:
         math=as_json(config["data"].get("math", {})),
         out=lambda wildcards, output: os.path.dirname(output.sft),
     shell:
-        "python -m bmc.cli data-math --resources {input} --out {params.out} --params {params.math} > {log} 2>&1"
+        "python -m bmc.cli data_math --resources {input} --out {params.out} --params {params.math} > {log} 2>&1"
 
 
 rule data_if:
@@ -65,5 +65,5 @@ rule data_if:
         out=lambda wildcards, output: os.path.dirname(output.sft),
         cache=config.get("download_cache", "resources/downloads"),
     shell:
-        "python -m bmc.cli data-if --resources {input} --out {params.out} --params {params.data}"
+        "python -m bmc.cli data_if --resources {input} --out {params.out} --params {params.data}"
         " --cache {params.cache} > {log} 2>&1"

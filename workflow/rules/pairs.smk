@@ -19,7 +19,7 @@ rule sample_losing:
     params:
         sample=task_json("sample"),
     shell:
-        "python -m bmc.cli sample --model {input.model} --data {input.data} --out {output.samples}"
+        "python -m bmc.cli sample_losing --model {input.model} --data {input.data} --out {output.samples}"
         " --params {params.sample} > {log} 2>&1"
 
 
@@ -38,7 +38,7 @@ rule build_pairs:
     conda:
         "../../envs/data.yaml"
     shell:
-        "python -m bmc.cli pairs --samples {input} --out {output.pairs} --summary {output.summary} > {log} 2>&1"
+        "python -m bmc.cli build_pairs --samples {input} --out {output.pairs} --summary {output.summary} > {log} 2>&1"
 
 
 rule given_pairs:
@@ -56,4 +56,4 @@ rule given_pairs:
     conda:
         "../../envs/data.yaml"
     shell:
-        "python -m bmc.cli pairs-given --prefs {input} --out {output.pairs} --summary {output.summary} > {log} 2>&1"
+        "python -m bmc.cli given_pairs --prefs {input} --out {output.pairs} --summary {output.summary} > {log} 2>&1"
