@@ -23,6 +23,7 @@ from bmc.plan import RELEASED, VARIANT_PATTERN, variant_editors, variants_of
 GPU_STAGES = {
     "sft": "sft",
     "train": "train",
+    "reference_sums": "train",  # one forward pass of the reference over the pairs, on the training GPUs
     "sweep_train": "train",
     "sweep_score": "generate",
     "sample_losing": "generate",

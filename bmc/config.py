@@ -60,6 +60,9 @@ NonNegative = number(ge=0)
 Fraction = number(ge=0, le=1)  # a share or probability, 0 and 1 included
 TopP = number(gt=0, le=1)
 PromptFormat = Literal["paper", "chat_template"]
+# the attention kernel of a trained model (`bmc.models.attention`): transformers' own, FlashAttention on CUDA, or
+# the suite's sdpa_varlen (PyTorch's SDPA per sequence of a padding-free batch)
+AttnImplementation = Literal["sdpa", "eager", "sdpa_varlen", "flash_attention_2", "flash_attention_3"]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Task = Literal["qa", "math", "if"]
 Strategy = Literal["targeted", "targeted_no_ref", "inverse", "free", "released"]
@@ -366,6 +369,14 @@ class Sft(TrainerPassThrough):
     section_name: ClassVar[str] = "sft"
     # the authors' SFT script has no completion mask: the loss covers the whole text by default
     loss_scope: Literal["whole_text", "completion"] = "whole_text"
+    attn_implementation: AttnImplementation | None = None  # None: transformers' default (sdpa)
+
+    @model_validator(mode="after")
+    def _one_kernel(self):
+        given = (getattr(self, "model_init_kwargs", None) or {}) if self.attn_implementation else {}
+        if isinstance(given, dict) and "attn_implementation" in given:
+            raise ValueError("give the attention kernel once: attn_implementation or model_init_kwargs, not both")
+        return self
 
 
 class Train(TrainerPassThrough):
@@ -384,6 +395,8 @@ class Train(TrainerPassThrough):
     # SimPO-BMC's bound of the confidence term: the paper's δ, or the authors' compiled trainer's 1.0
     simpo_bmc_bound: Literal["delta", "released_1.0"] | None = None
     tdpo_alpha: PosFloat | None = None
+    attn_implementation: AttnImplementation | None = None  # of policy and reference; None: transformers' (sdpa)
+    padding_free: bool | None = None  # BMCConfig's: a micro-batch's sequences in one row, no padding
 
     @field_validator("methods")
     @classmethod

@@ -19,6 +19,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
+from bmc.alignment import reference
 from bmc.alignment.methods import (  # the grammar of method names, re-exported for the rules and the analyses
     METHOD_PATTERN,  # noqa: F401
     METHODS,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from bmc.config import Config
 
 SFT = "SFT"  # Table 1's first row: the SFT model, trained (or given) once per task
+ORIGINAL = "original"  # the reference sums of the original (unbridged) pairs
 BMC = "DPO-BMC"  # the method Tables 3 and 4 train on each strategy's and each editor's pairs
 TASKS = ("qa", "math", "if")  # "if": instruction following, judged (Table 2); the others are graded
 
@@ -247,6 +249,47 @@ class Plan:
 
     def pairs_variant(self, method: str) -> str:
         return parse_method_name(method).variant(self.strategy)
+
+    # ---- reference sums shared by seeds and methods (rule `reference_sums`, bmc.alignment.reference) -------
+    def run_settings(self, task: str, method: str) -> dict[str, Any]:
+        """A run's training settings: the task's `train` settings with the method's `method_params` on top."""
+        return reference.job_settings_of(self.task_settings("train", task), method)
+
+    def reference_source(self, method: str) -> str:
+        """The pairs a method's reference sums score: `original`, or the name of its bridged-pairs variant."""
+        bridged = METHODS[parse_method_name(method).base].data == "bridged"
+        return self.pairs_variant(method) if bridged else ORIGINAL
+
+    def reference_weighting(self, task: str, method: str) -> str:
+        """The name of a run's reference sums among those of its pairs: `plain` or `bmc` when they depend on
+        the task's settings only, else that name followed by the method's (its method_params change them)."""
+        settings = self.run_settings(task, method)
+        kind = reference.weighting(method, settings)
+        task_wide = {**self.task_settings("train", task), "bmc_weights": kind == "bmc"}
+        same = reference.reference_settings(method, settings) == reference.reference_settings(
+            method, task_wide
+        )
+        return kind if same else f"{kind}-{method}"
+
+    def reference_sums(self, task: str, method: str) -> str | None:
+        """The reference sums a run reads (None: it computes none before training: reference-free, TDPO, or
+        `precompute_ref_logps` off)."""
+        if not reference.uses_shared_sums(method, self.run_settings(task, method)):
+            return None
+        source, name = self.reference_source(method), self.reference_weighting(task, method)
+        return f"{self.results}/reference/{task}/{source}/{name}.json"
+
+    def reference_pairs(self, task: str, source: str) -> str:
+        return self.pairs(task) if source == ORIGINAL else self.bridged(task, source)
+
+    def reference_params(self, task: str, source: str, weighting: str) -> dict[str, Any]:
+        """What the sums (source, weighting) depend on (`bmc.alignment.reference.reference_settings`), the same
+        for every run that reads them; ValueError when no run reads them."""
+        path = f"{self.results}/reference/{task}/{source}/{weighting}.json"
+        for t, method, _ in self.runs():
+            if t == task and self.reference_sums(task, method) == path:
+                return reference.reference_settings(method, self.run_settings(task, method))
+        raise ValueError(f"no run of task {task} reads {path}")
 
     def editor_models_needed(self, variant: str) -> list[str]:
         """The extra editor model a bridging reads (none for a hub model or an endpoint)."""

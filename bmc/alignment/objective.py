@@ -13,7 +13,8 @@ above its function; `preference_loss` picks one by name.
 Notation: y_w is the chosen response (ỹ_w on bridged pairs), π_w = log π(y_w) the policy's sequence log-prob
 (Σ_t λ_t log p_t with BMC weights, each model weighting with its own p_t), π_ref its reference's,
 Δ = π - π_ref, |y| the response's token count, σ the logistic function. Tensors are (batch,) unless a shape is
-given; "rows" are a batch's [chosen; rejected] sequences.
+given; "rows" are a batch's [chosen; rejected] sequences. A padding-free batch holds them in one row (1, N)
+whose `segments` say where each sequence lies (`bmc.alignment.packing`): its per-row sums are segment sums.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from bmc.alignment.methods import Method
+from bmc.alignment.packing import Segments, rejected_positions, row_sums
 
 Tensor = torch.Tensor
 
@@ -86,14 +88,16 @@ def confidence_bound(loss: str, delta: float, simpo_bmc_bound: str = "delta") ->
 
 
 # ---- Step 3. Sequence log-prob: log π(y) = Σ_t λ_t · log p_t over the response tokens.
-def weighted_logps(token_logps: Tensor, weights: Tensor, loss_mask: Tensor) -> Tensor:
+def weighted_logps(
+    token_logps: Tensor, weights: Tensor, loss_mask: Tensor, segments: Segments | None = None
+) -> Tensor:
     """(rows,) Σ_t λ_t · log p_t over the tokens where loss_mask is 1."""
-    return (weights * token_logps * loss_mask.to(token_logps.dtype)).sum(dim=-1)
+    return row_sums(weights * token_logps * loss_mask.to(token_logps.dtype), segments)
 
 
-def token_counts(loss_mask: Tensor) -> Tensor:
+def token_counts(loss_mask: Tensor, segments: Segments | None = None) -> Tensor:
     """(rows,) |y|, the number of scored tokens, at least 1 (for length normalisation); integer dtype."""
-    return loss_mask.sum(dim=-1).clamp(min=1)
+    return row_sums(loss_mask, segments).clamp(min=1)
 
 
 def log_ratio_margin(s: PairTerms) -> Tensor:
@@ -150,11 +154,9 @@ def orpo_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
 
 # ---- FIGA (Guo et al. 2024), the released BMC code's form: L = -Σ_t m_t log p_t(ỹ_w) + ½ Σ_t m_t log p_t(y_l),
 # varied tokens only, no reference. The masks and the ½ are token weights, so the sums arrive as π_w, π_l.
-def figa_token_weights(diff_mask: Tensor, dtype: torch.dtype) -> Tensor:
+def figa_token_weights(diff_mask: Tensor, dtype: torch.dtype, segments: Segments | None = None) -> Tensor:
     """(rows, seq) m_t on the chosen rows, ½ m_t on the rejected rows."""
-    half = diff_mask.size(0) // 2
-    scale = torch.ones(diff_mask.size(0), 1, dtype=dtype, device=diff_mask.device)
-    scale[half:] = 0.5
+    scale = 1.0 - 0.5 * rejected_positions(diff_mask, segments).to(dtype)
     return diff_mask.to(dtype) * scale
 
 
@@ -164,12 +166,14 @@ def figa_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
 
 # ---- TDPO2 (Zeng et al. 2024): L = -log σ(β[Δ_w - Δ_l] - α·β[D_l - sg(D_w)]),
 # D(y) = Σ_t KL(π_ref(·|x, y_<t) ‖ π_θ(·|x, y_<t)); needs both models' full next-token distributions.
-def sequential_kl(ref_logprobs: Tensor, policy_logprobs: Tensor, loss_mask: Tensor) -> Tensor:
+def sequential_kl(
+    ref_logprobs: Tensor, policy_logprobs: Tensor, loss_mask: Tensor, segments: Segments | None = None
+) -> Tensor:
     """(rows,) D(y) over the positions where loss_mask is 1, from (rows, seq, vocab) next-token
     log-distributions; differentiated through the policy only (the reference carries no gradient)."""
     ref_logprobs = ref_logprobs.detach()
     per_position = (ref_logprobs.exp() * (ref_logprobs - policy_logprobs)).sum(dim=-1)  # (rows, seq)
-    return (per_position * loss_mask.to(per_position.dtype)).sum(dim=-1)
+    return row_sums(per_position * loss_mask.to(per_position.dtype), segments)
 
 
 def tdpo_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
@@ -192,11 +196,13 @@ LOSS_FUNCTIONS = {
 }
 
 
-def token_weights(method: Method, token_logps: Tensor, diff_mask: Tensor, delta: float) -> Tensor:
+def token_weights(
+    method: Method, token_logps: Tensor, diff_mask: Tensor, delta: float, segments: Segments | None = None
+) -> Tensor:
     """(rows, seq) the method's per-token weights from the scoring model's own log-probs: FIGA's, BMC's λ_t
     (the -MC and -BMC methods), or 1."""
     if method.loss == "figa":
-        return figa_token_weights(diff_mask, token_logps.dtype)
+        return figa_token_weights(diff_mask, token_logps.dtype, segments)
     if method.bmc_weights:
         return confidence_weights(token_logps, diff_mask, delta)
     return torch.ones_like(token_logps)

@@ -13,7 +13,10 @@ reference precomputation. This subclass adds:
   λ_t = 1 + m_t·min(1/p_t, δ)), the policy's sums with the policy's own p_t and the reference's with the
   reference's own p_t, then applies the method's objective; both come from `bmc.alignment.objective`, where
   the equations are. With `precompute_ref_log_probs`, the reference's weighted sums are computed once per
-  example before training and no reference forward runs per step.
+  example before training (or read from a file the `reference_sums` rule wrote for every seed,
+  `bmc.alignment.reference`) and no reference forward runs per step;
+- padding-free batches (`padding_free`, `bmc.alignment.packing`): a micro-batch's sequences in one row, every
+  per-sequence sum a segment sum; the objective and everything after it see the same per-pair terms.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from datasets.fingerprint import Hasher
 from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
-from bmc.alignment import objective
+from bmc.alignment import objective, packing
 from bmc.alignment.masks import ALGORITHMS, diff_masks
 from bmc.alignment.methods import Method, get_method
 from bmc.alignment.objective import Hyperparameters, PairTerms
@@ -40,7 +43,6 @@ IGNORED_TRL_OPTIONS = {
     "use_weighting": False,
     "loss_weights": None,
     "router_aux_loss_coef": None,
-    "padding_free": False,
     "pad_token": None,
 }
 
@@ -86,6 +88,15 @@ class BMCConfig(DPOConfig):
         metadata={"help": "ORPO weight λ of the odds-ratio term; None = β, as the released code and TRL"},
     )
     tdpo_alpha: float = field(default=0.5, metadata={"help": "TDPO2 weight α of the sequential KL term"})
+    padding_free: bool = field(
+        default=False,
+        metadata={
+            "help": "concatenate a micro-batch's chosen and rejected sequences into one row (position ids restarting "
+            "per sequence) instead of padding them; every per-sequence sum becomes a segment sum, the loss is the "
+            "padded batch's. Pair it with an attention kernel that runs each sequence on its own "
+            "(flash_attention_2, or the suite's sdpa_varlen): transformers' sdpa attends over the whole row"
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -110,6 +121,10 @@ class BMCConfig(DPOConfig):
         ignored = [name for name, default in IGNORED_TRL_OPTIONS.items() if getattr(self, name) != default]
         if ignored:
             raise ValueError(f"BMCTrainer's loss does not use TRL's {ignored}; leave them at their defaults")
+        if self.padding_free and self.pad_to_multiple_of is not None:
+            raise ValueError(
+                f"padding_free leaves nothing to pad: unset pad_to_multiple_of (got {self.pad_to_multiple_of!r})"
+            )
         if get_method(self.method).needs_distributions and self.precompute_ref_log_probs:
             raise ValueError(
                 f"{self.method} needs the reference's full next-token distributions at every step, "
@@ -139,20 +154,42 @@ class BMCConfig(DPOConfig):
 
 @dataclass
 class BMCCollator(DataCollatorForPreference):
-    """TRL's preference collator plus `diff_mask` (2·batch, seq), aligned with `input_ids` (prompt = 0)."""
+    """TRL's preference collator plus `diff_mask` (2·batch, seq), aligned with `input_ids` (prompt = 0); with
+    `padding_free`, the same sequences in one row (`bmc.alignment.packing.pack`)."""
+
+    padding_free: bool = False
+
+    def truncate(self, seq: list[int]) -> list[int]:
+        """`seq` truncated exactly as TRL truncates the ids."""
+        if self.max_length is None:
+            return seq
+        return seq[: self.max_length] if self.truncation_mode == "keep_start" else seq[-self.max_length :]
 
     def torch_call(self, examples):
-        out = super().torch_call(examples)
         masks = [[0] * len(e["prompt_ids"]) + list(e[col]) for col in MASK_COLUMNS for e in examples]
-        if self.max_length is not None:  # truncate exactly as TRL truncates the ids
-            keep = (
-                slice(None, self.max_length)
-                if self.truncation_mode == "keep_start"
-                else slice(-self.max_length, None)
-            )
-            masks = [m[keep] for m in masks]
+        masks = [self.truncate(m) for m in masks]
+        if self.padding_free:
+            return self.packed(examples, masks)
+        out = super().torch_call(examples)
         width = out["input_ids"].shape[1]
         out["diff_mask"] = torch.tensor([m + [0] * (width - len(m)) for m in masks], dtype=torch.long)
+        return out
+
+    def packed(self, examples, masks: list[list[int]]) -> dict:
+        sequences = [
+            (
+                self.truncate(e["prompt_ids"] + e[f"{side}_ids"]),
+                self.truncate([0] * len(e["prompt_ids"]) + [1] * len(e[f"{side}_ids"])),
+                mask,
+            )
+            for (side, e), mask in zip(
+                [(side, e) for side in ("chosen", "rejected") for e in examples], masks, strict=True
+            )
+        ]
+        out = packing.pack(sequences)
+        for key in ("ref_chosen_logps", "ref_rejected_logps"):
+            if key in examples[0]:
+                out[key] = torch.tensor([e[key] for e in examples])
         return out
 
 
@@ -168,7 +205,8 @@ def response_masks(
 
 
 class Scores(NamedTuple):
-    """A model's scores of the [chosen; rejected] rows (2·batch leading dimension)."""
+    """A model's scores of the [chosen; rejected] rows: sums (2·batch,), per-token tensors (2·batch, seq-1), or
+    (1, N-1) for a padding-free batch."""
 
     weighted: torch.Tensor  # Σ_t λ_t log p_t over response tokens
     plain: torch.Tensor  # Σ_t log p_t over response tokens
@@ -178,13 +216,18 @@ class Scores(NamedTuple):
     distributions: torch.Tensor | None = None
     token_logps: torch.Tensor | None = None  # (2·batch, seq-1) per-token log-probs (0 off the response)
     diff_mask: torch.Tensor | None = None  # (2·batch, seq-1) varied-token marks, aligned with token_logps
+    segments: packing.Segments | None = None  # a padding-free batch's sequences (None: padded rows)
 
 
 class BMCTrainer(DPOTrainer):
     """DPOTrainer whose loss is `bmc.alignment.objective.preference_loss` on the method's weighted sequence
     log-probs."""
 
-    def __init__(self, model, args: BMCConfig, processing_class, data_collator=None, **kwargs):
+    def __init__(
+        self, model, args: BMCConfig, processing_class, data_collator=None, reference_sums=None, **kwargs
+    ):
+        """`reference_sums`: the reference's sums of the training pairs as the `reference_sums` rule computed
+        them (`bmc.alignment.reference.ReferenceSums`), used instead of computing them here."""
         if getattr(processing_class, "pad_token_id", None) is None:
             raise ValueError(
                 "the tokenizer has no pad token: load it with bmc.models.prepare.load_tokenizer from a model "
@@ -199,11 +242,22 @@ class BMCTrainer(DPOTrainer):
                 max_length=args.max_length,
                 truncation_mode=args.truncation_mode,
                 pad_to_multiple_of=args.pad_to_multiple_of,
+                padding_free=args.padding_free,
             )
         self.mask_stats = {"pairs": 0, "empty_masks": 0, "marked_chosen": 0, "marked_rejected": 0}
-        super().__init__(
-            model=model, args=args, processing_class=processing_class, data_collator=data_collator, **kwargs
-        )
+        self._given_reference_sums = reference_sums
+        # TRL 1.16 turns its own padding_free off with a warning; BMCTrainer's collation and loss implement it
+        padding_free, args.padding_free = args.padding_free, False
+        try:
+            super().__init__(
+                model=model,
+                args=args,
+                processing_class=processing_class,
+                data_collator=data_collator,
+                **kwargs,
+            )
+        finally:
+            args.padding_free = padding_free
 
     # ---- data: diff masks once per pair ---------------------------------------------------------------
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
@@ -237,6 +291,8 @@ class BMCTrainer(DPOTrainer):
     def _precompute_ref_logps(self, dataset, name, batch_size):
         if not self.method.needs_reference:  # SimPO, ORPO, FIGA: nothing to precompute
             return dataset
+        if self._given_reference_sums is not None and name == "train":
+            return self._given_reference_sums.attach(dataset)
         if dataset.cache_files or self.accelerator.num_processes == 1:
             return super()._precompute_ref_logps(dataset, name, batch_size)
         # TRL caches the sums in a file beside the dataset's; a dataset built in memory has none, and each
@@ -268,22 +324,26 @@ class BMCTrainer(DPOTrainer):
         return torch.cat(chosen).tolist(), torch.cat(rejected).tolist()
 
     # ---- log-probs ------------------------------------------------------------------------------------
-    def token_weights(self, token_logps: torch.Tensor, diff_mask: torch.Tensor) -> torch.Tensor:
-        """(2·batch, seq-1) per-token weights of the method, from the scoring model's own log-probs."""
-        return objective.token_weights(self.method, token_logps, diff_mask, self.hp.delta)
+    def token_weights(
+        self, token_logps: torch.Tensor, diff_mask: torch.Tensor, segments: packing.Segments | None = None
+    ) -> torch.Tensor:
+        """(2·batch, seq-1) per-token weights of the method, from the scoring model's own log-probs ((1, N-1) for
+        a padding-free batch, whose `segments` say which positions are a rejected sequence's)."""
+        return objective.token_weights(self.method, token_logps, diff_mask, self.hp.delta, segments)
 
     def sequence_logps(self, model, inputs, grad: bool) -> Scores:
-        """Score the [chosen; rejected] rows of `inputs` with `model` (the policy's or the reference's own λ_t)."""
-        completion_mask = inputs["completion_mask"]  # (2·batch, seq)
+        """Score the [chosen; rejected] sequences of `inputs` with `model` (the policy's or the reference's own
+        λ_t); padded (2·batch rows) or padding-free (one row, `bmc.alignment.packing`)."""
+        completion_mask = inputs["completion_mask"]  # (2·batch, seq), or (1, N) padding-free
         loss_mask = completion_mask[:, 1:]  # position t scores token t+1
+        segments = packing.segments(inputs)
+        model_inputs = packing.model_inputs(inputs)
         distributions = None
         with torch.set_grad_enabled(grad):
             if (
                 self.method.needs_distributions
             ):  # full logits: TRL's fused head returns the label's log-prob only
-                outputs = model(
-                    input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False
-                )
+                outputs = model(**model_inputs, use_cache=False)
                 logits = outputs.logits[:, :-1]  # at least float32 for the softmax
                 distributions = logits.to(torch.promote_types(logits.dtype, torch.float32)).log_softmax(
                     dim=-1
@@ -292,20 +352,15 @@ class BMCTrainer(DPOTrainer):
                 token_logps = distributions.gather(-1, labels).squeeze(-1) * loss_mask
             else:
                 labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
-                outputs = model(
-                    input_ids=inputs["input_ids"],
-                    attention_mask=inputs["attention_mask"],
-                    labels=labels,
-                    use_cache=False,
-                    fused_lm_head=True,
-                )
+                outputs = model(**model_inputs, labels=labels, use_cache=False, fused_lm_head=True)
                 token_logps = outputs.log_probs[:, -loss_mask.size(1) :]  # (2·batch, seq-1)
-        weights = self.token_weights(token_logps, inputs["diff_mask"][:, 1:])
-        plain = objective.weighted_logps(token_logps, torch.ones_like(token_logps), loss_mask)
-        weighted = objective.weighted_logps(token_logps, weights, loss_mask)
+        packed = () if segments is None else (segments,)  # a padded batch's weights take (log-probs, masks)
+        weights = self.token_weights(token_logps, inputs["diff_mask"][:, 1:], *packed)
+        plain = objective.weighted_logps(token_logps, torch.ones_like(token_logps), loss_mask, segments)
+        weighted = objective.weighted_logps(token_logps, weights, loss_mask, segments)
         diff_mask = inputs["diff_mask"][:, 1:] * loss_mask
-        counts = objective.token_counts(loss_mask)
-        return Scores(weighted, plain, counts, outputs, distributions, token_logps, diff_mask)
+        counts = objective.token_counts(loss_mask, segments)
+        return Scores(weighted, plain, counts, outputs, distributions, token_logps, diff_mask, segments)
 
     def compute_ref_log_probs(self, model, inputs):
         """Reference's weighted sums (batch,) ×2, λ from the reference's own probabilities (also for precompute)."""
@@ -335,7 +390,10 @@ class BMCTrainer(DPOTrainer):
             reference = self._reference_scores(inputs)
             ref_chosen, ref_rejected = reference.weighted.chunk(2, dim=0)
             kl = objective.sequential_kl(
-                reference.distributions, policy.distributions, inputs["completion_mask"][:, 1:]
+                reference.distributions,
+                policy.distributions,
+                inputs["completion_mask"][:, 1:],
+                policy.segments,
             )
             seq_kl = kl.chunk(2, dim=0)
         elif self.method.needs_reference:
@@ -374,7 +432,7 @@ class BMCTrainer(DPOTrainer):
         """Mean log-prob of the varied and unvaried response tokens of chosen and rejected, read from the
         policy's forward pass of this step (no extra forward); logged with the step's other metrics."""
         with torch.no_grad():
-            sums = token_group_sums(policy.token_logps.detach(), policy.diff_mask, loss_mask)
+            sums = token_group_sums(policy.token_logps.detach(), policy.diff_mask, loss_mask, policy.segments)
             # one gather of every group's (sum, count) on every process, so that no process waits on another
             totals = self.accelerator.gather(torch.stack(list(sums.values())).reshape(1, -1, 2))
             for key, (total, count) in zip(sums, totals.sum(dim=0).tolist(), strict=True):
@@ -395,17 +453,20 @@ STEP_KEYS = (
 
 
 def token_group_sums(
-    token_logps: torch.Tensor, diff_mask: torch.Tensor, loss_mask: torch.Tensor
+    token_logps: torch.Tensor,
+    diff_mask: torch.Tensor,
+    loss_mask: torch.Tensor,
+    segments: packing.Segments | None = None,
 ) -> dict[str, torch.Tensor]:
     """{chosen,rejected}_{varied,unvaried}_logp: (sum of the log-probs, token count) of that group's tokens
-    in the [chosen; rejected] rows, as a float tensor of two."""
-    half = token_logps.size(0) // 2
+    in the [chosen; rejected] rows (or a padding-free batch's `segments`), as a float tensor of two."""
+    rejected = packing.rejected_positions(token_logps, segments)
     scored = loss_mask.bool()
     varied = diff_mask.bool() & scored
     out = {}
-    for side, rows in (("chosen", slice(None, half)), ("rejected", slice(half, None))):
-        for group, sel in (("varied", varied[rows]), ("unvaried", scored[rows] & ~varied[rows])):
-            values = token_logps[rows][sel].float()
+    for side, sel_side in (("chosen", ~rejected), ("rejected", rejected)):
+        for group, sel in (("varied", varied & sel_side), ("unvaried", scored & ~varied & sel_side)):
+            values = token_logps[sel].float()
             out[f"{side}_{group}_logp"] = torch.stack(
                 [values.sum(), values.new_tensor(float(values.numel()))]
             )

@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Settings of a training job that are not BMCConfig fields (`seed` comes from --seed).
-OWN_KEYS = {"methods", "max_prompt_length", "precompute_ref_logps", "method_params", "seed", "prompt_format"}
+OWN_KEYS = {
+    "methods",
+    "max_prompt_length",
+    "precompute_ref_logps",
+    "method_params",
+    "seed",
+    "prompt_format",
+    "attn_implementation",
+}
 
 
 def load_pairs(
@@ -73,6 +81,19 @@ def load_pairs(
     return rows, truncated
 
 
+def job_pairs(path: str, model_path: str, settings: TrainJob) -> tuple[list[dict], int]:
+    """`load_pairs` of a job's pairs file with its model's tokenizer and its settings."""
+    from bmc.models.prepare import load_tokenizer
+
+    return load_pairs(
+        path,
+        load_tokenizer(model_path),
+        settings.max_prompt_length,
+        settings.prompt_format,
+        settings.max_length,
+    )
+
+
 def build_trainer(
     method: str,
     seed: int,
@@ -81,19 +102,36 @@ def build_trainer(
     rows: list[dict],
     settings: TrainJob,
     out: Path,
+    reference_sums: str | None = None,
+    pairs: str | None = None,
 ):
     """(BMCTrainer, tokenizer) for one method and seed: the settings given, with the method's own
-    `method_params` on top, as BMCConfig fields; `out` is the checkpoint folder."""
+    `method_params` on top, as BMCConfig fields; `out` is the checkpoint folder. `reference_sums`: the
+    `reference_sums` rule's file for `rows` (read from the file `pairs`), used instead of computing them."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
 
+    from bmc.alignment import reference
     from bmc.alignment.methods import get_method
     from bmc.alignment.trainer import BMCConfig, BMCTrainer
+    from bmc.models import attention
     from bmc.models.prepare import load_tokenizer
     from bmc.training_args import build_args
 
     spec = get_method(method)
+    attention.check_available(settings.attn_implementation)
+    given_sums = None
+    if reference_sums:
+        own = reference.job_settings_of(settings.model_dump(exclude_unset=True), method)
+        if not reference.uses_shared_sums(method, own):
+            raise ValueError(
+                f"{method} with these settings reads no precomputed reference sums ({reference_sums})"
+            )
+        if pairs is None:
+            raise ValueError("reference sums are checked against their pairs file: give `pairs`")
+        expected = reference.job_inputs(ref_path or model_path, pairs, method, own)
+        given_sums = reference.ReferenceSums.read(reference_sums, expected)
     # Reference-free objectives never need a reference: "precompute" then just skips loading one.
     # TDPO reads the reference's full distributions at every step, which cannot be precomputed.
     precompute = settings.precompute_ref_logps or not spec.needs_reference
@@ -111,16 +149,24 @@ def build_trainer(
     )
     tokenizer = load_tokenizer(model_path)
     dtype = torch.bfloat16 if config.bf16 else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+    kernel = {"attn_implementation": settings.attn_implementation} if settings.attn_implementation else {}
+    if config.padding_free and settings.attn_implementation in (None, "sdpa", "eager"):
+        log.warning(
+            "padding_free with %s attention attends over each whole packed row (exact, but slower than "
+            "padding on a CPU): set attn_implementation to flash_attention_2 (CUDA) or sdpa_varlen",
+            settings.attn_implementation or "transformers' default (sdpa)",
+        )
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, **kernel)
     ref = None
     if spec.needs_reference and ref_path and Path(ref_path).resolve() != Path(model_path).resolve():
-        ref = AutoModelForCausalLM.from_pretrained(ref_path, dtype=dtype)
+        ref = AutoModelForCausalLM.from_pretrained(ref_path, dtype=dtype, **kernel)
     trainer = BMCTrainer(
         model=model,
         ref_model=ref,
         args=config,
         processing_class=tokenizer,
         train_dataset=Dataset.from_list(rows),
+        reference_sums=given_sums,
     )
     return trainer, tokenizer
 
@@ -145,10 +191,15 @@ def summarize(
 
     last = history[-1] if history else {}
     pairs = max(stats["pairs"], 1)
+    given = trainer._given_reference_sums
     return {
         "method": method,
         "seed": seed,
         "n_pairs": n_pairs,
+        "attn_implementation": trainer.model.config._attn_implementation,
+        "padding_free": trainer.args.padding_free,
+        "use_liger_kernel": trainer.args.use_liger_kernel,
+        "reference_sums": given.path if given else None,
         "prompts_truncated": prompts_truncated,
         "n_empty_masks": stats["empty_masks"],
         "mean_marked_tokens_per_pair": {

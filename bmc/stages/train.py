@@ -13,7 +13,7 @@ import logging
 import time
 from pathlib import Path
 
-from bmc.alignment.training import build_trainer, load_pairs, run_settings, summarize
+from bmc.alignment.training import build_trainer, job_pairs, run_settings, summarize
 from bmc.config import TrainJob, job_settings
 from bmc.training_run import add_world_size_argument, checkpoint_folder, save_final, train_resuming
 
@@ -28,30 +28,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pairs", required=True, help="pairs.jsonl (original or bridged)")
     p.add_argument("--out", required=True, help="output model folder")
     p.add_argument("--params", required=True, help="JSON: the config's `train` section")
+    p.add_argument(
+        "--ref-sums",
+        default=None,
+        help="the reference's sums of these pairs (rule `reference_sums`), read instead of computed",
+    )
     add_world_size_argument(p)
 
 
 def run(args: argparse.Namespace) -> None:
     from bmc.alignment.methods import get_method
     from bmc.alignment.trainer import token_dynamics_rows
-    from bmc.models.prepare import load_tokenizer
     from bmc.training_args import check_world_size, training_fingerprint
 
     check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
     settings = job_settings(TrainJob, args.params, "train")
     get_method(args.method)  # unknown names fail before anything loads
     start = time.time()
-    rows, truncated = load_pairs(
-        args.pairs,
-        load_tokenizer(args.model),
-        settings.max_prompt_length,
-        settings.prompt_format,
-        settings.max_length,
-    )
+    rows, truncated = job_pairs(args.pairs, args.model, settings)
     out = Path(args.out)
     checkpoints = checkpoint_folder(out)
     trainer, tokenizer = build_trainer(
-        args.method, args.seed, args.model, args.ref, rows, settings, checkpoints
+        args.method,
+        args.seed,
+        args.model,
+        args.ref,
+        rows,
+        settings,
+        checkpoints,
+        reference_sums=getattr(args, "ref_sums", None),  # callers building a Namespace may leave it out
+        pairs=args.pairs,
     )
     ref = args.ref if args.ref and Path(args.ref).resolve() != Path(args.model).resolve() else None
     fingerprint = training_fingerprint(

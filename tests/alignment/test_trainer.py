@@ -370,7 +370,7 @@ def test_bad_settings_fail_before_training(tiny_model_dir, tmp_path):
         BMCConfig(output_dir=str(tmp_path), use_cpu=True, beta=-1.0)
     with pytest.raises(ValueError, match="not TRL's loss_type"):
         BMCConfig(output_dir=str(tmp_path), use_cpu=True, loss_type=["ipo"])
-    for option in ({"label_smoothing": 0.1}, {"use_weighting": True}, {"padding_free": True}):
+    for option in ({"label_smoothing": 0.1}, {"use_weighting": True}):
         with pytest.raises(ValueError, match=f"does not use TRL's \\['{next(iter(option))}'\\]"):
             BMCConfig(output_dir=str(tmp_path), use_cpu=True, **option)
     with pytest.raises(ValueError, match="stopword_forms must be one of"):
