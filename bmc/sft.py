@@ -5,8 +5,9 @@ completion = the assistant text + the tokenizer's EOS (added here, so TRL adds n
 prompt format `chat_template` both come from the model's chat template (`bmc.chat`). The loss covers the
 whole text (`loss_scope: whole_text`, the default: the authors' SFT script has no completion mask) or the
 completion only (`loss_scope: completion`). The settings are the config's `sft` section (`bmc.config.Sft`): any SFTConfig /
-TrainingArguments field (bf16, deepspeed, gradient_checkpointing, model_init_kwargs with
-attn_implementation, ...) passes through; unknown keys are refused.
+TrainingArguments field (bf16, deepspeed, gradient_checkpointing, padding_free, ...) passes through; unknown keys
+are refused. `attn_implementation` (`bmc.models.attention`) is the model's attention kernel, recorded in the
+summary.
 """
 
 from __future__ import annotations
@@ -55,10 +56,19 @@ def build_trainer(model_path: str, rows: list[dict], settings: SftJob, output_di
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from bmc.models import attention
     from bmc.models.prepare import load_tokenizer
     from bmc.training_args import build_args
 
-    fields = settings.model_dump(exclude_unset=True, exclude={"loss_scope", "prompt_format"})
+    fields = settings.model_dump(
+        exclude_unset=True, exclude={"loss_scope", "prompt_format", "attn_implementation"}
+    )
+    attention.check_available(settings.attn_implementation)
+    if settings.attn_implementation:  # TRL loads the model with model_init_kwargs
+        fields["model_init_kwargs"] = {
+            **(fields.get("model_init_kwargs") or {}),
+            "attn_implementation": settings.attn_implementation,
+        }
     tokenizer = load_tokenizer(model_path)
     args = build_args(
         SFTConfig,
@@ -99,6 +109,8 @@ def summarize(n_rows: int, lengths: dict, trainer, result, wall_s: float, resume
         "steps": result.global_step,
         "train_loss": result.training_loss,  # mean over the run
         "final_loss": next((e["loss"] for e in reversed(trainer.state.log_history) if "loss" in e), None),
+        "attn_implementation": trainer.model.config._attn_implementation,
+        "padding_free": trainer.args.padding_free,
         "wall_s": round(wall_s, 1),
         "resumed_from": resumed_from,
     }

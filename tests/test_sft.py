@@ -100,6 +100,25 @@ def test_settings_pass_through_and_unknown_keys_are_refused(tiny_model_dir, tmp_
         settings(completion_only_loss=True)
 
 
+def test_attention_kernel_setting_reaches_the_model_and_the_summary(tiny_model_dir, tmp_path):
+    trainer, _ = build_trainer(str(tiny_model_dir), ROWS, settings(attn_implementation="eager"), tmp_path)
+    assert trainer.model.config._attn_implementation == "eager"
+    with pytest.raises(ConfigError, match="give the attention kernel once"):
+        settings(attn_implementation="sdpa", model_init_kwargs={"attn_implementation": "eager"})
+    # TRL's padding-free SFT (position ids only) with the per-sequence SDPA
+    out = run_sft(
+        tiny_model_dir,
+        tmp_path,
+        ROWS,
+        max_steps=1,
+        max_length=None,  # TRL's padding-free SFT truncates nothing without packing
+        padding_free=True,
+        attn_implementation="sdpa_varlen",
+    )
+    summary = json.loads((out / "sft_summary.json").read_text())
+    assert summary["attn_implementation"] == "sdpa_varlen" and summary["padding_free"] is True
+
+
 def test_two_step_run_writes_a_loadable_model(tiny_model_dir, tmp_path):
     out = run_sft(tiny_model_dir, tmp_path, ROWS, max_steps=2)
     summary = json.loads((out / "sft_summary.json").read_text())
