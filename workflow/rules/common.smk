@@ -21,16 +21,6 @@ workflow.localrules(*local_rules(config))
 
 # every run of the config, its paths, and the members of each table, figure and the report
 PLAN = Plan(SETTINGS, config)
-# the options that name this run's config, which every job records beside its outputs: `bmc status` repeats them
-# in the command that remakes the outputs of changed code or inputs (bmc.reporting.job_records)
-FILES, OVERRIDES = (
-    workflow.config_settings.configfiles,
-    workflow.config_settings.config_args,
-)
-os.environ["BMC_RUN_OPTIONS"] = shlex.join(
-    (["--configfile", *map(str, FILES)] if FILES else [])
-    + (["--config", *OVERRIDES] if OVERRIDES else [])
-)
 R = PLAN.results
 LOGS = PLAN.logs
 BENCH = f"{R}/benchmarks"
@@ -55,9 +45,21 @@ wildcard_constraints:
 
 # Runs from the repository root with the package on the path, inside any environment (pip or conda), with the
 # config's `job_env` exported (braces doubled for Snakemake's own formatting).
+# BMC_RUN_OPTIONS: the options that name this run's config; every job records them beside its outputs, and
+# `bmc status` repeats them in the command that remakes outputs of changed code or inputs (bmc.reporting.job_records)
+FILES, OVERRIDES = (
+    workflow.config_settings.configfiles,
+    workflow.config_settings.config_args,
+)
+RUN_OPTIONS = (["--configfile", *map(str, FILES)] if FILES else []) + (
+    ["--config", *OVERRIDES] if OVERRIDES else []
+)
 JOB_ENV = "".join(
     f"export {name}={shlex.quote(value)}; ".replace("{", "{{").replace("}", "}}")
-    for name, value in (SETTINGS.job_env or {}).items()
+    for name, value in {
+        **(SETTINGS.job_env or {}),
+        "BMC_RUN_OPTIONS": shlex.join(RUN_OPTIONS),
+    }.items()
 )
 shell.prefix(
     # braces doubled twice: once for this f-string, once for Snakemake's own formatting
