@@ -221,7 +221,9 @@ def judge(
             made.append(judge_factory())
         return made[0]
 
-    first = {_key(identity, prompt, r["messages"]): r["messages"] for r in requests}
+    # requests with the same messages (an answer equal to its baseline, shown in both orders) share one key
+    keys = [_key(identity, prompt, r["messages"]) for r in requests]
+    first = {key: r["messages"] for key, r in zip(keys, requests, strict=True)}
     aliases = None
     if legacy:
         aliases = {k: _key(legacy, prompt, m) for k, m in first.items()}
@@ -243,7 +245,7 @@ def judge(
         usage = dict(made[0].usage)
     usage["cache_hits"] = hits
     rows = []
-    for request, key in zip(requests, first, strict=True):
+    for request, key in zip(requests, keys, strict=True):
         reply, error, attempts = replies[key], failures.get(key), 1
         if key in second:
             key2, attempts = second[key][0], 2

@@ -98,6 +98,19 @@ def test_every_item_is_judged_in_both_orders_and_cached(tmp_path):
     assert rows_again == rows
 
 
+def test_an_answer_equal_to_its_baseline_is_judged_in_both_orders(tmp_path):
+    # both orders then show the same two texts: one request, asked once, read back for every judgment
+    same = [{"id": "q0", "question": "Q", "response": "same words", "baseline": "same words"}, *ITEMS[:1]]
+    rows, usage = judge(
+        same, IDENTITY, lambda: ScriptedJudge(lambda text: "[[A=B]]"), ResponseCache(tmp_path)
+    )
+    assert [(r["id"], r["model_first"], r["verdict"]) for r in rows[:2]] == [
+        ("q0", True, "A=B"),
+        ("q0", False, "A=B"),
+    ]
+    assert len(rows) == 4 and usage["requests"] == 3
+
+
 def test_a_judge_that_prefers_the_model_and_unparsed_replies(tmp_path):
     def rule(text):
         a = text.split("Answer A:")[1].split("Answer B:")[0]
