@@ -16,11 +16,9 @@ Snakemake reads them (naming a file that is not a YAML mapping); without files i
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import warnings
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
@@ -132,30 +130,7 @@ class ModelSection(Section):
         missing = [k for k in needs.get(self.kind, ()) if getattr(self, k) is None]
         if missing:
             raise ValueError(f"a model of kind {self.kind} needs {missing}")
-        if self.kind == "hub" and not _folder_or_hub_id(self.name):
-            raise KeyProblems(
-                [
-                    (
-                        "name",
-                        f"{self.name!r} is neither a folder that exists nor a hub id (`name` or `namespace/name`); "
-                        "check the path (relative paths are read from the folder Snakemake runs in)",
-                    )
-                ]
-            )
         return self
-
-
-def _folder_or_hub_id(name: str) -> bool:
-    """`name` is a folder that exists, or has the form of a hub id (what transformers' from_pretrained takes)."""
-    if Path(name).expanduser().exists():
-        return True
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(name)
-    except HFValidationError:
-        return False
-    return True
 
 
 # ---- data ---------------------------------------------------------------------------------------------
@@ -375,7 +350,9 @@ class Sft(TrainerPassThrough):
     def _one_kernel(self):
         given = (getattr(self, "model_init_kwargs", None) or {}) if self.attn_implementation else {}
         if isinstance(given, dict) and "attn_implementation" in given:
-            raise ValueError("give the attention kernel once: attn_implementation or model_init_kwargs, not both")
+            raise ValueError(
+                "give the attention kernel once: attn_implementation or model_init_kwargs, not both"
+            )
         return self
 
 
@@ -395,7 +372,9 @@ class Train(TrainerPassThrough):
     # SimPO-BMC's bound of the confidence term: the paper's δ, or the authors' compiled trainer's 1.0
     simpo_bmc_bound: Literal["delta", "released_1.0"] | None = None
     tdpo_alpha: PosFloat | None = None
-    attn_implementation: AttnImplementation | None = None  # of policy and reference; None: transformers' (sdpa)
+    attn_implementation: AttnImplementation | None = (
+        None  # of policy and reference; None: transformers' (sdpa)
+    )
     padding_free: bool | None = None  # BMCConfig's: a micro-batch's sequences in one row, no padding
 
     @field_validator("methods")
@@ -932,38 +911,7 @@ def job_settings(model: type[S], params: str, section: str) -> S:
         raise ConfigError(f"invalid {section} settings:" + _problems(e, section)) from None
 
 
-def read_config_files(files: list[str]) -> dict:
-    """The config Snakemake builds from `--configfile <files>`, each file read by Snakemake's own reader and
-    merged in order; a file that is not a YAML or JSON mapping fails naming it (Snakemake's message does not:
-    it reads the files before the Snakefile, so `check` never sees them)."""
-    from snakemake.common.configfile import load_configfile
-    from snakemake.utils import update_config
-    from snakemake_interface_common.exceptions import WorkflowError
-
-    config: dict = {}
-    for name in files:
-        try:
-            update_config(config, load_configfile(name))
-        except WorkflowError as e:
-            raise ConfigError(f"{name}: {e.args[0] if e.args else e}") from None
-    return config
-
-
 if __name__ == "__main__":
-    import argparse
+    from bmc.config_files import main
 
-    cli = argparse.ArgumentParser(
-        prog="python -m bmc.config",
-        description="Check config files as `snakemake --configfile <files>` reads them, naming a file that is "
-        "not a YAML mapping and every invalid key; without files, print the JSON schema of a config.",
-    )
-    cli.add_argument("files", nargs="*", help="a scale's file, then its overlays")
-    given = cli.parse_args().files
-    if not given:
-        print(json.dumps(Config.model_json_schema(by_alias=True), indent=1))
-    else:
-        try:
-            check(read_config_files(given), given)
-        except ConfigError as e:
-            raise SystemExit(str(e)) from None
-        print(f"valid: {' '.join(given)}")
+    main()

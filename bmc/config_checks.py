@@ -120,5 +120,39 @@ def _prompt_bound_problems(settings: Config) -> list[tuple[str, str]]:
     return list(out.items())
 
 
+def folder_or_hub_id(name: str) -> bool:
+    """`name` is a folder that exists, or has the form of a hub id (what transformers' from_pretrained takes)."""
+    if Path(name).expanduser().exists():
+        return True
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
+def _hub_model_problems(settings: Config) -> list[tuple[str, str]]:
+    """A `hub` model whose name is neither a folder nor a hub id (a mistyped folder) fails here, not in its job."""
+    models = {"model": settings.model}
+    models |= {f"sft_models.{t}": m for t, m in (settings.sft_models or {}).items()}
+    models |= {f"editor_models.{n}": m for n, m in (settings.editor_models or {}).items()}
+    return [
+        (
+            f"{where}.name",
+            f"{m.name!r} is neither a folder that exists nor a hub id (`name` or `namespace/name`); check the "
+            "path (relative paths are read from the folder Snakemake runs in)",
+        )
+        for where, m in models.items()
+        if m.kind == "hub" and not folder_or_hub_id(m.name)
+    ]
+
+
 def cross_section_problems(settings: Config) -> list[tuple[str, str]]:
-    return _sft_n_problems(settings) + _length_problems(settings) + _prompt_bound_problems(settings)
+    return (
+        _sft_n_problems(settings)
+        + _length_problems(settings)
+        + _prompt_bound_problems(settings)
+        + _hub_model_problems(settings)
+    )

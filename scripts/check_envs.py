@@ -55,6 +55,22 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
+# run when the Snakefile is parsed (or by `python -m bmc.config`), never by a stage's job: their imports
+# (Snakemake's, the hub's id check) are the workflow's, not a stage env's
+PARSE_TIME_ONLY = {"bmc.config_checks", "bmc.config_files"}
+
+
+def _is_main_block(node: ast.stmt) -> bool:
+    """`if __name__ == "__main__":`"""
+    test = getattr(node, "test", None)
+    return (
+        isinstance(node, ast.If)
+        and isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+    )
+
+
 def stage_imports(module: str) -> dict[str, str]:
     """Third-party distributions a `bmc` module may import, directly or through other `bmc` modules (every
     import statement, module-level or inside functions): distribution -> the first module importing it."""
@@ -66,7 +82,11 @@ def stage_imports(module: str) -> dict[str, str]:
         if path is None or name in seen:
             continue
         seen.add(name)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if name in PARSE_TIME_ONLY:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree.body = [node for node in tree.body if not _is_main_block(node)]  # `python -m` only, never a job
+        for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:

@@ -18,8 +18,8 @@ from bmc.config import (
     TrainJob,
     check,
     job_settings,
-    read_config_files,
 )
+from bmc.config_files import read_config_files
 from bmc.trainer_options import trainer_fields
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -32,11 +32,11 @@ def test_every_rule_has_an_existing_conda_env():
 # Imports a stage's modules reach that its env leaves out, because the stage never runs that code.
 NOT_RUN = {
     # tables read the judge module's constants; its model clients (transformers, vLLM, HTTP) load lazily
-    "table": {"torch", "transformers", "vllm", "tqdm", "certifi"},
+    "table": {"torch", "transformers", "vllm", "tqdm"},
     # provenance reads the GPU's name only when torch is importable
     "report": {"torch"},
     # the ShareGPT wheel is fetched by bmc.models.prepare.fetch_wheel, whose module loads models lazily
-    "data-if": {"torch", "transformers"},
+    "data_if": {"torch", "transformers"},
     # so are the wheels the release manifest pins (the authors' ANTLR)
     "release": {"torch", "transformers"},
 }
