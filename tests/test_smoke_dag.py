@@ -228,8 +228,16 @@ def test_paper_dry_run_lists_the_same_rules(work):
     # instruction following starts from the released SFT model with UltraFeedback's given pairs, the
     # paper's Table 4 editors are endpoints (no extra local editor model to build), the `release` rule
     # fetches the authors' repository and Table 3 adds DPO-BMC on their bridged pairs (`released_pairs`)
-    # and the Llama-3-70B editor is served by its bridging jobs (`bridge_served`)
-    paper_only = {"sft_given", "given_pairs", "release", "released_pairs", "bridge_served"}
+    # and the Llama-3-70B editor is served by its bridging jobs (`bridge_served`); `arena_hard_judge` fetches
+    # Arena-Hard v0.1's judge prompt
+    paper_only = {
+        "sft_given",
+        "given_pairs",
+        "release",
+        "released_pairs",
+        "bridge_served",
+        "arena_hard_judge",
+    }
     assert paper == smoke - {"editor_model"} | paper_only
     expected = {
         "base_model",
@@ -256,7 +264,8 @@ def test_paper_dry_run_fetches_the_release_and_uses_tabmwp_math_sft_and_the_rele
     proc = snakemake(work, "-n", "-p", "--configfile", "workflow/config/paper.yaml")
     assert proc.returncode == 0, proc.stderr[-4000:]
     commands = [line for line in proc.stdout.splitlines() if "-m bmc.cli " in line]
-    (release,) = [c for c in commands if "bmc.cli release " in c]
+    # the `release` stage lays out the authors' repository and, for `arena_hard_judge`, Arena-Hard's files
+    (release,) = [c for c in commands if "bmc.cli release " in c and "--out resources/bmc-release " in c]
     pinned = yaml.safe_load((REPO / "workflow/config/paper.yaml").read_text())["release"]["commit"]
     assert "--out resources/bmc-release " in release and f'"commit": "{pinned}"' in release
     assert "--manifest workflow/resources/bmc_release.yaml" in release
@@ -306,7 +315,10 @@ def test_paper_mistral_block_is_an_overlay_with_its_own_results(work):
     proc = snakemake(work, "-n", "-p", *configs)
     assert proc.returncode == 0, proc.stderr[-4000:]
     commands = [line for line in proc.stdout.splitlines() if "-m bmc.cli " in line]
-    assert commands and all("results/paper-mistral/" in c for c in commands)
+    # every job writes to the block's own folder, but the download of Arena-Hard's judge files, shared by scales
+    downloads = [c for c in commands if "--out resources/arena-hard-v0.1-judge " in c]
+    assert len(downloads) == 1
+    assert commands and all("results/paper-mistral/" in c for c in commands if c not in downloads)
     assert not any("results/paper/" in c or "Llama-2" in c for c in commands)
     assert any("zephyr-7b-sft-full" in c and "models/sft_if" in c for c in commands)
     trains = [c for c in commands if "bmc.cli train " in c]
