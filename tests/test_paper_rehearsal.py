@@ -88,3 +88,21 @@ def test_the_served_editor_and_the_stand_in_api_were_asked(rehearsal):
     gpt4 = json.loads((r / "bridged/qa/targeted/summary.json").read_text())
     assert gpt4["editor_usage"]["ok"] > 0 and gpt4["status"].get("edited", 0) > 0
     assert (work / "logs/paper-rehearsal/bridge/qa/targeted+Llama-3-70B-Instruct.server.log").is_file()
+
+
+MISTRAL = (*REHEARSAL, "workflow/config/paper_mistral.yaml", "workflow/config/paper_mistral_rehearsal.yaml")
+
+
+@pytest.mark.slow
+def test_the_mistral_block_is_rehearsed_in_its_own_folder(rehearsal):
+    work, _ = rehearsal
+    paper = snakemake(work, *PAPER, "workflow/config/paper_mistral.yaml", "-n", "--forceall")
+    assert paper.returncode == 0, paper.stderr[-4000:]
+    proc = snakemake(work, *MISTRAL, "--config", DOWNLOADS)
+    assert proc.returncode == 0, proc.stderr[-8000:]
+    assert ran_rules(proc.stdout + proc.stderr) == ran_rules(paper.stdout + paper.stderr)
+    r = work / "results/paper-mistral-rehearsal"
+    table2 = (r / "tables/table2.md").read_text()
+    assert "PAPER REHEARSAL, Mistral block" in table2 and "PAPER SCALE" not in table2
+    methods = {row["method"] for row in csv.DictReader(open(r / "tables/table2.csv"))}
+    assert methods == {"SFT", *PAPER_CONFIG["train"]["methods"]}
