@@ -5,7 +5,7 @@ tokens back to back in a single row of N tokens, so no position is spent on padd
 sequences apart by their `position_ids`, which restart at 0 at each sequence's first token (FlashAttention and
 the suite's `sdpa_varlen` also read `cu_seq_lens_q/k`, the sequences' boundaries); `row_index` names each
 token's sequence, in the padded batch's row order (chosen rows first), so that every per-row sum of the
-objective becomes a segment sum (`Segments`). A sequence's first token is never scored: its completion mask is
+objective becomes a segment sum (`Segments`), summed in the padded batch's order. A sequence's first token is never scored: its completion mask is
 0 there, so that the position before it, the previous sequence's last token, scores nothing.
 """
 
@@ -21,14 +21,20 @@ MODEL_KEYS = ("position_ids", "cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", 
 
 
 class Segments(NamedTuple):
-    """Which sequence of a padding-free batch each scored position belongs to."""
+    """Which sequence of a padding-free batch each scored position belongs to, and where it would sit in the
+    padded batch: its per-sequence sums are those of the padded layout, summed in the same order."""
 
     ids: Tensor  # (1, N-1): the sequence of the token that position t scores (token t+1)
+    columns: Tensor  # (1, N-1): that token's place in its sequence less one (-1: a first token, never scored)
     count: int  # 2·batch sequences: the chosen ones, then the rejected ones
+    width: int  # the longest sequence's length less one: the padded batch's scored positions
 
     def sums(self, values: Tensor) -> Tensor:
-        """(count,) `values` (1, N-1) summed per sequence; differentiable."""
-        return values.new_zeros(self.count).index_add(0, self.ids.reshape(-1), values.reshape(-1))
+        """(count,) `values` (1, N-1) summed per sequence; differentiable. Laid out as the padded batch's rows
+        (zeros elsewhere) and summed along them, so that equal values give bitwise equal sums."""
+        keep = self.columns >= 0
+        rows = values.new_zeros(self.count, self.width)
+        return rows.index_put((self.ids[keep], self.columns[keep]), values[keep]).sum(dim=-1)
 
     def rejected(self) -> Tensor:
         """(1, N-1) bool: the positions scoring a rejected sequence's tokens."""
@@ -39,7 +45,12 @@ def segments(inputs: dict) -> Segments | None:
     """The segments of a padding-free batch (None for a padded one)."""
     if "row_index" not in inputs:
         return None
-    return Segments(inputs["row_index"][:, 1:], int(inputs["row_index"].max()) + 1)
+    row = inputs["row_index"][0]
+    lengths = torch.bincount(row)
+    starts = lengths.cumsum(0) - lengths
+    place = torch.arange(row.numel(), device=row.device) - starts[row]  # each token's place in its sequence
+    columns = (place[1:] - 1).unsqueeze(0)
+    return Segments(inputs["row_index"][:, 1:], columns, lengths.numel(), int(lengths.max()) - 1)
 
 
 def row_sums(values: Tensor, segments: Segments | None) -> Tensor:
