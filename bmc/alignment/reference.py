@@ -66,6 +66,9 @@ OPTIMISATION_ONLY = frozenset(
         "simpo_bmc_bound",
         "orpo_lambda",
         "tdpo_alpha",
+        # Liger patches the policy's layers when training starts; the reference is scored before, unpatched
+        "use_liger_kernel",
+        "liger_kernel_config",
     }
 )
 # settings that change the sums only through BMC's weights (masks and their bound)

@@ -111,6 +111,7 @@ def build_trainer(
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
+    from transformers.utils import is_liger_kernel_available
 
     from bmc.alignment import reference
     from bmc.alignment.methods import get_method
@@ -147,6 +148,11 @@ def build_trainer(
         precompute_ref_log_probs=precompute,
         dataset_num_proc=None,
     )
+    if config.use_liger_kernel and not is_liger_kernel_available():
+        raise RuntimeError(
+            "train.use_liger_kernel needs the liger-kernel package (envs/train.yaml installs it on Linux) and a GPU "
+            "Triton can compile for"
+        )
     tokenizer = load_tokenizer(model_path)
     dtype = torch.bfloat16 if config.bf16 else torch.float32
     kernel = {"attn_implementation": settings.attn_implementation} if settings.attn_implementation else {}

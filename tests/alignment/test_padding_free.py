@@ -145,3 +145,16 @@ def test_flash_attention_without_cuda_fails_naming_the_fix():
         pytest.skip("a CUDA machine may run FlashAttention")
     with pytest.raises(RuntimeError, match="on a CPU set attn_implementation: sdpa_varlen"):
         attention.check_available("flash_attention_2")
+
+
+def test_liger_without_its_package_fails_before_the_models_load(tiny_model_dir, tmp_path):
+    from transformers.utils import is_liger_kernel_available
+
+    from bmc.alignment.training import build_trainer
+    from bmc.config import TrainJob, job_settings
+
+    if is_liger_kernel_available():
+        pytest.skip("liger-kernel is installed here")
+    settings = job_settings(TrainJob, json.dumps({"use_liger_kernel": True, "max_length": 128}), "train")
+    with pytest.raises(RuntimeError, match="train.use_liger_kernel needs the liger-kernel package"):
+        build_trainer("DPO", 0, str(tiny_model_dir), None, ROWS, settings, tmp_path)
