@@ -1,7 +1,9 @@
 """The cost plan (`bmc plan`): what a config's run costs before anything is submitted.
 
 GPU-hours per rule and in total, peak scratch space, and API calls with tokens and cost, from the throughput
-assumptions in the config's `plan` section.
+assumptions in the config's `plan` section. Training jobs count the tokens of the data they read
+(`bmc.data.lengths`, `bmc.cost_training`), and the plan prints their GPU-hours as configured, padded, and as
+before padding-free batches and shared reference sums.
 
 Usage: bmc plan --configfile workflow/config/paper.yaml [overlay.yaml ...] [--config KEY=VALUE ...]
 (`--config` sets keys over the files' as Snakemake's does, each value read as YAML, e.g. 'tasks=["qa"]').
@@ -26,9 +28,10 @@ from pathlib import Path
 
 import yaml
 
-from bmc.alignment.methods import get_method
+from bmc import cost_training
 from bmc.cluster import GPU_STAGES, RULE_TASKS
 from bmc.config import check
+from bmc.data.lengths import TaskLengths
 from bmc.data.sizes import Size, TaskSizes, task_sizes
 from bmc.llm.server import is_loopback, served, server_gpus
 from bmc.plan import Plan, split_variant
@@ -63,6 +66,9 @@ class Line:
     cost: float = 0.0
     unknown: int = 0  # jobs whose example count is unknown: not estimated
     notes: set[str] = field(default_factory=set)
+    padded_gpu_hours: float = 0.0  # training jobs: the same jobs with padded batches
+    before_gpu_hours: float = 0.0  # training jobs: padded, each run computing its own reference sums
+    by_task: dict[str, list[float]] = field(default_factory=dict)  # training jobs: the three, per task
 
 
 def merged_config(files: list[str], overrides: list[str] = ()) -> dict:
@@ -108,14 +114,13 @@ def parse_jobs(text: str) -> list[Job]:
     return jobs
 
 
-def epochs(config: dict, section: str, task: str) -> float:
-    over = (config.get("task_overrides") or {}).get(task, {}).get(section, {})
-    return float(over.get("num_train_epochs", config[section].get("num_train_epochs", 1)))
-
-
-def estimate(config: dict, jobs: list[Job], sizes: dict[str, TaskSizes]) -> tuple[dict[str, Line], dict]:
-    """Per-rule lines and the scratch-space figures; `sizes` are the tasks' example counts."""
+def estimate(
+    config: dict, jobs: list[Job], sizes: dict[str, TaskSizes], lengths: TaskLengths | None = None
+) -> tuple[dict[str, Line], dict]:
+    """Per-rule lines and the scratch-space figures; `sizes` are the tasks' example counts, `lengths` their
+    token counts (None: the stated token means)."""
     plan = config["plan"]
+    the_plan = Plan(check(config), config)
     lines: dict[str, Line] = defaultdict(Line)
     for job in jobs:
         line = lines[job.rule]
@@ -127,14 +132,16 @@ def estimate(config: dict, jobs: list[Job], sizes: dict[str, TaskSizes]) -> tupl
             line.unknown += 1
             continue
         stage = GPU_STAGES.get(job.rule)
-        if job.rule == "sft":
-            tokens = n * t["tokens"] * epochs(config, "sft", job.task)
-            line.gpu_hours += tokens / plan["train_tokens_per_gpu_s"] / 3600
-        elif stage == "train":  # a sweep point names no method: counted with a reference model
-            method = job.wildcards.get("method")
-            ref = plan["reference_cost"] if not method or get_method(method).needs_reference else 0.0
-            tokens = 2 * n * t["tokens"] * epochs(config, "train", job.task) * (1 + ref)
-            line.gpu_hours += tokens / plan["train_tokens_per_gpu_s"] / 3600
+        if job.rule in cost_training.RULES:
+            cost = cost_training.job_cost(job.rule, job.wildcards, n, config, the_plan, lengths)
+            line.gpu_hours += cost.configured
+            line.padded_gpu_hours += cost.padded
+            line.before_gpu_hours += cost.before
+            task = line.by_task.setdefault(job.task, [0.0, 0.0, 0.0])
+            for i, value in enumerate((cost.configured, cost.padded, cost.before)):
+                task[i] += value
+            if lengths is not None and not cost.counted:
+                line.notes.add(f"{job.task}: stated tokens, padding not counted")
         elif stage == "generate":
             line.gpu_hours += n * t["new_tokens"] / plan["generate_tokens_per_gpu_s"] / 3600
         elif job.rule == "analysis":
@@ -286,7 +293,57 @@ def render(lines: dict[str, Line], space: dict, config: dict, sizes: dict[str, T
         " bytes/parameter, the newest checkpoint and the one being written).\n"
     )
     counts = "\nExamples per task (`bmc.data.sizes`; capped by the config's `data.<task>` sizes):\n\n"
-    return head + "\n".join(rows) + "\n" + disk + counts + sizes_table(sizes)
+    return head + "\n".join(rows) + "\n" + disk + training(lines) + counts + sizes_table(sizes)
+
+
+def training(lines: dict[str, Line]) -> str:
+    """The training jobs' GPU-hours as configured and in the two comparisons (`bmc.cost_training`), in total
+    and per task."""
+    jobs = [lines[r] for r in cost_training.RULES if r in lines]
+    if not jobs:
+        return ""
+    tasks: dict[str, list[float]] = {}
+    for job in jobs:
+        for task, values in job.by_task.items():
+            tasks[task] = [a + b for a, b in zip(tasks.get(task, [0.0] * 3), values, strict=True)]
+    rows = [
+        "| training jobs | as configured | padded | padded, each run computing its reference sums | fewer |"
+    ]
+    rows.append("| --- | ---: | ---: | ---: | ---: |")
+    for name, (now, padded, before) in [
+        *sorted(tasks.items()),
+        ("**all**", [sum(v[i] for v in tasks.values()) for i in range(3)]),
+    ]:
+        fewer = f"{(before - now) / before:.0%}" if before else "-"
+        rows.append(f"| {name} | {now:,.1f} | {padded:,.1f} | {before:,.1f} | {fewer} |")
+    rules = ", ".join(r for r in cost_training.RULES if r in lines)
+    return (
+        f"\nGPU-hours of the training jobs ({rules}; tokens per example below):\n\n" + "\n".join(rows) + "\n"
+    )
+
+
+def lengths_table(lengths: TaskLengths, config: dict, plan: Plan) -> str:
+    """Each task's tokens per training example, padded and padding-free, and where they were counted."""
+    rows = ["| task | examples | tokens (padding-free) | padded | padding | counted on | from |"]
+    rows.append("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    for task in plan.tasks:
+        kinds = [("pairs", "train", lengths.pairs)]
+        kinds += [("SFT", "sft", lengths.sft)] if task in plan.trained_sft_tasks else []
+        for what, section, count in kinds:
+            settings = plan.task_settings(section, task)
+            found = count(task, settings.get("max_length"), cost_training.batch(settings))
+            if found is None:
+                stated = config["plan"]["tasks"][task]["tokens"] * (2 if what == "pairs" else 1)
+                rows.append(f"| {task} | {what} | {stated:,} (stated) | - | - | - | not countable offline |")
+                continue
+            cells = [
+                f"{found.real:,.0f}",
+                f"{found.padded:,.0f}",
+                f"{found.pad_fraction:.0%}",
+                f"{found.n:,}",
+            ]
+            rows.append(f"| {task} | {what} | " + " | ".join(cells) + f" | {found.source} |")
+    return "\nTokens per training example (`bmc.data.lengths`):\n\n" + "\n".join(rows) + "\n"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -307,9 +364,10 @@ def run(args: argparse.Namespace) -> None:
     if not config.get("plan"):
         files = " ".join(args.configfile)
         raise ValueError(f"{files}: no `plan` section (throughput assumptions) to estimate from")
-    sizes = task_sizes(Plan(check(config), config), REPO)
-    lines, space = estimate(config, dry_run_jobs(args.configfile, overrides=args.config), sizes)
-    print(render(lines, space, config, sizes))
+    plan = Plan(check(config), config)
+    sizes, lengths = task_sizes(plan, REPO), TaskLengths(plan, REPO)
+    lines, space = estimate(config, dry_run_jobs(args.configfile, overrides=args.config), sizes, lengths)
+    print(render(lines, space, config, sizes) + lengths_table(lengths, config, plan))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -154,8 +154,13 @@ def test_the_estimate_follows_the_counts_and_leaves_unknown_ones_out(tmp_path):
     ].task == "if"
     lines, space = cost_plan.estimate(PAPER, jobs, sizes)
     plan, t = PAPER["plan"], PAPER["plan"]["tasks"]["if"]
-    tokens = 2 * 61135 * t["tokens"] * (1 + plan["reference_cost"])
+    tokens = (
+        2 * 61135 * t["tokens"]
+    )  # the stated tokens; the run reads its reference sums (rule reference_sums)
     assert lines["train"].gpu_hours == pytest.approx(tokens / plan["train_tokens_per_gpu_s"] / 3600)
+    assert lines["train"].before_gpu_hours == pytest.approx(
+        lines["train"].gpu_hours * (1 + plan["reference_cost"])
+    )
     assert (
         lines["train"].unknown == 1 and lines["train"].requested_gpu_hours == 80 + 24
     )  # math's: not estimated
@@ -181,3 +186,82 @@ def test_the_shipped_paper_plan_counts_what_the_manifest_records():
     assert sizes["qa"].pairs.n == sum(rows[f"{f}/train.jsonl"] for f in ("ECQA", "QASC", "OpenbookQA", "ARC"))
     assert sizes["qa"].sft_examples.n == rows["qa_sft/train-00000-of-00001.parquet"]
     assert sizes["if"].test_examples.n == rows["if/alpaca_eval.json"] + rows["if/arena_hard.jsonl"]
+
+
+# ---- tokens per training example (bmc.data.lengths) and the training jobs' cost (bmc.cost_training) ----------
+def test_padded_micro_batches_hold_their_longest_sequence():
+    from bmc.data.lengths import padded_mean
+
+    assert padded_mean([[3, 5], [2, 2]], batch=2) == 4 * 5 / 2  # one micro-batch: 4 sequences of 5 positions
+    assert padded_mean([[3, 5], [2, 2]], batch=1) == (2 * 5 + 2 * 2) / 2
+    assert padded_mean([[7], [7], [7]], batch=2) == 7  # equal lengths: no padding, a short last batch
+
+
+def test_lengths_come_from_the_data_the_config_reads(tmp_path):
+    from bmc.data.lengths import TaskLengths
+
+    lengths = TaskLengths(Plan(check(PAPER), PAPER), REPO)
+    qa = lengths.pairs("qa", 2048, 4)
+    assert 0 < qa.real < qa.padded and qa.n > 100 and "workflow/resources/data/qa" in qa.source
+    assert "the release is not laid out" in qa.source and "SmolLM2" in qa.source
+    assert lengths.pairs("qa", 64, 4).real < qa.real  # truncation to max_length counts
+    assert lengths.pairs("if", 2048, 4) is None  # a hub split: not read here
+    # local UltraFeedback files are read as the data stage reads them
+    turns = [
+        {
+            "chosen": [
+                {"role": "user", "content": f"q{i}"},
+                {"role": "assistant", "content": "a " * (3 + 40 * i)},
+            ],
+            "rejected": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "b"}],
+        }
+        for i in range(4)
+    ]
+    (tmp_path / "uf.jsonl").write_text("".join(json.dumps(r) + "\n" for r in turns))
+    config = copy.deepcopy(PAPER)
+    config["data"]["if"]["data_files"] = str(tmp_path / "uf.jsonl")
+    found = TaskLengths(Plan(check(config), config), REPO).pairs("if", 2048, 2)
+    assert found.n == 4 and found.padded > found.real and str(tmp_path / "uf.jsonl") in found.source
+
+
+class FixedLengths:
+    """Lengths of 100 real tokens per pair, 150 padded."""
+
+    def pairs(self, task, max_length, batch):
+        from bmc.data.lengths import Lengths
+
+        return Lengths(100.0, 150.0, 10, "fixed")
+
+
+def test_training_costs_follow_padding_and_the_shared_reference_sums():
+    from bmc import cost_training
+
+    plan = Plan(check(PAPER), PAPER)
+    spec = PAPER["plan"]
+    ref, speed = spec["reference_cost"], spec["train_tokens_per_gpu_s"] * 3600
+
+    def cost(rule, **wildcards):
+        return cost_training.job_cost(rule, {"task": "qa", **wildcards}, 1000, PAPER, plan, FixedLengths())
+
+    # DPO-BMC reads its reference sums: no reference pass in the job; padding-free counts the real tokens
+    shared = cost("train", method="DPO-BMC", seed="0")
+    assert shared.configured == pytest.approx(1000 * 100 / speed) and shared.padded == pytest.approx(
+        1000 * 150 / speed
+    )
+    assert shared.before == pytest.approx(1000 * 150 * (1 + ref) / speed)
+    tdpo = cost("train", method="TDPO", seed="0")  # its reference runs at every step
+    assert tdpo.configured == pytest.approx(1000 * 100 * (1 + ref) / speed) and tdpo.before == tdpo.padded
+    simpo = cost("train", method="SimPO", seed="0")  # no reference
+    assert simpo.configured == pytest.approx(1000 * 100 / speed) and simpo.before == simpo.padded
+    sums = cost("reference_sums", source="original", weighting="plain")
+    assert sums.configured == pytest.approx(1000 * 100 * ref / speed) and sums.before == 0.0
+    sweep = cost("sweep_train", sweep="delta", point="1.0", seed="0")  # computes its own sums
+    assert sweep.configured == pytest.approx(1000 * 100 * (1 + ref) / speed)
+    text = cost_plan.training(
+        {
+            "train": cost_plan.Line(
+                gpu_hours=1.0, padded_gpu_hours=2.0, before_gpu_hours=4.0, by_task={"qa": [1.0, 2.0, 4.0]}
+            )
+        }
+    )
+    assert "| qa | 1.0 | 2.0 | 4.0 | 75% |" in text and "| **all** | 1.0 | 2.0 | 4.0 | 75% |" in text
