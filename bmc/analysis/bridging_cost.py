@@ -81,7 +81,6 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
             label="output",
         )
         tokens.set_ylabel("editor tokens per pair")
-        tokens.legend()
         wall.bar(xs, [r["wall_s_per_pair"] for r in rows], color="C2")
         wall.set_ylabel("bridging wall time per pair (s)")
         for ax in (tokens, wall):

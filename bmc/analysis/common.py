@@ -178,7 +178,6 @@ def draw_paper_lines(
         else:
             value = paper_number(paper, line.key, name)
             ax.axhline(value, color="grey", ls=":", lw=0.8, label=line.label.format(value=value))
-        ax.legend()
 
 
 def _numbers(values: dict, prefix: str = "") -> list[str]:
@@ -230,8 +229,46 @@ def describe(values: Sequence[float]) -> dict:
     }
 
 
+def _legend_entries(ax) -> tuple[list, list[str]]:
+    """(handles, labels) of a panel: its labelled artists, and the entries of a legend the analysis made itself
+    (e.g. style keys drawn with proxy artists), each label once; that legend is removed."""
+    handles, labels = ax.get_legend_handles_labels()
+    legend = ax.get_legend()
+    if legend is not None:
+        for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
+            if text.get_text() not in labels:
+                handles.append(handle)
+                labels.append(text.get_text())
+        legend.remove()
+    return handles, labels
+
+
+def place_legends(axes: Sequence) -> int:
+    """Each panel's legend above its axes, where no data is drawn (the report's heading names the figure, so the
+    image has no title there); returns the most legend rows of a panel, for the figure's height."""
+    rows = 0
+    for ax in axes:
+        handles, labels = _legend_entries(ax)
+        if not handles:
+            continue
+        longest = max(len(label) for label in labels)
+        ncol = min(len(labels), 1 if longest > 34 else 2 if longest > 18 else 3)
+        ax.legend(
+            handles,
+            labels,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.02),
+            ncol=ncol,
+            frameon=False,
+            borderaxespad=0.0,
+        )
+        rows = max(rows, -(-len(labels) // ncol))
+    return rows
+
+
 def save(prefix: str, analysis: Analysis, name: str, title: str, label: str, paper: dict | None) -> None:
-    """Write <prefix>.png/.pdf/.csv/.json; the figure carries the title and the scale's label."""
+    """Write <prefix>.png/.pdf/.csv/.json. The image carries the scale's label and no title (the report's heading
+    and the JSON's `title` name it); each panel's legend stands above it, clear of the data."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -247,16 +284,17 @@ def save(prefix: str, analysis: Analysis, name: str, title: str, label: str, pap
         fig, axes = plt.subplots(
             1,
             analysis.panels,
-            figsize=(max(4.2 * analysis.panels + 0.6, 7.0), 3.6 + 0.3 * len(caption)),
+            figsize=(max(4.2 * analysis.panels + 0.6, 7.0), 3.4 + 0.3 * len(caption)),
             squeeze=False,
         )
         analysis.draw(*axes[0])
         draw_paper_lines(axes[0], analysis.paper_lines, paper, name)
-        fig.suptitle(title, fontsize=10)
+        legend_rows = place_legends(axes[0])
+        fig.set_figheight(fig.get_figheight() + 0.16 * legend_rows)
         fig.text(0.5, 0.005, label, ha="center", va="bottom", fontsize=7, color="#8a6d00", wrap=True)
         for i, line in enumerate(caption):
             fig.text(0.5, 0.05 + 0.06 * i, line, ha="center", va="bottom", fontsize=6.5, wrap=True)
-        fig.tight_layout(rect=(0, 0.06 + 0.07 * len(caption), 1, 0.95))
+        fig.tight_layout(rect=(0, 0.06 + 0.07 * len(caption), 1, 1))
         for ext in ("png", "pdf"):
             tmp = out.with_name(f".{out.name}.tmp.{ext}")
             fig.savefig(tmp, format=ext)

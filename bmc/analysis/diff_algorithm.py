@@ -81,14 +81,12 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
             )
         group_ticks(shares, tasks)
         shares.set_ylabel("response tokens marked varied (%)")
-        shares.legend()
         for j, key in enumerate(("agreement", "jaccard")):
             xs = [i + 0.38 * j for i in range(len(tasks))]
             agree.bar(xs, [summary[t][key]["mean"] for t in tasks], 0.36, color=f"C{j + 2}", label=key)
         group_ticks(agree, tasks)
         agree.set_ylabel("mask agreement, difflib vs Levenshtein")
         agree.set_ylim(0, 1.05)
-        agree.legend()
         for ax in score_ax:
             score_bars(ax, tasks, scores)
 
@@ -140,4 +138,3 @@ def score_bars(ax, tasks: list[str], scores: dict[str, dict[str, dict]]) -> None
                 )
     group_ticks(ax, tasks)
     ax.set_ylabel("DPO-BMC average score (%, 95% interval)")
-    ax.legend()

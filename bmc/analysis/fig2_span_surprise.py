@@ -87,13 +87,11 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
                 )
         group_ticks(bars, tasks)
         bars.set_ylabel("mean −log p (95% bootstrap CI)")
-        bars.legend()
         for j, position in enumerate(("first", "following")):
             values = [r["nll"] for r in rows if r["position"] == position]
             if values:
                 hist.hist(values, bins=30, alpha=0.5, density=True, color=f"C{j}", label=position)
         hist.set_xlabel("−log p of a span token")
         hist.set_ylabel("density")
-        hist.legend()
 
     return Analysis(rows, summary, draw, panels=2)

@@ -38,7 +38,6 @@ def draw_curve(summary: dict[str, dict[str, dict]], xlabel: str):
             rule_curves(ax, xs, cells, f"C{i}", f"{task} (n {n})", shift)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("average score (%, 95% interval)")
-        ax.legend()
 
     return draw
 

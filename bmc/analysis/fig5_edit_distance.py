@@ -77,7 +77,6 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
         for ax in (norms, scores):
             ax.set_xticks(bins)
             ax.set_xlabel("edit-distance bin (0 = closest pairs)")
-            ax.legend()
 
     paper = [
         PaperEnds(

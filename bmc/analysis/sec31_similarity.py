@@ -64,7 +64,7 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
     embedder_name = spec["name"]
     folder = checked(Path(inputs["embedder"][0]), spec)
     embedder = SentenceTransformer(str(folder), device="cpu")
-    rows, summary = [], {"embedder": embedder_name}
+    rows, summary = [], {"embedder": embedder_name, "papers_embedder": PAPER_EMBEDDER}
     tasks = sorted(k.split(":", 1)[1] for k in inputs if k.startswith("model:"))
     for task in tasks:
         tokenizer = load_tokenizer(inputs[f"model:{task}"][0])
@@ -124,7 +124,6 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
         varied.set_ylabel("tokens marked varied (%)")
         for ax in (sim, varied):
             group_ticks(ax, done)
-            ax.legend()
 
     wheels = [w["package"] for w in spec.get("wheels") or []]
     source = spec.get("package") or f"{len(wheels)} wheels {wheels[0]} … {wheels[-1]}"

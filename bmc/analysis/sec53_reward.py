@@ -111,7 +111,6 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
         for ax, ylabel in ((acc, "reward accuracy (%)"), (margin, "mean reward margin")):
             group_ticks(ax, done)
             ax.set_ylabel(ylabel)
-            ax.legend()
         acc.axhline(50, color="grey", lw=0.8, ls=":")
 
     notes = [

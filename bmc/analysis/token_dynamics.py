@@ -37,7 +37,9 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
             }
 
     def draw(*axes):
-        styles = {"DPO": "--", "DPO-BMC": "-"}
+        from matplotlib.lines import Line2D
+
+        styles, markers = {"DPO": "--", "DPO-BMC": "-"}, dict(zip(tasks, "o^sv", strict=False))
         for ax, group in zip(axes, ("chosen", "rejected"), strict=True):
             for task in tasks:
                 for method in METHODS:
@@ -52,21 +54,23 @@ def analyse(inputs: dict[str, list[str]], settings: AnalysisJob) -> Analysis:
                             ax.plot(
                                 *zip(*points, strict=True),
                                 styles[method],
+                                marker=markers.get(task, "o"),
+                                ms=4,
                                 color=f"C{k}",
                                 lw=1,
-                                label=f"{task} {method} {kind}" if len(tasks) < 3 else None,
                             )
-            ax.set_title(f"{group} response")
             ax.set_xlabel("training step")
-            ax.set_ylabel("mean token log-prob")
-        axes[0].legend(fontsize=6)
-        axes[1].text(
-            0.02,
-            0.02,
-            "solid: DPO-BMC, dashed: DPO; blue: varied, red: unvaried",
-            transform=axes[1].transAxes,
-            fontsize=7,
-        )
+            ax.set_ylabel(f"{group} response: mean token log-prob")
+        # one key for the styles: line style = method, colour = token kind, marker = task
+        keys = [Line2D([], [], ls=styles[m], color="grey", label=m) for m in METHODS]
+        keys += [
+            Line2D([], [], color=f"C{k}", label=f"{kind} tokens")
+            for k, kind in enumerate(("varied", "unvaried"))
+        ]
+        keys += [
+            Line2D([], [], ls="", marker=markers[t], color="grey", label=t) for t in tasks if t in markers
+        ]
+        axes[0].legend(handles=keys)
 
     notes = [
         "The implicit token reward needs the reference's per-token log-probs, which precomputed reference"

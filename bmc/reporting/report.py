@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import markdown
 import yaml
 
 from bmc.io import read_json
+from bmc.reporting import figure_tables, stage_tables, summary
 from bmc.reporting.job_records import status_lines
 from bmc.reporting.provenance import (
     config_hash,
@@ -22,28 +24,16 @@ from bmc.reporting.provenance import (
     rule_times,
 )
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.label{background:#fff3cd;border:1px solid #e0c46c;
-padding:.6em 1em;font-weight:600}blockquote{background:#fff3cd;border:1px solid #e0c46c;margin:1em 0;
-padding:.3em 1em;font-weight:600}pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:.85em}img{max-width:100%}"""
-
-
-def _kv_table(d: dict, prefix: str = "") -> list[str]:
-    rows = []
-    for k, v in d.items():
-        if isinstance(v, dict):
-            rows += _kv_table(v, f"{prefix}{k}.")
-        else:
-            rows.append(f"| {prefix}{k} | {v} |")
-    return rows
-
-
-def summary_section(path: str) -> list[str]:
-    """A stage summary as a key/value table, titled by its folder under results/<scale>/ (e.g. pairs/math)."""
-    parent = Path(path).parent
-    name = Path(*parent.parts[2:]) if parent.parts[0] == "results" and len(parent.parts) > 2 else parent
-    return [f"### {name}", "", "| key | value |", "| --- | --- |", *_kv_table(read_json(path)), ""]
+CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em;color:#222;
+line-height:1.45}h1{font-size:1.6em;margin:.2em 0 .4em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+.scroll{overflow-x:auto;margin:.8em 0}table{border-collapse:collapse;font-size:.9em}
+th,td{border:1px solid #d4d4d4;padding:.3em .55em;text-align:left;vertical-align:top}th{background:#f3f3f3}
+td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td.s{white-space:nowrap}
+.yes{color:#1a6b1a;font-weight:600}.no{color:#9a4a00;font-weight:600}.na{color:#555;font-weight:600}
+blockquote{background:#fff3cd;border:1px solid #e0c46c;margin:.6em 0 1em;padding:.3em 1em;font-weight:600}
+pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:.85em}img{max-width:100%;height:auto}
+details{margin:.6em 0}summary{cursor:pointer;font-weight:600}
+@media (max-width:600px){body{margin:.5em auto;padding:0 .6em}table{font-size:.8em}}"""
 
 
 def times_section(bench_dir: str) -> list[str]:
@@ -94,41 +84,24 @@ FIGURE_TABLES = {
 }
 
 
-def _flat(d, prefix: str = "") -> list[tuple[str, object]]:
-    out = []
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out += _flat(v, f"{prefix}{k}.")
-        elif isinstance(v, list) and v and all(isinstance(x, int | float) for x in v):
-            out.append((f"{prefix}{k}", " → ".join(_value(float(x)) for x in v)))
-        elif not isinstance(v, list) and v is not None and "ci_" not in str(k):
-            out.append((f"{prefix}{k}", v))
-    return out
-
-
-def _value(v) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-
 def figure_block(png: str) -> list[str]:
-    """A figure: its title, the image (linked relative to report/), our headline numbers beside the paper's,
-    and links to the data behind it."""
+    """A figure: its heading (the image has no title of its own), the image (linked relative to report/), ours
+    beside the paper's as a small table, its notes, and links to the data behind it."""
     png = Path(png)
     meta_path = png.with_suffix(".json")
     meta = read_json(meta_path) if meta_path.exists() else {}
     rel = f"../figures/{png.stem}"
-    ours = "; ".join(f"{k} {_value(v)}" for k, v in _flat(meta.get("ours", {}))[:10])
-    paper = (meta.get("paper") or {}).get("values")
-    lines = [f"#### {meta.get('title', png.stem)}", "", f"![{png.stem}]({rel}.png)", ""]
-    lines += [f"Ours: {ours or '—'}.", ""]
-    if paper:
-        lines += [
-            f"Paper ({meta['paper'].get('source', '')}): "
-            + "; ".join(f"{k} {_value(v)}" for k, v in _flat(paper))
-            + ".",
-            "",
-        ]
-    lines += [*(f"Note: {n}" for n in meta.get("notes", [])), ""]
+    lines = [
+        f'<a id="{png.stem}"></a>',
+        "",
+        f"#### {meta.get('title', png.stem)}",
+        "",
+        f"![{png.stem}]({rel}.png)",
+        "",
+    ]
+    if meta:
+        lines += figure_tables.lines(png.stem, meta, str(meta_path))
+    lines += [line for note in meta.get("notes", []) for line in (f"Note: {note}", "")]
     lines += [
         f"Data: [{png.stem}.csv]({rel}.csv), [{png.stem}.json]({rel}.json), [{png.stem}.pdf]({rel}.pdf)",
         "",
@@ -157,6 +130,47 @@ def _title(text: str, fallback: str) -> str:
     return next((line[4:].strip() for line in text.splitlines() if line.startswith("### ")), fallback)
 
 
+CELL_SPLIT = re.compile(r"(?<!\\)\|")
+
+
+def drop_column(text: str, name: str) -> str:
+    """The Markdown with the column headed `name` taken out of every pipe table that has it."""
+    out, drop = [], None
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            out.append(line)
+            drop = None
+            continue
+        cells = CELL_SPLIT.split(line)
+        if drop is None:  # a table's header row
+            names = [c.strip() for c in cells]
+            drop = names.index(name) if name in names else -1
+        out.append("|".join(c for i, c in enumerate(cells) if i != drop) if drop > 0 else line)
+    return "\n".join(out)
+
+
+ONE_SEED = "One seed: the cells have no interval over seeds (two or more `seeds` give them)"
+ONE_SEED_POWER = "; each comparison's interval, per question and paired, is in the statistical power below"
+
+
+def _table_text(path: str, label: str, paper_scale: bool, seeds: int) -> str:
+    """A table as the report shows it: without the scale's banner, without "Δ vs paper" off the paper's scale,
+    and with one seed saying where its intervals are."""
+    text = _strip_label(Path(path).read_text(encoding="utf-8"), label)
+    text = text if paper_scale else drop_column(text, "Δ vs paper")
+    if seeds < 2:
+        power = "#### Statistical power"
+        note = ONE_SEED + (ONE_SEED_POWER if power in text else "") + "."
+        at = text.index(power) if power in text else len(text.rstrip("\n"))
+        text = f"{text[:at].rstrip()}\n\n{note}\n\n{text[at:].lstrip()}"
+    return text
+
+
+def _details(title: str, lines: list[str]) -> list[str]:
+    """Lines folded under a title (the HTML shows the title; the Markdown reader sees all)."""
+    return ['<details markdown="1">', f"<summary>{title}</summary>", "", *lines, "", "</details>", ""]
+
+
 def build_markdown(
     config: dict,
     label: str,
@@ -167,26 +181,37 @@ def build_markdown(
     generation: list[str],
     run_dir: str | None = None,
 ) -> str:
-    """The report's Markdown: the tables with their figures, the other figures, the stage summaries, the wall
-    time per rule (`benchmarks_dir`), and the provenance (config, git, environment, generation records, and the
-    outputs of the run's folder `run_dir` made by other code or from changed inputs)."""
+    """The report's Markdown: first the summary (each claim of the paper beside ours, what the run did not
+    produce), then the tables with their figures, the other figures, the stage summaries, the wall time per rule
+    (`benchmarks_dir`), and the provenance (config, git, environment, generation records, and the outputs of the
+    run's folder `run_dir` made by other code or from changed inputs)."""
     git = git_state()
+    paper_scale = config.get("scale") in summary.PAPER_SCALES
+    metas = {
+        Path(f).stem: read_json(Path(f).with_suffix(".json"))
+        for f in figures
+        if Path(f).with_suffix(".json").exists()
+    }
     placed, rest = place_figures(tables, figures)
     sections: list[tuple[str, str, list[str]]] = []  # (anchor, title, lines)
-    for i, table in enumerate(tables):
-        text = _strip_label(Path(table).read_text(encoding="utf-8"), label)
+    for table in tables:
+        text = _table_text(table, label, paper_scale, len(config.get("seeds") or []))
         body = [text, ""]
         for fig in placed.get(table, []):
             body += figure_block(fig)
-        sections.append((f"table-{i}", _title(text, Path(table).stem), body))
+        sections.append((Path(table).stem, _title(text, Path(table).stem), body))
     if rest:
         body = [line for fig in rest for line in figure_block(fig)]
         sections.append(("analyses", "Analyses", ["### Analyses", "", *body]))
-    data = ["## Data, pairs and bridging", ""]
-    for s in summaries:
-        data += summary_section(s)
+    data = ["## Data, pairs and bridging", "", *stage_tables.section(summaries)]
     sections.append(("data", "Data, pairs and bridging", data))
-    times = ["## Wall time per rule (Snakemake benchmark files)", "", *times_section(benchmarks_dir), ""]
+    rows = rule_times(benchmarks_dir)
+    total = f"{len(rows)} jobs, {sum(r['seconds'] for r in rows):.0f} s in all"
+    times = [
+        "## Wall time per rule (Snakemake benchmark files)",
+        "",
+        *_details(total, times_section(benchmarks_dir)),
+    ]
     sections.append(("times", "Wall time per rule", times))
     prov = ["## Provenance", "", "| what | value |", "| --- | --- |"]
     prov += [
@@ -197,27 +222,48 @@ def build_markdown(
     pads = "; ".join(f"{k}: `{v}`" for k, v in pad_token_settings(config).items()).replace("|", "\\|")
     prov.append(f"| pad token of a tokenizer without one (`pad_token_if_missing`) | {pads} |")
     prov += ["", *stale_section(run_dir)] if run_dir else []
-    prov += ["", *generation_section(generation)]
-    prov += ["", "### Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).strip(), "```", ""]
+    generated = generation_section(generation)
+    prov += ["", *_details("Generation settings", generated[2:])] if generated else []
+    config_text = ["```yaml", yaml.safe_dump(config, sort_keys=False).strip(), "```"]
+    prov += ["", "### Config", "", *_details("The resolved config", config_text)]
     sections.append(("provenance", "Provenance", prov))
     run = f" (run `{config['run']}`)" if config.get("run") and config["run"] != config["scale"] else ""
     md = [f"# BMC replication report: {config['scale']} scale{run}", "", f"> **{label}**", ""]
-    md += ["## Contents", "", *(f"- [{title}](#{anchor})" for anchor, title, _ in sections), ""]
+    md += ['<a id="summary"></a>', "", *summary.section(config, tables, figures, metas)]
+    contents = [("summary", "Summary"), *((anchor, title) for anchor, title, _ in sections)]
+    md += ["## Contents", "", *(f"- [{title}](#{anchor})" for anchor, title in contents), ""]
     tables_started = False
     for anchor, _, body in sections:
-        if anchor.startswith("table-") and not tables_started:
+        if anchor.startswith("table") and not tables_started:
             md += ["## Tables", ""]
             tables_started = True
         md += [f'<a id="{anchor}"></a>', "", *body]
     return "\n".join(md)
 
 
+# a cell that is a number: sign, digits, a unit or mark, "± half", "[low, high]", a short "(…)" (e.g. "(1 seed)")
+NUMBER = re.compile(r"([+\-−]?\d[\d,.]*(%|†)?( ± [\d.]+)?( \[[^\]<]*\])?( \([^)<]{1,24}\))?|—)")
+CELL = re.compile(r"<td>([^<]*)</td>")
+
+
+def _cell_class(match: re.Match) -> str:
+    """A table cell with its class: "n" for a number (right-aligned, one line), "s" for a short text (one line)."""
+    text = match.group(1)
+    kind = "n" if NUMBER.fullmatch(text) else "s" if len(text) <= 28 else ""
+    return f'<td class="{kind}">{text}</td>' if kind else match.group(0)
+
+
 def to_html(md_text: str, label: str, figures: list[str]) -> str:
-    body = markdown.markdown(md_text, extensions=["tables", "fenced_code"])
+    """A self-contained page: figures embedded, each table in a box of its own that scrolls sideways on a narrow
+    screen, numbers right-aligned and kept on one line, text left-aligned."""
+    body = markdown.markdown(md_text, extensions=["tables", "fenced_code", "md_in_html"])
     for fig in figures:  # embed figures so the page is self-contained
         data = base64.b64encode(Path(fig).read_bytes()).decode()
         body = body.replace(f'src="../figures/{Path(fig).name}"', f'src="data:image/png;base64,{data}"')
+    body = CELL.sub(_cell_class, body)
+    body = body.replace("<table>", '<div class="scroll"><table>').replace("</table>", "</table></div>")
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>BMC report</title><style>{CSS}</style></head>"
-        f"<body>{body}</body></html>\n"
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>BMC report</title><style>{CSS}</style></head><body>{body}</body></html>\n"
     )
