@@ -10,9 +10,12 @@ MISSING = "—"
 
 
 def num(x: float | None, digits: int = 1, sign: bool = False) -> str:
-    """`x` to `digits` decimals (with its sign when `sign`), never "-0.0"; "—" for None."""
+    """`x` to `digits` decimals (with its sign when `sign`), never "-0.0"; a number that is not zero yet rounds to
+    zero with two significant digits instead; "—" for None."""
     if x is None:
         return MISSING
+    if x and not round(float(x), digits):  # not zero, yet zero at these decimals: two significant digits
+        return f"{x:+.2g}" if sign else f"{x:.2g}"
     x = round(float(x), digits) + 0.0  # -0.0 -> 0.0
     return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 

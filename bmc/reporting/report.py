@@ -153,17 +153,23 @@ ONE_SEED = "One seed: the cells have no interval over seeds (two or more `seeds`
 ONE_SEED_POWER = "; each comparison's interval, per question and paired, is in the statistical power below"
 
 
+POWER = "#### Statistical power"
+
+
 def _table_text(path: str, label: str, paper_scale: bool, seeds: int) -> str:
     """A table as the report shows it: without the scale's banner, without "Δ vs paper" off the paper's scale,
-    and with one seed saying where its intervals are."""
+    with one seed saying where its intervals are, and its statistical power folded (the summary shows the
+    paper's claims among its comparisons)."""
     text = _strip_label(Path(path).read_text(encoding="utf-8"), label)
     text = text if paper_scale else drop_column(text, "Δ vs paper")
+    at = text.index(POWER) if POWER in text else len(text.rstrip("\n"))
+    table, power = text[:at].rstrip(), text[at:].removeprefix(POWER).strip()
     if seeds < 2:
-        power = "#### Statistical power"
-        note = ONE_SEED + (ONE_SEED_POWER if power in text else "") + "."
-        at = text.index(power) if power in text else len(text.rstrip("\n"))
-        text = f"{text[:at].rstrip()}\n\n{note}\n\n{text[at:].lstrip()}"
-    return text
+        table += "\n\n" + ONE_SEED + (ONE_SEED_POWER if power else "") + "."
+    if power:
+        title = "Statistical power: each comparison's paired test and the smallest difference this n detects"
+        table += "\n\n" + "\n".join(_details(title, [power]))
+    return table + "\n"
 
 
 def _details(title: str, lines: list[str]) -> list[str]:

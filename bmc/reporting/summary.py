@@ -210,7 +210,7 @@ def sec31_claims(ours: dict, paper: dict, link: str, paper_scale: bool) -> list[
     claims = []
     for task in _tasks(ours):
         s = ours[task]
-        if not s.get("pairs"):
+        if not s.get("edited"):  # without an edited pair the summary is of y_w with itself
             continue
         sim = s["sim_yw_bridged"]
         if embedder != ours.get("papers_embedder"):
@@ -324,12 +324,15 @@ def not_produced(config: dict, tables: list[str], figures: list[str]) -> list[st
     from bmc.reporting.tables import TABLES
 
     made, tasks = {Path(t).stem for t in tables}, run_tasks(config)
+    in_order = sorted(
+        TABLES, key=lambda n: (n.split("_")[0], ALL_TASKS.index(n.split("_")[1]) if "_" in n else 0)
+    )
 
     def task_reason(task: str) -> str:
         return f"the task `{task}` is not run: add it to `tasks` (with its `data.{task}` section)"
 
     reasons = {}
-    for name in TABLES:
+    for name in in_order:
         task = "if" if name == "table2" else name.split("_", 1)[1] if "_" in name else None
         if name in made:
             continue
@@ -373,6 +376,12 @@ def caveats(config: dict, metas: dict[str, dict]) -> list[str]:
         for t in _tasks(sec53)
         if not sec53[t].get("pairs")
     ]
+    sec31 = (metas.get("sec31_similarity") or {}).get("ours") or {}
+    lines += [
+        f"- §3.1 on {TASK_NAMES.get(t, t)}: the editor edited no pair, so there is no ỹ_w to compare with y_w."
+        for t in _tasks(sec31)
+        if not sec31[t].get("edited")
+    ]
     return lines
 
 
@@ -386,9 +395,10 @@ def _headline(table: list[Claim], analyses: list[Claim]) -> str:
             f"{sum(bool(c.resolved) for c in tested)} (of {len(tested)} with a per-question test)."
         )
     if analyses:
+        settled = sum(bool(c.resolved) for c in analyses)
+        verb = "is" if settled == 1 else "are"
         parts.append(
-            f"Of {len(analyses)} directions of the paper's analyses, {sum(bool(c.resolved) for c in analyses)}"
-            " are settled by this run's intervals."
+            f"Of {len(analyses)} directions of the paper's analyses, {settled} {verb} settled by this run's intervals."
         )
     return " ".join(parts) or "This run makes none of the paper's comparisons."
 
