@@ -126,7 +126,10 @@ def table_claims(name: str, rows: list[dict], covered: set[str]) -> tuple[list[C
                 unpaired.append(what)
             else:
                 claims.append(claim)
-    return claims, unpaired
+    unpaired += [
+        c.what for c in claims if c.paper == MISSING
+    ]  # e.g. a block whose values are not transcribed
+    return [c for c in claims if c.paper != MISSING], unpaired
 
 
 def _short_title(name: str) -> str:
@@ -216,7 +219,7 @@ def sec31_claims(ours: dict, paper: dict, link: str, paper_scale: bool) -> list[
         if embedder != ours.get("papers_embedder"):
             verdict, resolved = f"{_mark('not comparable', False)}: embedder {embedder}", False
         elif not paper_scale:
-            verdict, resolved = f"{_mark('not compared', None)}: the level is the paper's scale's", None
+            verdict, resolved = f"{_mark('not compared', None)}: a level, off the paper's scale", None
         elif value is None or sim.get("ci_low") is None:
             verdict, resolved = f"{_mark('—', None)}", None
         else:
@@ -341,7 +344,8 @@ def not_produced(config: dict, tables: list[str], figures: list[str]) -> list[st
         elif name.startswith("table5_"):
             reasons[name] = (
                 f"no objective is trained both without and with BMC on {task}: add a pair such as IPO and"
-                f" IPO-BMC to its `train.methods`"
+                f" IPO-BMC to `train.methods` (or `task_overrides.{task}.train.methods`), as the overlay"
+                " workflow/config/all_methods.yaml does"
             )
         elif name == "table3":
             reasons[name] = (

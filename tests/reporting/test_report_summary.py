@@ -211,3 +211,21 @@ def test_the_report_names_each_analysis_as_its_title_does():
         assert importlib.import_module(f"bmc.analysis.{name}").TITLE.startswith(
             summary.ANALYSIS_NAMES[name] + ":"
         )
+
+
+def test_a_comparison_without_the_papers_number_is_listed_not_claimed():
+    base = {"method": "DPO", "AE_LC": 16.0, "paper_LC": None, "AE_LC_ci95": None}
+    bmc = {
+        "method": "DPO-BMC",
+        "AE_LC": 19.0,
+        "paper_LC": None,
+        "AE_LC_ci95": None,
+        "vs_arena_hard_base": "DPO",
+    }
+    bmc |= {"vs_arena_hard_n_items": 500, "vs_arena_hard_diff": 1.0, "vs_arena_hard_ci_low": -2.0}
+    bmc |= {"vs_arena_hard_ci_high": 4.0, "vs_arena_hard_detectable": 8.8, "vs_arena_hard_paper_diff": None}
+    claims, unpaired = summary.table_claims("table2", [base, bmc], covered=set())  # Table 2's Mistral block
+    assert claims == [] and unpaired == [
+        "DPO-BMC − DPO, AlpacaEval 2 LC",
+        "DPO-BMC − DPO, Arena-Hard win rate",
+    ]
