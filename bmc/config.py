@@ -10,8 +10,8 @@ a string); settings that only fail together are checked across sections (a count
 trained or evaluated, answers longer than the model's context, a prompt bound not below the length bound, a
 seed or method listed twice; `bmc.config_checks`). An editor or judge takes the options of its `kind`; an
 option of another kind, left over when an overlay switches the kind (an `hf` editor's `batch_size` under
-`openai`), is dropped with a warning instead of refused. `python -m bmc.config <files>` checks config files as
-Snakemake reads them (naming a file that is not a YAML mapping); without files it prints the JSON schema.
+`openai`), is dropped with a warning instead of refused. `python -m bmc.config_files <files>` checks config
+files as Snakemake reads them (naming a file that is not a YAML mapping); without files it prints the JSON schema.
 """
 
 from __future__ import annotations
@@ -909,9 +909,3 @@ def job_settings(model: type[S], params: str, section: str) -> S:
         return model.model_validate_json(params)
     except ValidationError as e:
         raise ConfigError(f"invalid {section} settings:" + _problems(e, section)) from None
-
-
-if __name__ == "__main__":
-    from bmc.config_files import main
-
-    main()

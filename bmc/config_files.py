@@ -1,7 +1,7 @@
 """Config files read as `snakemake --configfile <files>` reads them, for a check before any run:
 
-    python -m bmc.config <scale file> [overlays...]   # names a file that is not a YAML mapping, and every bad key
-    python -m bmc.config                              # the JSON schema of a config
+    python -m bmc.config_files <scale file> [overlays...]   # names a file that is not a YAML mapping, and every bad key
+    python -m bmc.config_files                        # the JSON schema of a config
 
 Snakemake reads its `--configfile` files before the Snakefile, so a file that is not YAML or holds a list fails
 there with Snakemake's own message, which does not name the file; this reads them the same way and does. It
@@ -34,7 +34,7 @@ def read_config_files(files: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     cli = argparse.ArgumentParser(
-        prog="python -m bmc.config",
+        prog="python -m bmc.config_files",
         description="Check config files as `snakemake --configfile <files>` reads them, naming a file that is "
         "not a YAML mapping and every invalid key; without files, print the JSON schema of a config.",
     )

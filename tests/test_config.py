@@ -217,7 +217,7 @@ def test_a_config_file_that_is_not_a_yaml_mapping_is_named(tmp_path, text, messa
     bad.write_text(text)
     with pytest.raises(ConfigError, match=rf"^{bad}: {message}"):
         read_config_files([str(CONFIGS / "smoke.yaml"), str(bad)])
-    cmd = [sys.executable, "-m", "bmc.config", str(CONFIGS / "smoke.yaml"), str(bad)]
+    cmd = [sys.executable, "-m", "bmc.config_files", str(CONFIGS / "smoke.yaml"), str(bad)]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and f"{bad}: {message}" in result.stderr
     ok = subprocess.run(cmd[:-1], cwd=ROOT, capture_output=True, text=True, timeout=120)
