@@ -259,6 +259,11 @@ class BMCTrainer(DPOTrainer):
         finally:
             args.padding_free = padding_free
 
+    @property
+    def reference_sums_file(self) -> str | None:
+        """The `reference_sums` file the reference's sums were read from (None: computed here, or none)."""
+        return self._given_reference_sums.path if self._given_reference_sums else None
+
     # ---- data: diff masks once per pair ---------------------------------------------------------------
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
         dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)

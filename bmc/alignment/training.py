@@ -197,7 +197,6 @@ def summarize(
 
     last = history[-1] if history else {}
     pairs = max(stats["pairs"], 1)
-    given = trainer._given_reference_sums
     return {
         "method": method,
         "seed": seed,
@@ -205,7 +204,7 @@ def summarize(
         "attn_implementation": trainer.model.config._attn_implementation,
         "padding_free": trainer.args.padding_free,
         "use_liger_kernel": trainer.args.use_liger_kernel,
-        "reference_sums": given.path if given else None,
+        "reference_sums": trainer.reference_sums_file,
         "prompts_truncated": prompts_truncated,
         "n_empty_masks": stats["empty_masks"],
         "mean_marked_tokens_per_pair": {

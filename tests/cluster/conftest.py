@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from bmc.alignment.reference import reference_settings
+
 REPO = Path(__file__).resolve().parents[2]
 CPU_CONFIG = REPO / "workflow" / "profiles" / "accelerate" / "cpu.yaml"
 METHODS = ("DPO", "DPO-BMC", "IPO-BMC")
 GLOBAL_BATCH = 4
 STEPS = 2
+VARIANTS = ("pre0", "pre1", "pf")  # a live reference, precomputed sums, precomputed and padding-free
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -48,18 +51,30 @@ def tiny_data(root: Path) -> tuple[Path, Path]:
 
 
 def jobs(model: Path, sft: Path, pairs: Path, out: Path, processes: int) -> list[list[str]]:
-    """SFT, then each method without and with precomputed reference log-probs, at one global batch."""
+    """SFT, then each method without and with precomputed reference log-probs and padding-free (with the
+    per-sequence SDPA), at one global batch; and the reference sums of DPO-BMC's weighting, with a DPO-BMC run
+    reading them."""
     common = {"learning_rate": 1e-3, "max_steps": STEPS, "max_length": 128, "seed": 0, "logging_steps": 1}
     common |= {"per_device_train_batch_size": GLOBAL_BATCH // processes, "gradient_accumulation_steps": 1}
     runs = [["sft", "--model", str(model), "--data", str(sft), "--out", str(out / "sft")]]
     runs[0] += ["--params", json.dumps(common)]
-    for precompute in (False, True):
+    packed = {"padding_free": True, "attn_implementation": "sdpa_varlen"}
+    for name, changes in (("pre0", {"precompute_ref_logps": False}), ("pre1", {}), ("pf", packed)):
         for method in METHODS:
-            params = {**common, "beta": 0.1, "delta": 3.0, "precompute_ref_logps": precompute}
+            params = {**common, "beta": 0.1, "delta": 3.0, "precompute_ref_logps": True, **changes}
             runs.append(
                 ["train", "--method", method, "--seed", "0", "--model", str(model), "--pairs", str(pairs)]
-                + ["--out", str(out / f"{method}-pre{int(precompute)}"), "--params", json.dumps(params)]
+                + ["--out", str(out / f"{method}-{name}"), "--params", json.dumps(params)]
             )
+    train = {**common, "beta": 0.1, "delta": 3.0}
+    sums = out / "reference_sums.json"
+    settings = reference_settings("DPO-BMC", train)
+    runs.append(["reference_sums", "--model", str(model), "--pairs", str(pairs), "--out", str(sums)])
+    runs[-1] += ["--params", json.dumps(settings)]
+    runs.append(
+        ["train", "--method", "DPO-BMC", "--seed", "0", "--model", str(model), "--pairs", str(pairs)]
+        + ["--out", str(out / "DPO-BMC-shared"), "--params", json.dumps(train), "--ref-sums", str(sums)]
+    )
     return runs
 
 

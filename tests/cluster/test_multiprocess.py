@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from .conftest import CPU_CONFIG, METHODS, STEPS, launch
+from .conftest import CPU_CONFIG, METHODS, STEPS, VARIANTS, launch
 
 pytestmark = pytest.mark.cluster
 
@@ -26,10 +26,10 @@ def step_losses(folder):
     return [r["loss"] for r in rows]
 
 
-@pytest.mark.parametrize("precompute", [False, True], ids=["on-the-fly", "precomputed"])
+@pytest.mark.parametrize("variant", VARIANTS, ids=["on-the-fly", "precomputed", "padding-free"])
 @pytest.mark.parametrize("method", METHODS)
-def test_preference_loss_same_on_two_processes(multiprocess_runs, method, precompute):
-    name = f"{method}-pre{int(precompute)}"
+def test_preference_loss_same_on_two_processes(multiprocess_runs, method, variant):
+    name = f"{method}-{variant}"
     one, two = (outputs(multiprocess_runs[n], name) for n in (1, 2))
     losses_one, losses_two = step_losses(one), step_losses(two)
     assert len(losses_one) == len(losses_two) == STEPS
@@ -37,6 +37,22 @@ def test_preference_loss_same_on_two_processes(multiprocess_runs, method, precom
     s1, s2 = (json.loads((f / "train_summary.json").read_text()) for f in (one, two))
     assert s2["train_loss"] == pytest.approx(s1["train_loss"], rel=1e-4)
     assert s2["n_pairs"] == s1["n_pairs"] == 8
+    if variant == "pf":  # the padding-free run trains as the padded one
+        padded = step_losses(outputs(multiprocess_runs[1], f"{method}-pre1"))
+        assert losses_two == pytest.approx(padded, rel=1e-4, abs=1e-6)
+        assert s2["padding_free"] is True and s2["attn_implementation"] == "sdpa_varlen"
+
+
+def test_shared_reference_sums_same_on_two_processes(multiprocess_runs):
+    """The reference_sums job gathers every pair's sums on 2 processes as on 1, and a run reading them
+    trains as the run computing them."""
+    one, two = (json.loads((multiprocess_runs[n][0] / "reference_sums.json").read_text()) for n in (1, 2))
+    assert one["rows"] == two["rows"] == 8 and one["tokens_sha256"] == two["tokens_sha256"]
+    assert two["chosen"] == pytest.approx(one["chosen"], rel=1e-5)
+    assert two["rejected"] == pytest.approx(one["rejected"], rel=1e-5)
+    for n in (1, 2):
+        shared = step_losses(outputs(multiprocess_runs[n], "DPO-BMC-shared"))
+        assert shared == pytest.approx(step_losses(outputs(multiprocess_runs[n], "DPO-BMC-pre1")), rel=1e-5)
 
 
 def test_sft_loss_same_on_two_processes(multiprocess_runs):
@@ -57,7 +73,7 @@ def test_outputs_written_once_and_cleaned(multiprocess_runs):
     assert proc.returncode == 0, proc.stderr[-4000:]
     names = {p.name for p in out.iterdir()}
     assert not [n for n in names if n.endswith((".tmp", ".checkpoints"))], names
-    for name in ("sft", *(f"{m}-pre{p}" for m in METHODS for p in (0, 1))):
+    for name in ("sft", "DPO-BMC-shared", *(f"{m}-{v}" for m in METHODS for v in VARIANTS)):
         one, two = (load_file(multiprocess_runs[n][0] / name / "model.safetensors") for n in (1, 2))
         assert one.keys() == two.keys() and (multiprocess_runs[2][0] / name / "tokenizer.json").is_file()
         for key, weight in one.items():
