@@ -390,8 +390,13 @@ class Plan:
         return answers + [self.pairs(t, "samples.jsonl.meta.json") for t in self.sampled_pair_tasks]
 
     def analyses(self) -> list[str]:
-        """The config's analyses (`analysis.names`)."""
-        return list(self.settings.analysis.names) if self.settings.analysis else []
+        """The config's analyses (`analysis.names`) this run makes inputs for: those of QA and math (Figure 2,
+        §3.1, the sweeps) have nothing to read in a run of instruction following alone (Table 2's Mistral
+        block); the report lists them as not produced, with the reason."""
+        from bmc.plan_analyses import analysis_inputs  # it reads the plan
+
+        names = self.settings.analysis.names if self.settings.analysis else []
+        return [name for name in names if analysis_inputs(self, name)]
 
     def figures(self) -> list[str]:
         """Every figure of the config's analyses (their .png; the rule writes .pdf, .csv and .json beside)."""

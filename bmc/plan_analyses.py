@@ -49,6 +49,8 @@ def analysis_inputs(plan: Plan, name: str) -> list[tuple[str, str]]:
     """(key, path) inputs of an analysis."""
     first = plan.first_seed
     if name in ON_BRIDGED_PAIRS:
+        if not plan.graded:
+            return []
         items = sweep_inputs(plan, name) if name == "diff_algorithm" else []
         items += [("embedder", similarity_model_dir(plan))] if name == "sec31_similarity" else []
         for t in plan.graded:

@@ -357,6 +357,9 @@ def test_paper_mistral_is_instruction_following_only():
         "table5_if.md",
     ]
     assert plan.table3_methods == [] and plan.table4_methods == {}
+    # paper.yaml's analyses of QA and math have nothing to read here: only those of this run's pairs and models
+    assert plan.analyses() == ["token_dynamics", "bridging_cost"]
+    assert all(analysis_inputs(plan, name) for name in plan.analyses())
 
 
 def test_a_run_name_gives_the_run_its_own_folders_beside_the_scales():

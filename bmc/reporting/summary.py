@@ -311,6 +311,20 @@ ANALYSIS_NAMES = {
 }
 
 
+# what an analysis reads, for a run that names it but makes none of it (bmc/plan_analyses.py)
+ANALYSIS_NEEDS = {
+    "fig2_span_surprise": "a QA or math task",
+    "sec53_reward": "DPO and DPO-BMC trained on a QA or math task",
+    "token_dynamics": "DPO and DPO-BMC trained on one task",
+    "bridging_cost": "pairs bridged by this run",
+    "diff_algorithm": "a QA or math task",
+    "sec31_similarity": "a QA or math task",
+    "fig3_bridged_proportion": "a QA or math task and `analysis.proportions`",
+    "delta_sensitivity": "a QA or math task and `analysis.deltas`",
+    "fig5_edit_distance": "a QA or math task and `analysis.edit_distance_bins`",
+}
+
+
 def _figure_short(name: str) -> str:
     return ANALYSIS_NAMES.get(name, name)
 
@@ -354,8 +368,17 @@ def not_produced(config: dict, tables: list[str], figures: list[str]) -> list[st
         elif name == "table4":
             reasons[name] = "no second editor is set: `table4_editors`"
     lines = [f"- {_short_title(name)}: {why}." for name, why in reasons.items()]
-    drawn = {Path(f).stem for f in figures}
-    lines += [f"- {_figure_short(n)}: not among `analysis.names`." for n in ANALYSES if n not in drawn]
+    drawn, named = {Path(f).stem for f in figures}, (config.get("analysis") or {}).get("names") or []
+    lines += [
+        f"- {_figure_short(n)}: "
+        + (
+            f"this run makes none of its inputs (it needs {ANALYSIS_NEEDS[n]})."
+            if n in named
+            else "not among `analysis.names`."
+        )
+        for n in ANALYSES
+        if n not in drawn
+    ]
     return lines
 
 
