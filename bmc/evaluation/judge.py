@@ -10,7 +10,9 @@ prompt's explicit labels, with Arena-Hard's semantics: every match of the patter
 when they are all the same label of that scale. Anything else (no label, conflicting labels, a label off the
 scale, a request that failed after its retries) is unparsed: `verdict` None, excluded from every rate and
 reported. With two attempts (Arena-Hard), a reply holding no label at all is followed by the prompt's
-follow-up turn and the verdict is read from both replies together, as Arena-Hard does.
+follow-up turn and the verdict is read from both replies together, as Arena-Hard does. With
+`judge.verdict_from: label_likelihood` a local judge writes nothing: its reply is the label of the scale it
+finds most likely after the prompt (`label_texts`, `bmc.llm.label_choice`), read as a written one.
 Judge outputs are cached by content hash the moment they arrive, so a rerun or a resumed run never asks twice.
 """
 
@@ -148,6 +150,19 @@ def parse_verdict(text: str, pattern: str = SUITE_PATTERN) -> str | None:
         return None
     (label,) = found
     return label if label in LABELS else None
+
+
+def label_texts(prompt: JudgePrompt) -> list[str]:
+    """The scale's labels as a judge writes them (`[[A>B]]`), for a judge that chooses one
+    (`judge.verdict_from: label_likelihood`); each must read back as its label under the prompt's pattern."""
+    texts = [f"[[{label}]]" for label in LABELS]
+    unread = [t for t, label in zip(texts, LABELS, strict=True) if parse_verdict(t, prompt.pattern) != label]
+    if unread:
+        raise ValueError(
+            f"judge.verdict_from label_likelihood writes labels as {texts[0]}, but the prompt {prompt.name}'s "
+            f"pattern {prompt.pattern!r} does not read {unread}"
+        )
+    return texts
 
 
 def requests_for(items: list[dict], prompt: JudgePrompt) -> list[dict]:

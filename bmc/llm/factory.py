@@ -12,12 +12,21 @@ from bmc.llm.endpoint import OpenAIClient
 from bmc.llm.server import running_server, served
 
 
-def make_client(config: dict, base_model: str | None, section: str = "bridge.editor") -> ChatClient:
-    """The client named by `config["kind"]` (checked with `check_client_config`)."""
+def make_client(
+    config: dict, base_model: str | None, section: str = "bridge.editor", labels: list[str] | None = None
+) -> ChatClient:
+    """The client named by `config["kind"]` (checked with `check_client_config`); with `labels`, a local
+    transformers model that replies with the most likely of them (`bmc.llm.label_choice`)."""
     check_client_config(config, section)
+    if labels is not None and config["kind"] != "hf":
+        raise ValueError(f"{section}: choosing among labels needs kind hf, not {config['kind']}")
     if config["kind"] == "openai":
         return OpenAIClient(config, section)
     model = resolve_model(config, base_model, section)
+    if labels is not None:
+        from bmc.llm.label_choice import LabelChoiceClient
+
+        return LabelChoiceClient(model, config, labels)
     return LocalClient(model, config, backend=LOCAL_KINDS[config["kind"]])
 
 
@@ -25,8 +34,16 @@ class ClientFactory:
     """`make_client` for a stage, as a context: a served client's server starts at the first call (made only
     when some request is not cached) and stops when the context ends."""
 
-    def __init__(self, config: dict, base_model: str | None, section: str, server_log: str | Path):
+    def __init__(
+        self,
+        config: dict,
+        base_model: str | None,
+        section: str,
+        server_log: str | Path,
+        labels: list[str] | None = None,
+    ):
         self.config, self.base_model, self.section, self.server_log = config, base_model, section, server_log
+        self.labels = labels  # `make_client`'s: a local judge choosing among them
         self._stack = ExitStack()
 
     def __enter__(self) -> ClientFactory:
@@ -38,7 +55,7 @@ class ClientFactory:
     def __call__(self) -> ChatClient:
         config = self.config
         if not served(config):
-            return make_client(config, self.base_model, self.section)
+            return make_client(config, self.base_model, self.section, self.labels)
         config = self._stack.enter_context(running_server(config, self.server_log, self.section))
         client = make_client(config, self.base_model, self.section)
         client.billed = False  # its own server: a stop need not wait for the replies in flight

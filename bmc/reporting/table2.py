@@ -88,7 +88,12 @@ def setting(records, pairs_source: str | None = None) -> list[str]:
         for dataset, by_seed in by_set.items():
             for s in by_seed.values():
                 judge = s.get("judge") or {}
-                judges[dataset].add((str(judge.get("kind")), str(judge.get("model"))))
+                chosen = (
+                    ", choosing the most likely label"
+                    if judge.get("verdict_from") == "label_likelihood"
+                    else ""
+                )
+                judges[dataset].add((str(judge.get("kind")), f"{judge.get('model')}{chosen}"))
                 baselines[dataset].add(s.get("baseline", "?"))
 
     def by_library(dataset: str) -> bool:  # scored by the alpaca_eval library (paper scale)

@@ -10,6 +10,8 @@ the job itself (`bmc.llm.server`). The judge is asked with Arena-Hard v0.1's own
 gives the folder the `arena_hard_judge` rule lays out (config `judge.arena_hard_prompt`), else with the
 suite's (`judge.template_version`); scores.json names it (`judge_prompt`). With `judge.alpaca_eval_annotator`
 (paper scale) AlpacaEval is scored by the `alpaca_eval` library itself (`bmc.evaluation.alpaca_eval_library`).
+With `judge.verdict_from: label_likelihood` a local judge replies with the label it finds most likely
+(`bmc.llm.label_choice`); scores.json's `judge` says where its verdicts came from (`verdict_from`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ from bmc.evaluation.instruction_following import (
     scores_of,
     unparsed_counts,
 )
-from bmc.evaluation.judge import JudgePrompt, arena_hard_prompt, judge, judge_keys, suite_prompt
+from bmc.evaluation.judge import (
+    JudgePrompt,
+    arena_hard_prompt,
+    judge,
+    judge_keys,
+    label_texts,
+    suite_prompt,
+)
 from bmc.io import InputError, file_sha256, read_jsonl, write_json, write_jsonl
 from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache, check_failed_share
@@ -135,6 +144,10 @@ def judged_scores(args: argparse.Namespace, items: list[dict], settings: Judge, 
     judge_config = settings.model_dump(exclude_unset=True, exclude=set(Judge.extra_options))
     identity = client_identity(judge_config, args.base_model, "judge")
     prompt = judge_prompt(args, settings)
+    labels = None
+    if settings.verdict_from == "label_likelihood":  # chosen labels are cached apart from written replies
+        labels = label_texts(prompt)
+        identity = {**identity, "verdict_from": settings.verdict_from, "labels": labels}
     cache = ResponseCache(args.cache)
     sources = [args.generations, args.tests, args.baseline_generations]
     inputs = [file_sha256(path) if path else None for path in sources]
@@ -143,7 +156,7 @@ def judged_scores(args: argparse.Namespace, items: list[dict], settings: Judge, 
         fingerprint["prompt_sha256"] = prompt.sha256
     cache.check_inputs(args.out, fingerprint, "judging")
     server_log = args.server_log or f"{args.out}.server.log"
-    with ClientFactory(judge_config, args.base_model, "judge", server_log) as judge_factory:
+    with ClientFactory(judge_config, args.base_model, "judge", server_log, labels) as judge_factory:
         judgments, usage = judge(
             items,
             identity,
@@ -157,7 +170,7 @@ def judged_scores(args: argparse.Namespace, items: list[dict], settings: Judge, 
     spent = ledger.totals(args.cache, judge_keys(items, identity, prompt, cache))
     bound = settings.max_unparsed_share
     scores |= {
-        "judge": {k: judge_config[k] for k in ("kind", "model")},
+        "judge": {**{k: judge_config[k] for k in ("kind", "model")}, "verdict_from": settings.verdict_from},
         "judge_prompt": prompt.record(),
         "judge_usage": {**spent, "cache_hits": usage["cache_hits"], "this_run": this_run},
         **scores_of(items, judgments, args.dataset, args.method, settings.bootstrap_rounds, bound),

@@ -264,6 +264,30 @@ def test_the_judge_stage_against_the_stand_in_endpoint(tmp_path, monkeypatch, ar
     assert [(r["base"], r["other"]) for r in rows] == [("DPO", "DPO-BMC")] and rows[0]["n_items"] > 0
 
 
+def test_a_local_judge_choosing_labels_gives_every_judgment_a_verdict_cached_apart(tmp_path, tiny_model_dir):
+    """The same requests judged with written replies, then with chosen labels: none of the chosen labels
+    comes from the written replies' cache, every one is parsed, and a rerun takes them all from the cache."""
+    params = {"kind": "hf", "model": str(tiny_model_dir), "max_new_tokens": 4, "batch_size": 8}
+    params |= {"baselines": {"arena_hard": "reference"}, "bootstrap_rounds": 10, "max_unparsed_share": 1.0}
+
+    def run(**extra):
+        path = judge_stage(tmp_path, "DPO", {**params, **extra})
+        return json.loads(path.read_text()), read_jsonl(path.with_name("judgments.jsonl"), required=JUDGMENT)
+
+    written, _ = run()
+    assert (
+        written["judge"]["verdict_from"] == "reply" and written["judge_usage"]["this_run"]["requests"] == 40
+    )
+    chosen, judgments = run(verdict_from="label_likelihood")
+    assert chosen["judge"] == {"kind": "hf", "model": str(tiny_model_dir), "verdict_from": "label_likelihood"}
+    assert chosen["judge_usage"]["cache_hits"] == 0 and chosen["judge_usage"]["this_run"]["requests"] == 40
+    assert chosen["unparsed"] == 0 and len(judgments) == 40
+    assert all(j["parsed"] and j["reply"] == f"[[{j['verdict']}]]" for j in judgments)
+    assert chosen["win_rate"] is not None
+    again, rows = run(verdict_from="label_likelihood")
+    assert again["judge_usage"]["cache_hits"] == 40 and rows == judgments
+
+
 def test_judge_settings_are_checked_before_any_work():
     def settings(**params):
         return job_settings(Judge, json.dumps({"kind": "hf", "model": "base", **params}), "judge")
@@ -277,3 +301,10 @@ def test_judge_settings_are_checked_before_any_work():
         settings(baselines={}, max_unparsed_share=1.5)
     with pytest.raises(ConfigError, match=r"judge\.arena_hard_prompt\.commit: String should match pattern"):
         settings(baselines={}, arena_hard_prompt={"commit": "main"})
+    assert judge_settings.verdict_from == "reply"
+    assert settings(baselines={}, verdict_from="label_likelihood").verdict_from == "label_likelihood"
+    for kind in ("openai", "vllm"):
+        with pytest.raises(
+            ConfigError, match=rf"judge\.verdict_from: label_likelihood .* \(kind hf\), not from kind {kind}"
+        ):
+            settings(baselines={}, kind=kind, verdict_from="label_likelihood")

@@ -247,15 +247,22 @@ def test_table2_reads_every_number_with_paper_values(tmp_path):
 
 def test_table2_states_its_pairs_judge_baselines_and_length_control(tmp_path):
     paths = write_if_scores(tmp_path, "DPO", 0, 20.0, 21.0, 1000.0, 45.0)
-    for path, baseline in zip(paths, ("reference outputs of ae.jsonl", "generations of SFT"), strict=True):
+    judges = (
+        {"kind": "hf", "model": "base"},
+        {"kind": "hf", "model": "base", "verdict_from": "label_likelihood"},
+    )
+    for path, baseline, judge in zip(
+        paths, ("reference outputs of ae.jsonl", "generations of SFT"), judges, strict=True
+    ):
         s = json.loads(Path(path).read_text())
-        Path(path).write_text(
-            json.dumps(s | {"judge": {"kind": "hf", "model": "base"}, "baseline": baseline})
-        )
+        Path(path).write_text(json.dumps(s | {"judge": judge, "baseline": baseline}))
     _, md = build("table2", paths, str(PAPER), "MINI SCALE: test", pairs_source="sharegpt")
     assert "- Pairs: a ShareGPT prompt, its ShareGPT reply as y_w and the SFT model's reply as y_l" in md
     assert "- alpaca_eval: judged by hf base (both orders), against reference outputs of ae.jsonl." in md
-    assert "- arena_hard: judged by hf base (both orders), against generations of SFT." in md
+    assert (
+        "- arena_hard: judged by hf base, choosing the most likely label (both orders), against generations of SFT."
+        in md
+    )
     assert "fitted without the instruction-difficulty term" in md
     # the alpaca_eval library's own LC (paper scale) is named as such
     s = json.loads(Path(paths[0]).read_text())

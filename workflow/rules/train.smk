@@ -46,8 +46,7 @@ rule train:
     resources:
         **job_resources("train"),
     params:
-        # the task's settings, and of `method_params` this method's own only (PLAN.train_params)
-        train=lambda wc: as_json(PLAN.train_params(wc.task, wc.method)),
+        train=task_json("train"),
         # one process per GPU (config `gpus.train`) under `accelerate launch`; the job checks the count
         launcher=launcher(config, "train"),
         ref_sums=lambda wc, input: (
