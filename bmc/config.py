@@ -377,6 +377,35 @@ class Train(TrainerPassThrough):
     )
     padding_free: bool | None = None  # BMCConfig's: a micro-batch's sequences in one row, no padding
 
+    @field_validator("method_params", mode="wrap")
+    @classmethod
+    def _declared_hyperparameters(cls, value: Any, handler: ValidatorFunctionWrapHandler):
+        """A method's own hyperparameters (those its module declares, `bmc.alignment.method_spec`) checked
+        against their declared types and bounds and kept beside its trainer settings, which are checked as
+        the section's."""
+        from bmc.alignment.methods import hyperparameters_of
+
+        if not isinstance(value, dict):
+            return handler(value)
+        rest, own, problems = {}, {}, []
+        for method, block in value.items():
+            try:
+                declared = hyperparameters_of(method) if isinstance(block, dict) else {}
+            except ValueError:  # an unknown method: its block is checked as a section, its name elsewhere
+                declared = {}
+            rest[method] = {k: v for k, v in block.items() if k not in declared} if declared else block
+            own[method] = {k: block[k] for k in declared if k in block}
+            for key, given in own[method].items():
+                if problem := declared[key].problem(given):
+                    problems.append(f"{method}.{key}: {problem} (declared in {_method_file(method)})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        checked = handler(rest)
+        for method, params in own.items():
+            for key, given in params.items():
+                setattr(checked[method], key, given)
+        return checked
+
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, value: list[str] | None) -> list[str] | None:
@@ -387,6 +416,12 @@ class Train(TrainerPassThrough):
         if twice := _repeated(value or []):
             raise ValueError(f"{value} lists {', '.join(twice)} twice (each method is trained once per seed)")
         return value
+
+
+def _method_file(method: str) -> str:
+    from bmc.alignment.methods import FOLDER, get_method
+
+    return str((FOLDER / f"{get_method(method).loss}.py").relative_to(FOLDER.parents[2]))
 
 
 # A job's settings: its section with the task's overrides, and the task's prompt format (`bmc.plan`'s

@@ -255,6 +255,13 @@ class Plan:
         """A run's training settings: the task's `train` settings with the method's `method_params` on top."""
         return reference.job_settings_of(self.task_settings("train", task), method)
 
+    def train_params(self, task: str, method: str) -> dict[str, Any]:
+        """What a run's train job is given: the task's `train` settings, `method_params` holding this method's
+        own entry only, so that adding or changing another method's settings leaves its job as it was."""
+        settings = self.task_settings("train", task)
+        own = (settings.pop("method_params", None) or {}).get(method)
+        return settings | ({"method_params": {method: own}} if own else {})
+
     def reference_source(self, method: str) -> str:
         """The pairs a method's reference sums score: `original`, or the name of its bridged-pairs variant."""
         bridged = METHODS[parse_method_name(method).base].data == "bridged"

@@ -19,13 +19,14 @@ whose `segments` say where each sequence lies (`bmc.alignment.packing`): its per
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from bmc.alignment.methods import Method
+from bmc.alignment.methods import OBJECTIVES, Method
 from bmc.alignment.packing import Segments, rejected_positions, row_sums
 
 Tensor = torch.Tensor
@@ -41,6 +42,8 @@ class Hyperparameters:
     simpo_gamma: float  # SimPO's target margin γ
     orpo_lambda: float  # ORPO's weight λ of the odds-ratio term
     tdpo_alpha: float  # TDPO2's weight α of the sequential KL term
+    # the method's own hyperparameters, as its module declares them (`bmc.alignment.method_spec`), by name
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 class PairTerms(NamedTuple):
@@ -184,24 +187,13 @@ def tdpo_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
     return -F.logsigmoid(u - hp.tdpo_alpha * hp.beta * (kl_rejected - kl_chosen.detach()))
 
 
-# ---- A method's objective, by name ------------------------------------------------------------------------
-LOSS_FUNCTIONS = {
-    "dpo": dpo_loss,
-    "ipo": ipo_loss,
-    "rdpo": rdpo_loss,
-    "simpo": simpo_loss,
-    "orpo": orpo_loss,
-    "figa": figa_loss,
-    "tdpo": tdpo_loss,
-}
-
-
+# ---- A method's objective, by name: its module's declaration (`bmc.alignment.methods`) --------------------
 def token_weights(
     method: Method, token_logps: Tensor, diff_mask: Tensor, delta: float, segments: Segments | None = None
 ) -> Tensor:
     """(rows, seq) the method's per-token weights from the scoring model's own log-probs: FIGA's, BMC's λ_t
     (the -MC and -BMC methods), or 1."""
-    if method.loss == "figa":
+    if method.objective.token_weights == "diff_mask":
         return figa_token_weights(diff_mask, token_logps.dtype, segments)
     if method.bmc_weights:
         return confidence_weights(token_logps, diff_mask, delta)
@@ -209,16 +201,18 @@ def token_weights(
 
 
 def preference_loss(loss: str, terms: PairTerms, hp: Hyperparameters) -> Tensor:
-    """(batch,) the loss of objective `loss` (one of `bmc.alignment.methods.LOSSES`)."""
-    if loss not in LOSS_FUNCTIONS:
-        raise ValueError(f"unknown objective {loss!r}; expected one of {sorted(LOSS_FUNCTIONS)}")
-    return LOSS_FUNCTIONS[loss](terms, hp)
+    """(batch,) the loss of objective `loss` (a module of bmc/alignment/methods, one of its `LOSSES`)."""
+    if loss not in OBJECTIVES:
+        raise ValueError(f"unknown objective {loss!r}; expected one of {sorted(OBJECTIVES)}")
+    return OBJECTIVES[loss].loss(terms, hp)
 
 
 def implicit_rewards(loss: str, s: PairTerms, beta: float) -> tuple[Tensor, Tensor]:
-    """(chosen_reward, rejected_reward) as each method defines its reward, for accuracies and margins."""
-    if loss in {"simpo", "orpo"}:
+    """(chosen_reward, rejected_reward) as each method defines its reward (its module's `reward`), for
+    accuracies and margins."""
+    reward = OBJECTIVES[loss].reward
+    if reward == "length_normalised":
         return beta * s.policy_chosen / s.chosen_len, beta * s.policy_rejected / s.rejected_len
-    if loss == "figa":
+    if reward == "policy":
         return s.policy_chosen, s.policy_rejected
     return beta * (s.policy_chosen - s.ref_chosen), beta * (s.policy_rejected - s.ref_rejected)

@@ -105,12 +105,15 @@ def weighting(method: str, settings: dict[str, Any]) -> str:
 
 def reference_settings(method: str, settings: dict[str, Any]) -> dict[str, Any]:
     """The settings a run's reference sums depend on (`settings`: the run's own, `job_settings_of`), the
-    weighting included as `bmc_weights`."""
+    weighting included as `bmc_weights`; the hyperparameters the method's module declares never count."""
+    from bmc.alignment.methods import hyperparameters_of
+
     kind = weighting(method, settings)
     drop = (
         OPTIMISATION_ONLY
         | {"bmc_weights", "precompute_ref_logps"}
         | (WEIGHTING_ONLY if kind == "plain" else set())
+        | set(hyperparameters_of(method))  # a method's own: its loss reads them, never the reference
     )
     kept = {k: v for k, v in sorted(settings.items()) if k not in drop}
     return {**kept, "bmc_weights": kind == "bmc"}

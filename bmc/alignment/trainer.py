@@ -224,17 +224,27 @@ class BMCTrainer(DPOTrainer):
     log-probs."""
 
     def __init__(
-        self, model, args: BMCConfig, processing_class, data_collator=None, reference_sums=None, **kwargs
+        self,
+        model,
+        args: BMCConfig,
+        processing_class,
+        data_collator=None,
+        reference_sums=None,
+        method_params=None,
+        **kwargs,
     ):
         """`reference_sums`: the reference's sums of the training pairs as the `reference_sums` rule computed
-        them (`bmc.alignment.reference.ReferenceSums`), used instead of computing them here."""
+        them (`bmc.alignment.reference.ReferenceSums`), used instead of computing them here. `method_params`:
+        the hyperparameters the method's module declares (`bmc.alignment.method_spec`), its defaults for those
+        not given; the loss reads them as `hp.params`."""
         if getattr(processing_class, "pad_token_id", None) is None:
             raise ValueError(
                 "the tokenizer has no pad token: load it with bmc.models.prepare.load_tokenizer from a model "
                 "folder the `model` stage made (its `pad_token_if_missing` sets one, default eos)"
             )
         self.method = args.resolved_method
-        self.hp = args.hyperparameters
+        own = self.method.objective.resolve(method_params or {}, args.method)
+        self.hp = replace(args.hyperparameters, params=own)
         self._stop_ids = stopword_ids(processing_class, args.stopword_forms == "with_leading_space")
         if data_collator is None:
             data_collator = BMCCollator(

@@ -106,7 +106,7 @@ def build_trainer(
     pairs: str | None = None,
 ):
     """(BMCTrainer, tokenizer) for one method and seed: the settings given, with the method's own
-    `method_params` on top, as BMCConfig fields; `out` is the checkpoint folder. `reference_sums`: the
+    `method_params` on top, as BMCConfig fields (the hyperparameters its module declares to its loss); `out` is the checkpoint folder. `reference_sums`: the
     `reference_sums` rule's file for `rows` (read from the file `pairs`), used instead of computing them."""
     import torch
     from datasets import Dataset
@@ -138,9 +138,12 @@ def build_trainer(
     precompute = settings.precompute_ref_logps or not spec.needs_reference
     if spec.needs_distributions:
         precompute = False
+    # the hyperparameters the method's module declares go to its loss, the other settings to BMCConfig
+    own = method_params(settings, method)
+    declared = {k: own.pop(k) for k in list(own) if k in spec.objective.hyperparameters}
     config = build_args(
         BMCConfig,
-        {**settings.model_dump(exclude_unset=True), **method_params(settings, method)},
+        {**settings.model_dump(exclude_unset=True), **own},
         OWN_KEYS,
         out,
         method=method,
@@ -173,6 +176,7 @@ def build_trainer(
         processing_class=tokenizer,
         train_dataset=Dataset.from_list(rows),
         reference_sums=given_sums,
+        method_params=declared,
     )
     return trainer, tokenizer
 
@@ -205,6 +209,7 @@ def summarize(
         "padding_free": trainer.args.padding_free,
         "use_liger_kernel": trainer.args.use_liger_kernel,
         "reference_sums": trainer.reference_sums_file,
+        "method_params": dict(trainer.hp.params),  # the hyperparameters the method's module declares
         "prompts_truncated": prompts_truncated,
         "n_empty_masks": stats["empty_masks"],
         "mean_marked_tokens_per_pair": {

@@ -25,15 +25,17 @@ from collections import defaultdict
 from pathlib import Path
 from statistics import NormalDist
 
-from bmc.alignment.methods import bmc_variant
+from bmc.alignment.methods import table1_comparisons, table5_comparisons
 from bmc.io import iter_jsonl
 from bmc.records import GRADED_GENERATION, JUDGMENT
 from bmc.reporting import paper as paper_values
 
 ALPHA, POWER = 0.05, 0.8
-# comparisons of Table 1 (each BMC ablation against DPO) and Table 5 (each variant against its -BMC)
-TABLE1_PAIRS = [("DPO", "DPO-MC"), ("DPO", "DPO-BC"), ("DPO", "DPO-BMC")]
-VARIANT_PAIRS = [(v, bmc_variant(v)) for v in ("DPO", "IPO", "ORPO", "R-DPO", "SimPO")]
+# comparisons of Table 1 (each BMC ablation against DPO, each method against its declared baseline) and Table 5
+# (each method against its -BMC variant), from the methods' modules (bmc/alignment/methods); Table 2 makes both
+TABLE1_PAIRS = table1_comparisons()
+VARIANT_PAIRS = table5_comparisons()
+TABLE2_PAIRS = list(dict.fromkeys(TABLE1_PAIRS + VARIANT_PAIRS))
 
 
 def exact_mcnemar(b: int, c: int) -> float:
@@ -182,7 +184,7 @@ def power_rows(table: str, score_paths: list[str], paper: dict) -> list[dict]:
             by_method[method][rule] |= {(seed, *k): v for k, v in items.items()}
     pairs = TABLE1_PAIRS if table.startswith("table1_") else VARIANT_PAIRS
     if table == "table2":
-        pairs = TABLE1_PAIRS + VARIANT_PAIRS[1:]
+        pairs = TABLE2_PAIRS
     rows = []
     for base, other in pairs:
         if base not in by_method or other not in by_method:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from bmc.alignment.methods import bmc_variant
+from bmc.alignment.methods import bmc_variant, table5_comparisons
 from bmc.io import read_json
 from bmc.plan import strategy_method
 from bmc.reporting import bridged
@@ -56,7 +56,8 @@ ROW_ORDER = [
     "R-DPO-BMC",
     "SimPO-BMC",
 ]
-VARIANTS = ["DPO", "IPO", "ORPO", "R-DPO", "SimPO"]
+# Table 5's rows: every method whose module declares a -BMC variant (bmc/alignment/methods), in name order
+VARIANTS = [base for base, _ in table5_comparisons()]
 # what `released_rule` of scores.json says graded the released rule (bmc.stages.evaluate)
 RELEASED_RULES = {"authors_code": "authors' code", "reimplementation": "re-implementation"}
 

@@ -46,7 +46,8 @@ rule train:
     resources:
         **job_resources("train"),
     params:
-        train=task_json("train"),
+        # the task's settings, and of `method_params` this method's own only (PLAN.train_params)
+        train=lambda wc: as_json(PLAN.train_params(wc.task, wc.method)),
         # one process per GPU (config `gpus.train`) under `accelerate launch`; the job checks the count
         launcher=launcher(config, "train"),
         ref_sums=lambda wc, input: (
