@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from bmc.alignment import reference
 from bmc.alignment.methods import (  # the grammar of method names, re-exported for the rules and the analyses
+    BMC,
     METHOD_PATTERN,  # noqa: F401
     METHODS,
     RELEASED,  # noqa: F401
+    SFT,
     STRATEGY_PATTERN,
     VARIANT_PATTERN,  # noqa: F401
     MethodName,  # noqa: F401
@@ -38,9 +40,7 @@ from bmc.config import ArenaHardPrompt, Release
 if TYPE_CHECKING:
     from bmc.config import Config
 
-SFT = "SFT"  # Table 1's first row: the SFT model, trained (or given) once per task
 ORIGINAL = "original"  # the reference sums of the original (unbridged) pairs
-BMC = "DPO-BMC"  # the method Tables 3 and 4 train on each strategy's and each editor's pairs
 TASKS = ("qa", "math", "if")  # "if": instruction following, judged (Table 2); the others are graded
 
 

@@ -7,10 +7,13 @@ An input is a (key, path) pair; the keys are those each analysis module's `analy
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bmc.alignment.methods import BMC, RELEASED, SFT
 from bmc.config import AnalysisTask
-from bmc.plan import BMC, RELEASED, SFT, Plan
+
+if TYPE_CHECKING:  # Plan.analyses() reads this module
+    from bmc.plan import Plan
 
 # the method each sweep trains
 SWEEP_METHOD = {"proportion": BMC, "delta": BMC, "diff": BMC}
@@ -206,9 +209,10 @@ def sweep_train_pairs(plan: Plan, task: str, sweep: str, point: str) -> str:
 
 
 def sweep_train_settings(plan: Plan, task: str, sweep: str, point: str) -> dict[str, Any]:
-    """The task's training settings with the sweep point's change (δ, diff algorithm; one step for Figure 5's
-    DPO-BMC gradient norm)."""
-    train = plan.task_settings("train", task)
+    """The task's training settings as its method's train job gets them (`Plan.train_params`: of `method_params`
+    its own only) with the sweep point's change (δ, diff algorithm; one step for Figure 5's DPO-BMC gradient
+    norm)."""
+    train = plan.train_params(task, SWEEP_METHOD[sweep])
     if sweep == "delta":
         train["delta"] = float(point)
     if sweep == "diff":

@@ -173,6 +173,8 @@ def uses_bridged_data(name: str) -> bool:
 
 
 RELEASED = "released"  # the authors' released bridged pairs: a source of pairs rather than a strategy we run
+SFT = "SFT"  # Table 1's first row: the SFT model, trained (or given) once per task
+BMC = "DPO-BMC"  # the method Tables 3 and 4 train on each strategy's and each editor's pairs
 # Snakemake wildcard patterns of a bridging strategy, an editor name, a bridged-pairs variant and a method name
 STRATEGY_PATTERN = r"[a-z_]+"
 EDITOR_PATTERN = r"[A-Za-z0-9_-]+"
