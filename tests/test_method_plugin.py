@@ -179,6 +179,7 @@ import bmc.alignment.methods as m
 from bmc.config import ConfigError, TrainJob, check, job_settings
 from bmc.cost_plan import merged_config
 from bmc.plan import Plan
+from bmc.plan_analyses import sweep_train_settings
 
 heavy = sorted({"torch", "transformers", "trl"} & set(sys.modules))
 config = merged_config(["workflow/config/smoke.yaml"])
@@ -199,6 +200,7 @@ print(json.dumps({
     "params": params,
     "own": settings.method_params["cDPO"].model_dump(exclude_unset=True),
     "sums": [plan.reference_sums("qa", x) for x in ("DPO", "cDPO", "DPO-BMC", "cDPO-BMC")],
+    "sweep": sweep_train_settings(plan, "qa", "delta", "1"),
     "errors": errors,
 }))
 """
@@ -218,6 +220,7 @@ def test_the_registry_config_and_plan_take_the_example(repo_with_example):
         "cDPO": {"label_smoothing": 0.2, "learning_rate": 2.0e-4}
     }
     assert out["own"] == {"label_smoothing": 0.2, "learning_rate": 2.0e-4}
+    assert "method_params" not in out["sweep"] and out["sweep"]["delta"] == 1.0  # a sweep's job likewise
     # its own hyperparameter leaves the reference's sums shared with DPO's (and DPO-BMC's)
     assert out["sums"][0] == out["sums"][1] and out["sums"][2] == out["sums"][3]
     assert (
