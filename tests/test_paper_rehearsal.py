@@ -100,7 +100,9 @@ def test_the_mistral_block_is_rehearsed_in_its_own_folder(rehearsal):
     assert paper.returncode == 0, paper.stderr[-4000:]
     proc = snakemake(work, *MISTRAL, "--config", DOWNLOADS)
     assert proc.returncode == 0, proc.stderr[-8000:]
-    assert ran_rules(proc.stdout + proc.stderr) == ran_rules(paper.stdout + paper.stderr)
+    # Arena-Hard v0.1's judge prompt is a download the blocks share: the Llama-3 block has fetched it already
+    shared = {"arena_hard_judge"}
+    assert ran_rules(proc.stdout + proc.stderr) | shared == ran_rules(paper.stdout + paper.stderr)
     r = work / "results/paper-mistral-rehearsal"
     table2 = (r / "tables/table2.md").read_text()
     assert "PAPER REHEARSAL, Mistral block" in table2 and "PAPER SCALE" not in table2
