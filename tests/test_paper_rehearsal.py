@@ -107,4 +107,5 @@ def test_the_mistral_block_is_rehearsed_in_its_own_folder(rehearsal):
     table2 = (r / "tables/table2.md").read_text()
     assert "PAPER REHEARSAL, Mistral block" in table2 and "PAPER SCALE" not in table2
     methods = {row["method"] for row in csv.DictReader(open(r / "tables/table2.csv"))}
-    assert methods == {"SFT", *PAPER_CONFIG["train"]["methods"]}
+    rehearsed = yaml.safe_load((REPO / "workflow/config/paper_mistral_rehearsal.yaml").read_text())
+    assert methods == {"SFT", *rehearsed["train"]["methods"]}
