@@ -31,7 +31,7 @@ include: "workflow/rules/report.smk"
 
 
 # every rule the config's `cluster` section names exists (a misspelt name would lose its resources silently)
-from bmc.cluster import check_rules  # noqa: E402
+from bmc.plan.cluster import check_rules  # noqa: E402
 
 check_rules(config, [r.name for r in workflow.rules])
 

@@ -35,7 +35,7 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 from bmc.alignment import stopwords
 from bmc.alignment.masks import diff_masks
 from bmc.alignment.trainer import BMCConfig, BMCTrainer
-from bmc.chat import training_prompt
+from bmc.data.prompt_format import training_prompt
 
 QUESTION = (
     "A student heats a pot of water on a stove. Which statement explains why the water boils?\nOptions:\n{}"

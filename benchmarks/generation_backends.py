@@ -1,6 +1,6 @@
 """Answers per second of the transformers and vLLM backends on the same prompts at the same dtype.
 
-Both backends answer the same test questions the way the `generate` stage does (`bmc.tasks.answer_prompt`,
+Both backends answer the same test questions the way the `generate` stage does (`bmc.data.tasks.answer_prompt`,
 the config's `eval` section with the task's overrides and stop strings, `generate_resumable`), one after
 the other in this process, transformers first. Prints one JSON line: per backend its version, dtype, load
 time (`load_s`: tokenizer, weights and, for vLLM, the engine) and generation time (`generate_s`),
@@ -31,10 +31,10 @@ from pathlib import Path
 import yaml
 
 from bmc.config import Generation
+from bmc.data.records import TEST_ITEM
+from bmc.data.tasks import STOP_STRINGS, answer_prompt
 from bmc.generation.backends import generate_resumable, load_generator, set_params
 from bmc.io import read_jsonl
-from bmc.records import TEST_ITEM
-from bmc.tasks import STOP_STRINGS, answer_prompt
 
 
 def eval_section(config_path: str, task: str, dtype: str | None) -> dict:

@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bmc.chat import prompt_text
 from bmc.config import ModelSection
+from bmc.data.prompt_format import prompt_text
 from bmc.generation.backends import GenerationParams, load_generator, token_budget_batches
 from bmc.io import read_jsonl
 from bmc.models.prepare import build_random_llama

@@ -44,10 +44,10 @@ from transformers import AutoModelForCausalLM
 
 from bmc.alignment.methods import METHODS
 from bmc.alignment.trainer import BMCConfig, BMCTrainer
-from bmc.chat import completion_text, prompt_text
 from bmc.config import MathData, ModelSection
 from bmc.data import math as math_data
 from bmc.data import qa as qa_data
+from bmc.data.prompt_format import completion_text, prompt_text
 from bmc.io import read_jsonl
 from bmc.models import attention
 from bmc.models.prepare import build_random_llama, load_tokenizer

@@ -24,7 +24,7 @@ from bmc import __version__
 from bmc.stages import RULES
 
 STAGES = {stage: f"bmc.stages.{stage}" for stage in RULES}  # command -> its entry module
-TOOLS = {"plan": "bmc.cost_plan", "status": "bmc.reporting.job_records"}
+TOOLS = {"plan": "bmc.plan.cost", "status": "bmc.reporting.job_records"}
 # the names the stages had before they were named after their rules
 OLD_NAMES = {
     "data": "data_qa",

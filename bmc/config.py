@@ -5,7 +5,7 @@ problem by the key's full path (`train.detla: unknown key`, `task_overrides.qa.t
 valid number`), so a typo fails at `snakemake -n`, not hours into a job. The sections mirror the stages:
 `data`, `sft`, `sample`, `bridge`, `train`, `eval`, `judge`, ... . The `sft` and `train` sections also take
 any field of TRL's SFTConfig / the suite's BMCConfig (bf16, deepspeed, ...), each checked against the type and
-values TRL takes (`bmc.trainer_options`). A value of the wrong type is reported with the value (a YAML `5e-7` is
+values TRL takes (`bmc.training.options`). A value of the wrong type is reported with the value (a YAML `5e-7` is
 a string); settings that only fail together are checked across sections (a count of 0 where something is
 trained or evaluated, answers longer than the model's context, a prompt bound not below the length bound, a
 seed or method listed twice; `bmc.config_checks`). An editor or judge takes the options of its `kind`; an
@@ -33,8 +33,8 @@ from pydantic import (
 )
 
 from bmc.analysis import ANALYSES
-from bmc.trainer_options import kind_of, trainer_fields, yaml_number_hint
-from bmc.trainer_options import problems as trainer_option_problems
+from bmc.training.options import kind_of, trainer_fields, yaml_number_hint
+from bmc.training.options import problems as trainer_option_problems
 
 
 def _as_written(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -297,7 +297,7 @@ class Generation(Decoding):
 
 class TrainerPassThrough(Section):
     """Typed common settings plus any other field of the stage's TRL config class, each checked against the type
-    and values TRL takes (`bmc.trainer_options`)."""
+    and values TRL takes (`bmc.training.options`)."""
 
     model_config = ConfigDict(extra="allow", strict=True)
     section_name: ClassVar[str]
@@ -424,7 +424,7 @@ def _method_file(method: str) -> str:
     return str((FOLDER / f"{get_method(method).loss}.py").relative_to(FOLDER.parents[2]))
 
 
-# A job's settings: its section with the task's overrides, and the task's prompt format (`bmc.plan`'s
+# A job's settings: its section with the task's overrides, and the task's prompt format (`bmc.plan.runs`'s
 # task_settings adds it where it is not the paper's); the stages read them with `job_settings`.
 class SftJob(Sft):
     prompt_format: PromptFormat = "paper"
@@ -723,7 +723,7 @@ class PlanServer(Section):
 
 
 class Plan(Section):
-    """Throughput and size assumptions of `python -m bmc.cost_plan`."""
+    """Throughput and size assumptions of `python -m bmc.plan.cost`."""
 
     gpu: str
     train_tokens_per_gpu_s: PosFloat
@@ -753,7 +753,7 @@ class RuleResources(Section):
 
 
 class Cluster(Section):
-    """Where rules run on a cluster and what they ask for (`bmc.cluster`); GPUs come from `gpus`."""
+    """Where rules run on a cluster and what they ask for (`bmc.plan.cluster`); GPUs come from `gpus`."""
 
     gpu_partition: str
     cpu_partition: str | None = None
@@ -764,7 +764,7 @@ class Cluster(Section):
 
 
 class Launch(Section):
-    """How the training stages start their processes (`bmc.launch`): one per GPU of `gpus.<stage>`, else
+    """How the training stages start their processes (`bmc.training.launch`): one per GPU of `gpus.<stage>`, else
     `cpu_processes`, with this accelerate config file."""
 
     accelerate_config: str | None = None

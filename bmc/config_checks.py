@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bmc.trainer_options import trainer_fields
+from bmc.training.options import trainer_fields
 
 if TYPE_CHECKING:
     from bmc.config import Config, ModelSection

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bmc.data.tasks import grade
 from bmc.evaluation.released_code import authors_verdicts
 from bmc.io import iter_jsonl
-from bmc.tasks import grade
 
 TASKS = ("qa", "math")
 

@@ -1,4 +1,4 @@
-"""Write bmc/trainer_fields.json: every field of TRL's SFTConfig (config section `sft`) and of the suite's
+"""Write bmc/training/trainer_fields.json: every field of TRL's SFTConfig (config section `sft`) and of the suite's
 BMCConfig, TRL's DPOConfig (`train`), with the types and values it takes and its default, and the BMCConfig
 fields that must stay at their default. `bmc.config` checks the trainer options of a config against it when
 the Snakefile is parsed, without importing torch; tests/test_config.py keeps it equal to the installed TRL.
@@ -18,7 +18,7 @@ import types
 import typing
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "bmc" / "trainer_fields.json"
+OUT = Path(__file__).resolve().parents[1] / "bmc" / "training" / "trainer_fields.json"
 # BMCConfig refuses these unless at their default: the method sets the objective (bmc.alignment.trainer)
 REPLACED_BY_METHOD = ("loss_type", "ld_alpha", "f_divergence_type")
 SIMPLE = {bool: "bool", int: "int", float: "float", str: "str", type(None): "null", dict: "dict"}

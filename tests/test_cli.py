@@ -15,7 +15,7 @@ import yaml
 
 from bmc import __version__
 from bmc.cli import OLD_NAMES, STAGES, command_of, main, summary
-from bmc.cost_plan import merged_config
+from bmc.plan.cost import merged_config
 from bmc.stages import RULES
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from bmc.config import (
     job_settings,
 )
 from bmc.config_files import read_config_files
-from bmc.trainer_options import trainer_fields
+from bmc.training.options import trainer_fields
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "workflow" / "config"
@@ -243,7 +243,7 @@ def test_shipped_trainer_fields_match_the_installed_trl():
     from trainer_fields import describe
 
     assert trainer_fields() == describe(), (
-        "regenerate bmc/trainer_fields.json: python scripts/trainer_fields.py"
+        "regenerate bmc/training/trainer_fields.json: python scripts/trainer_fields.py"
     )
 
 

@@ -1,4 +1,4 @@
-"""The cost plan (bmc.cost_plan) and the example counts it reads from the data (bmc.data.sizes)."""
+"""The cost plan (bmc.plan.cost) and the example counts it reads from the data (bmc.data.sizes)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from bmc import cost_plan
 from bmc.config import StatedSize, check
 from bmc.data.sizes import Size, task_sizes
-from bmc.plan import Plan
+from bmc.plan import cost as cost_plan
+from bmc.plan.runs import Plan
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = yaml.safe_load((REPO / "workflow/config/paper.yaml").read_text())
@@ -188,7 +188,7 @@ def test_the_shipped_paper_plan_counts_what_the_manifest_records():
     assert sizes["if"].test_examples.n == rows["if/alpaca_eval.json"] + rows["if/arena_hard.jsonl"]
 
 
-# ---- tokens per training example (bmc.data.lengths) and the training jobs' cost (bmc.cost_training) ----------
+# ---- tokens per training example (bmc.data.lengths) and the training jobs' cost (bmc.plan.cost_training) ----------
 def test_padded_micro_batches_hold_their_longest_sequence():
     from bmc.data.lengths import padded_mean
 
@@ -234,7 +234,7 @@ class FixedLengths:
 
 
 def test_training_costs_follow_padding_and_the_shared_reference_sums():
-    from bmc import cost_training
+    from bmc.plan import cost_training
 
     plan = Plan(check(PAPER), PAPER)
     spec = PAPER["plan"]

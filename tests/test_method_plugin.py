@@ -177,9 +177,9 @@ CHECKS = """
 import json, sys
 import bmc.alignment.methods as m
 from bmc.config import ConfigError, TrainJob, check, job_settings
-from bmc.cost_plan import merged_config
-from bmc.plan import Plan
-from bmc.plan_analyses import sweep_train_settings
+from bmc.plan.cost import merged_config
+from bmc.plan.runs import Plan
+from bmc.plan.analyses import sweep_train_settings
 
 heavy = sorted({"torch", "transformers", "trl"} & set(sys.modules))
 config = merged_config(["workflow/config/smoke.yaml"])

@@ -1,4 +1,4 @@
-"""The plan (bmc/plan.py, bmc/plan_analyses.py) without Snakemake: method names, runs, paths, table and figure
+"""The plan (bmc/plan/runs.py, bmc/plan/analyses.py) without Snakemake: method names, runs, paths, table and figure
 members, editors and sweeps, on small hand-made configs and the shipped ones; and one dry run showing that
 Snakemake schedules exactly the plan's runs and targets."""
 
@@ -18,19 +18,8 @@ from snakemake.utils import update_config
 
 from bmc.alignment.methods import METHODS
 from bmc.bridging.prompts import STRATEGIES
-from bmc.cluster import local_rules
 from bmc.config import AnalysisJob, SweepPairsJob, check, job_settings
-from bmc.plan import (
-    METHOD_PATTERN,
-    MethodName,
-    Plan,
-    format_method_name,
-    parse_method_name,
-    split_variant,
-    variant_editors,
-    variants_of,
-)
-from bmc.plan_analyses import (
+from bmc.plan.analyses import (
     SETTINGS_OF,
     analysis_inputs,
     analysis_settings,
@@ -40,6 +29,17 @@ from bmc.plan_analyses import (
     sweep_points,
     sweep_runs,
     sweep_train_settings,
+)
+from bmc.plan.cluster import local_rules
+from bmc.plan.runs import (
+    METHOD_PATTERN,
+    MethodName,
+    Plan,
+    format_method_name,
+    parse_method_name,
+    split_variant,
+    variant_editors,
+    variants_of,
 )
 
 from .repo_copy import REPO, SKIP

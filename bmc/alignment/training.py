@@ -1,8 +1,8 @@
 """Preference training of one method and seed with BMCTrainer (`bmc.alignment.trainer`): its pairs as TRL
 rows, the trainer, and the run's summary (rule `train`, `bmc.stages.train`).
 
-Pairs use the paper's template by default: prompt = `bmc.chat.training_prompt(user)`, completion =
-assistant text + EOS; prompt format `chat_template` uses the model's chat template (`bmc.chat`).
+Pairs use the paper's template by default: prompt = `bmc.data.prompt_format.training_prompt(user)`, completion =
+assistant text + EOS; prompt format `chat_template` uses the model's chat template (`bmc.data.prompt_format`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bmc.chat import completion_text, prompt_text
+from bmc.data.prompt_format import completion_text, prompt_text
+from bmc.data.records import PAIR
 from bmc.io import InputError, iter_jsonl
-from bmc.records import PAIR
 
 if TYPE_CHECKING:
     from bmc.config import TrainJob
@@ -118,7 +118,7 @@ def build_trainer(
     from bmc.alignment.trainer import BMCConfig, BMCTrainer
     from bmc.models import attention
     from bmc.models.prepare import load_tokenizer
-    from bmc.training_args import build_args
+    from bmc.training.arguments import build_args
 
     spec = get_method(method)
     attention.check_available(settings.attn_implementation)

@@ -8,7 +8,7 @@ from pathlib import Path
 from bmc.analysis.common import Analysis
 from bmc.config import AnalysisJob, Price
 from bmc.io import read_json
-from bmc.plan import split_variant
+from bmc.plan.runs import split_variant
 
 TITLE = "Bridging cost: editor tokens and wall time per pair, per task, strategy and editor"
 

@@ -21,7 +21,7 @@ def load(path: str):
 
 def encode(tokenizer, user: str, reply: str, fmt: str = "paper") -> tuple[list[int], list[int]]:
     """(prompt ids, response ids + EOS) in the training prompt format."""
-    from bmc.chat import completion_text, prompt_text
+    from bmc.data.prompt_format import completion_text, prompt_text
 
     prompt = tokenizer(prompt_text(user, fmt, tokenizer), add_special_tokens=False)["input_ids"]
     reply_ids = tokenizer(completion_text(user, reply, tokenizer, fmt), add_special_tokens=False)["input_ids"]

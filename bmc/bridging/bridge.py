@@ -24,12 +24,12 @@ from rapidfuzz import fuzz
 
 from bmc.bridging.prompts import Template
 from bmc.bridging.validate import check_edit, check_kept, check_length, kept_share
+from bmc.data.records import PAIR
+from bmc.data.tasks import TASKS
 from bmc.io import file_sha256, read_jsonl
 from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache, ask_uncached, check_failed_share, content_key
 from bmc.llm.clients import ChatClient
-from bmc.records import PAIR
-from bmc.tasks import TASKS
 
 if TYPE_CHECKING:
     from bmc.config import Bridge

@@ -8,7 +8,7 @@ Reasons are fixed strings so that the summary can count them. Rules:
   instructions in it (a weak editor, e.g. a pretrained model, tends to echo its prompt; for instruction
   following, which has no answer to check, such an echo would otherwise pass as a winner);
 - a new winner (`chosen`): not identical to y_l either (y_l is wrong); for QA and math, the final
-  "The answer is ..." must grade as correct with the evaluation's own grader (`bmc.tasks.grade`);
+  "The answer is ..." must grade as correct with the evaluation's own grader (`bmc.data.tasks.grade`);
   for QA nothing may follow that final line;
 - a new loser (`rejected`, the inverse strategy): for QA and math, its final answer must be *wrong*;
 - an edit (not `free`), when `bridge.min_kept_share` is set: it keeps at least that share of the words of the
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from difflib import SequenceMatcher
 
+from bmc.data.tasks import grade
 from bmc.evaluation.qa import ANSWER_CUE
-from bmc.tasks import grade
 
 EMPTY = "empty output"
 NO_CUE = f"no '{ANSWER_CUE}' line"

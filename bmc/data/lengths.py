@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bmc.chat import completion_text, prompt_text
+from bmc.data.prompt_format import completion_text, prompt_text
 from bmc.io import read_jsonl
 from bmc.models.prepare import SHIPPED_TOKENIZER
 
 if TYPE_CHECKING:
-    from bmc.plan import Plan
+    from bmc.plan.runs import Plan
 
 SAMPLE = 4000  # examples read per source at most (a seeded sample): the means settle long before
 

@@ -21,7 +21,7 @@ from bmc.data.qa import RELEASE_FOLDERS
 from bmc.data.release import count_rows, load_manifest
 
 if TYPE_CHECKING:
-    from bmc.plan import Plan
+    from bmc.plan.runs import Plan
 
 MATH_PREFS = "math_dpo_bmc/"  # its rows: each distinct question is a preference question (bmc.data.math)
 

@@ -3,7 +3,7 @@
 Each row of `HuggingFaceH4/ultrafeedback_binarized` (split `train_prefs`) holds a prompt and two
 conversations, `chosen` and `rejected`, each a user turn then an assistant turn, with their GPT-4
 scores. A preference row keeps the prompt, the chosen reply as `solution` (y_w) and the rejected reply
-as `rejected` (y_l): the pair is given, not sampled from the SFT model (`bmc.pairs.given_pairs`).
+as `rejected` (y_l): the pair is given, not sampled from the SFT model (`bmc.data.pairs.given_pairs`).
 SFT rows (only used when the task's SFT model is trained, not given) come from the chosen replies of
 `sft_split` (the dataset's `train_sft`). Read through `datasets.load_dataset`: a hub id at a pinned
 `revision`, or local files (`data_files`: JSON lines or parquet, e.g. a downloaded copy).

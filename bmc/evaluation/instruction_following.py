@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from statistics import mean
 
+from bmc.data.records import GENERATION
 from bmc.evaluation import arena_hard
 from bmc.evaluation.judge import model_preference, unparsed_counts
 from bmc.evaluation.length_control import lc_win_rate
 from bmc.io import InputError, read_jsonl
-from bmc.records import GENERATION
 
 
 def baseline_answers(

@@ -1,7 +1,7 @@
 """Text generation backends (transformers, vLLM) and a resumable batch-generation loop.
 
 `load_generator(model_path, params).generate(prompts)` takes raw prompt strings (already formatted with
-`bmc.chat`; the tokenizer adds its usual special tokens such as BOS) and returns the continuations only:
+`bmc.data.prompt_format`; the tokenizer adds its usual special tokens such as BOS) and returns the continuations only:
 no prompt echo, cut at the first EOS and before the first stop string (`stop_strings`, as vLLM's `stop`),
 special tokens removed, in input order.
 

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bmc.chat import render_chat
 from bmc.config import CLIENT_OPTIONS, Decoding
+from bmc.data.prompt_format import render_chat
 from bmc.io import model_fingerprint  # noqa: F401 - part of this module's interface
 
 LOCAL_KINDS = {"hf": "transformers", "vllm": "vllm"}

@@ -17,7 +17,7 @@ goes through the model once and each label's tokens through its cache, cut back 
 
 from __future__ import annotations
 
-from bmc.chat import render_chat
+from bmc.data.prompt_format import render_chat
 from bmc.generation.backends import token_budget_batches
 from bmc.llm.clients import LocalClient, Reply
 

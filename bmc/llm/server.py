@@ -30,8 +30,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from bmc.launch import free_port
 from bmc.llm import redact
+from bmc.training.launch import free_port
 
 # the `serve` section's defaults (typed in bmc.config.Serve)
 DEFAULTS = {"command": "vllm serve", "tensor_parallel_size": 1, "port": 0, "startup_timeout_s": 1800.0}

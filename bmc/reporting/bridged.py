@@ -60,7 +60,7 @@ def unbridged_note(shares: dict[tuple[str, str], dict]) -> list[str]:
 def require(rows: set[tuple[str, str]], shares: dict[tuple[str, str], dict]) -> None:
     """Every (task, method) row trained on bridged pairs has its bridging summary, else ValueError naming them."""
     from bmc.alignment.methods import uses_bridged_data
-    from bmc.plan import SFT
+    from bmc.plan.runs import SFT
 
     missing = sorted(
         f"{t}:{m}" for t, m in rows if m != SFT and uses_bridged_data(m) and (t, m) not in shares

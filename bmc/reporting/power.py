@@ -26,8 +26,8 @@ from pathlib import Path
 from statistics import NormalDist
 
 from bmc.alignment.methods import table1_comparisons, table5_comparisons
+from bmc.data.records import GRADED_GENERATION, JUDGMENT
 from bmc.io import iter_jsonl
-from bmc.records import GRADED_GENERATION, JUDGMENT
 from bmc.reporting import paper as paper_values
 
 ALPHA, POWER = 0.05, 0.8

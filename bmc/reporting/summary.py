@@ -311,7 +311,7 @@ ANALYSIS_NAMES = {
 }
 
 
-# what an analysis reads, for a run that names it but makes none of it (bmc/plan_analyses.py)
+# what an analysis reads, for a run that names it but makes none of it (bmc/plan/analyses.py)
 ANALYSIS_NEEDS = {
     "fig2_span_surprise": "a QA or math task",
     "sec53_reward": "DPO and DPO-BMC trained on a QA or math task",

@@ -9,7 +9,7 @@ from collections import defaultdict
 from bmc.reporting import bridged
 from bmc.reporting import paper as paper_values
 from bmc.reporting.stats import fmt, mean_ci
-from bmc.reporting.tables import _markdown, ordered, rounded
+from bmc.reporting.table_format import markdown, ordered, rounded
 
 TABLE2_SETS = ("alpaca_eval", "arena_hard")
 COLUMNS = [  # (key in the row, test set, field of scores.json)
@@ -69,7 +69,7 @@ def table2(docs, e: dict, shares: dict, pairs_source: str | None = None) -> tupl
         lines.append(cells)
     header = ["Method", "AE LC", "AE WR", "AE length", "AH WR", "AH LC", "paper LC", "paper WR", "paper AH"]
     header += ["no verdict", "Pairs edited", "Seeds"]
-    return rows, [*setting(records, pairs_source), *_markdown(header, lines)]
+    return rows, [*setting(records, pairs_source), *markdown(header, lines)]
 
 
 # how the instruction-following pairs were made, by config `data.if.source`

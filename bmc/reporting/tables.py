@@ -15,10 +15,11 @@ from collections import Counter, defaultdict
 
 from bmc.alignment.methods import bmc_variant, table5_comparisons
 from bmc.io import read_json
-from bmc.plan import strategy_method
-from bmc.reporting import bridged
+from bmc.plan.runs import strategy_method
+from bmc.reporting import bridged, table2
 from bmc.reporting import paper as paper_values
 from bmc.reporting.stats import fmt, mean_ci
+from bmc.reporting.table_format import markdown, ordered, rounded
 
 GRADED_TASKS = ("qa", "math")
 QA_SETS = ["ECQA", "QASC", "OBQA", "ARC"]
@@ -39,23 +40,6 @@ COLUMNS = {
     },
     "if": {"alpaca_eval": "AlpacaEval LC"},
 }
-ROW_ORDER = [
-    "SFT",
-    "FIGA",
-    "TDPO",
-    "IPO",
-    "ORPO",
-    "R-DPO",
-    "SimPO",
-    "DPO",
-    "DPO-MC",
-    "DPO-BC",
-    "DPO-BMC",
-    "IPO-BMC",
-    "ORPO-BMC",
-    "R-DPO-BMC",
-    "SimPO-BMC",
-]
 # Table 5's rows: every method whose module declares a -BMC variant (bmc/alignment/methods), in name order
 VARIANTS = [base for base, _ in table5_comparisons()]
 # what `released_rule` of scores.json says graded the released rule (bmc.stages.evaluate)
@@ -118,16 +102,6 @@ def method_row(by_dataset: dict[str, dict[int, float]], datasets: list[str], met
     cells = {d: mean_ci([by_dataset[d][s] for s in seeds]) for d in datasets}
     cells["Avg"] = mean_ci([sum(by_dataset[d][s] for d in datasets) / len(datasets) for s in seeds])
     return {"cells": cells, "seeds": len(seeds)}
-
-
-def rounded(name: str, mean_half: tuple[float, float | None]) -> dict:
-    """{name: mean, name_ci95: half-width} rounded to two decimals."""
-    mean, half = mean_half
-    return {name: round(mean, 2), f"{name}_ci95": None if half is None else round(half, 2)}
-
-
-def ordered(methods) -> list[str]:
-    return sorted(methods, key=lambda m: (ROW_ORDER.index(m) if m in ROW_ORDER else len(ROW_ORDER), m))
 
 
 def datasets_of(task: str, datasets: list[str] | None) -> list[str]:
@@ -197,7 +171,7 @@ def table1(task: str, ins: Inputs, sets: list[str]):
         "matches). Avg (corrected): the suite's grader, one normalisation on both sides; it also builds the pairs "
         "and validates bridged edits. Answers parsed: the share of answers with a final answer."
     )
-    return rows, [*_markdown(header, lines), "", note]
+    return rows, [*markdown(header, lines), "", note]
 
 
 def table5(task: str, ins: Inputs, sets: list[str]) -> tuple[list[dict], list[str]]:
@@ -251,7 +225,7 @@ def table5(task: str, ins: Inputs, sets: list[str]) -> tuple[list[dict], list[st
         if graded
         else "without, with and gain: AlpacaEval's LC win rate, as the paper's."
     )
-    return rows, [*_markdown(header, lines), "", note]
+    return rows, [*markdown(header, lines), "", note]
 
 
 STRATEGY_TITLES = {  # Table 3's rows, in the paper's order (the authors' own pairs beside ours)
@@ -334,7 +308,7 @@ def table3(ins: Inputs, sets: dict[str, list[str]], default_strategy: str, edito
             "The released pairs' row has no paper value of its own: the paper reports DPO-BMC on its GPT-4 pairs"
             " once, in the first row; the release holds those pairs, not a separate result.",
         ]
-    return rows, [*_markdown(_task_header("Strategy", sets), lines), *notes]
+    return rows, [*markdown(_task_header("Strategy", sets), lines), *notes]
 
 
 def table4(ins: Inputs, sets: dict[str, list[str]], default_strategy: str, editors=None):
@@ -351,7 +325,7 @@ def table4(ins: Inputs, sets: dict[str, list[str]], default_strategy: str, edito
     rows, lines = task_average_rows(entries, ins, sets)
     for row in rows:
         row["editor"] = row.pop("key")
-    return rows, [*_markdown(_task_header("Editor", sets), lines), *_task_note(sets)]
+    return rows, [*markdown(_task_header("Editor", sets), lines), *_task_note(sets)]
 
 
 def sets_by_task(datasets: list[str] | None) -> dict[str, list[str]]:
@@ -400,11 +374,6 @@ def _num(x, sign: bool = False) -> str:
     return f"{x:+.1f}" if sign else f"{x:.1f}"
 
 
-def _markdown(header: list[str], lines: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    return out + ["| " + " | ".join(cells) + " |" for cells in lines]
-
-
 def build(
     table: str,
     score_paths: list[str],
@@ -425,8 +394,6 @@ def build(
     title, task, builder = TABLES[table]
     docs = read_scores(score_paths)
     if table == "table2":
-        from bmc.reporting import table2
-
         rows, lines = table2.table2(docs, e, shares, pairs_source)
     else:
         ins = Inputs(docs, e, shares)

@@ -27,11 +27,11 @@ from bmc.bridging.bridge import (
 )
 from bmc.bridging.prompts import load_template
 from bmc.config import Bridge, job_settings
+from bmc.data.tasks import TASKS
 from bmc.io import write_json, write_jsonl
 from bmc.llm.cache import ResponseCache
 from bmc.llm.clients import client_identity, legacy_identity, reply_token_limit, request_chunk
 from bmc.llm.factory import ClientFactory
-from bmc.tasks import TASKS
 
 log = logging.getLogger(__name__)
 

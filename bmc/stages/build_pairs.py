@@ -1,6 +1,6 @@
 """Rule `build_pairs`: one preference pair per training question with a wrong sample.
 
-y_w is the ground-truth solution, y_l the first wrong, non-empty sample (`bmc.pairs.build_pairs`).
+y_w is the ground-truth solution, y_l the first wrong, non-empty sample (`bmc.data.pairs.build_pairs`).
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 
+from bmc.data.pairs import build_pairs
+from bmc.data.records import SAMPLE
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
-from bmc.pairs import build_pairs
-from bmc.records import SAMPLE
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Rules `evaluate` and `sweep_score`: accuracy of a generations file under both graders, with per-question
 records.
 
-`bmc.tasks.accuracy`; the records go beside `scores.json`. `score` is the corrected grader's, `score_released`
+`bmc.data.tasks.accuracy`; the records go beside `scores.json`. `score` is the corrected grader's, `score_released`
 the authors' released rule's (what the paper's numbers mean): graded by the authors' own code when `--release`
 holds it (`bmc.evaluation.released_code`), else by the suite's re-implementation; `released_rule` says which
 (`authors_code` or `reimplementation`).
@@ -13,10 +13,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from bmc.data.records import GENERATION
+from bmc.data.tasks import TASKS, accuracy, grade_generations
 from bmc.evaluation.released_code import authors_verdicts
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
-from bmc.records import GENERATION
-from bmc.tasks import TASKS, accuracy, grade_generations
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """Rules `generate_qa`, `generate_math`, `generate_if` and `sweep_score`: one model's answers to a task's test
 sets.
 
-The task's evaluation protocol (`bmc.tasks`) with a generation backend (`bmc.generation.backends`).
+The task's evaluation protocol (`bmc.data.tasks`) with a generation backend (`bmc.generation.backends`).
 
-The prompt is `bmc.tasks.answer_prompt`'s; generation stops at the config's `stop_strings`, by default the
-task's released ones (`bmc.tasks.STOP_STRINGS`). `set_overrides` changes decoding per test set, e.g. the
+The prompt is `bmc.data.tasks.answer_prompt`'s; generation stops at the config's `stop_strings`, by default the
+task's released ones (`bmc.data.tasks.STOP_STRINGS`). `set_overrides` changes decoding per test set, e.g. the
 paper's Arena-Hard answers are greedy while AlpacaEval's are sampled at temperature 0.9.
 
 All test sets are answered by one job (the model loads once). A finished set keeps its rows in its partial
@@ -19,10 +19,10 @@ import argparse
 import logging
 
 from bmc.config import GenerationJob, job_settings
+from bmc.data.records import TEST_ITEM
+from bmc.data.tasks import STOP_STRINGS, TASKS, answer_prompt
 from bmc.generation.backends import discard_partial, generate_resumable, load_generator, set_params
 from bmc.io import InputError, read_jsonl
-from bmc.records import TEST_ITEM
-from bmc.tasks import STOP_STRINGS, TASKS, answer_prompt
 
 log = logging.getLogger(__name__)
 

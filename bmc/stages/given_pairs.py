@@ -1,6 +1,6 @@
 """Rule `given_pairs`: preference pairs whose y_l comes with the data (UltraFeedback's).
 
-Each preference row holds its `rejected` reply; nothing is sampled (`bmc.pairs.given_pairs`).
+Each preference row holds its `rejected` reply; nothing is sampled (`bmc.data.pairs.given_pairs`).
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 
+from bmc.data.pairs import given_pairs
+from bmc.data.records import QUESTION_WITH_REJECTED
 from bmc.io import InputError, read_jsonl, write_json, write_jsonl
-from bmc.pairs import given_pairs
-from bmc.records import QUESTION_WITH_REJECTED
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ import logging
 from pathlib import Path
 
 from bmc.config import Judge, job_settings
+from bmc.data.records import GENERATION, TEST_ITEM
 from bmc.evaluation.instruction_following import (
     baseline_answers,
     judge_items,
@@ -42,7 +43,6 @@ from bmc.llm import ledger
 from bmc.llm.cache import ResponseCache, check_failed_share
 from bmc.llm.clients import client_identity, legacy_identity, request_chunk
 from bmc.llm.factory import ClientFactory
-from bmc.records import GENERATION, TEST_ITEM
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bmc.training_run import add_world_size_argument
+from bmc.training.run import add_world_size_argument
 
 log = logging.getLogger(__name__)
 # the method the sums are computed with: plain DPO, under the weighting its `bmc_weights` names
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> None:
     from bmc.alignment.training import build_trainer, job_pairs
     from bmc.config import TrainJob, job_settings
     from bmc.io import write_json
-    from bmc.training_args import check_world_size
+    from bmc.training.arguments import check_world_size
 
     check_world_size(getattr(args, "world_size", None))
     settings = job_settings(TrainJob, args.params, "train")

@@ -1,7 +1,7 @@
 """Rule `sample_losing`: the SFT model's answers to the training questions, each graded.
 
 The SFT model answers each training question `num_samples` times (training template, so it answers the way it
-learned); each answer is graded with the task's evaluation grader (`bmc.pairs.grade_row`).
+learned); each answer is graded with the task's evaluation grader (`bmc.data.pairs.grade_row`).
 `samples.jsonl.meta.json` records how they were generated (`bmc.generation.backends.generate_resumable`); a
 killed run resumes.
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from bmc.chat import prompt_text
 from bmc.config import GenerationJob, job_settings
+from bmc.data.pairs import grade_row, sample_items
+from bmc.data.prompt_format import prompt_text
+from bmc.data.records import QUESTION
+from bmc.data.tasks import STOP_STRINGS, check_task
 from bmc.io import InputError, read_jsonl
-from bmc.pairs import grade_row, sample_items
-from bmc.records import QUESTION
-from bmc.tasks import STOP_STRINGS, check_task
 
 log = logging.getLogger(__name__)
 

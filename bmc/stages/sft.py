@@ -1,8 +1,8 @@
 """Rule `sft`: supervised fine-tuning of the base model on `sft.jsonl`.
 
-`bmc.sft`. A killed run resumes from its newest checkpoint if base model, data and settings are unchanged,
+`bmc.training.sft`. A killed run resumes from its newest checkpoint if base model, data and settings are unchanged,
 else starts over and says why; the final folder, with `sft_summary.json` inside, appears atomically
-(`bmc.training_run`).
+(`bmc.training.run`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 from bmc.config import SftJob, job_settings
+from bmc.data.records import SFT_EXAMPLE
 from bmc.data.schemas import check_conversation
 from bmc.io import InputError, read_jsonl
-from bmc.records import SFT_EXAMPLE
-from bmc.sft import build_trainer, summarize, truncation_report
-from bmc.training_run import add_world_size_argument, checkpoint_folder, save_final, train_resuming
+from bmc.training.run import add_world_size_argument, checkpoint_folder, save_final, train_resuming
+from bmc.training.sft import build_trainer, summarize, truncation_report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from bmc.training_args import check_world_size, training_fingerprint
+    from bmc.training.arguments import check_world_size, training_fingerprint
 
     check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
     settings = job_settings(SftJob, args.params, "sft")

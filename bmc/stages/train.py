@@ -3,7 +3,7 @@
 `bmc.alignment.training`. Checkpoints go to `<out>.checkpoints/` and a killed run resumes from the newest one
 if the models, the pairs and the settings (β included) are those it was made with, else starts over and says
 why; the final folder, with `train_summary.json` and `token_dynamics.jsonl` inside, appears atomically
-(`bmc.training_run`).
+(`bmc.training.run`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bmc.alignment.training import build_trainer, job_pairs, run_settings, summarize
 from bmc.config import TrainJob, job_settings
-from bmc.training_run import add_world_size_argument, checkpoint_folder, save_final, train_resuming
+from bmc.training.run import add_world_size_argument, checkpoint_folder, save_final, train_resuming
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from bmc.alignment.methods import get_method
     from bmc.alignment.trainer import token_dynamics_rows
-    from bmc.training_args import check_world_size, training_fingerprint
+    from bmc.training.arguments import check_world_size, training_fingerprint
 
     check_world_size(getattr(args, "world_size", None))  # callers building a Namespace may leave it out
     settings = job_settings(TrainJob, args.params, "train")

@@ -95,8 +95,8 @@ def test_simpo_and_simpo_bmc_train_with_simpos_recipe_of_their_base(overlays, ta
 
     from bmc.alignment.training import method_params
     from bmc.config import TrainJob, check, job_settings
-    from bmc.cost_plan import merged_config
-    from bmc.plan import Plan
+    from bmc.plan.cost import merged_config
+    from bmc.plan.runs import Plan
 
     folder = Path(__file__).resolve().parents[2] / "workflow" / "config"
     config = merged_config([str(folder / f) for f in ["paper.yaml", *overlays]])

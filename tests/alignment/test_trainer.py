@@ -14,8 +14,8 @@ from trl import DPOConfig, DPOTrainer
 from bmc.alignment.stopwords import stopword_ids
 from bmc.alignment.trainer import BMCConfig, BMCTrainer
 from bmc.alignment.training import load_pairs
-from bmc.chat import training_prompt
 from bmc.config import ConfigError, TrainJob, job_settings
+from bmc.data.prompt_format import training_prompt
 from bmc.stages.train import run
 
 PAIRS = [

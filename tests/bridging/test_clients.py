@@ -10,8 +10,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from bmc.bridging.prompts import load_template
-from bmc.chat import render_chat
 from bmc.config import ModelSection
+from bmc.data.prompt_format import render_chat
 from bmc.llm.clients import client_identity, model_fingerprint
 from bmc.llm.endpoint import OpenAIClient
 from bmc.llm.factory import make_client

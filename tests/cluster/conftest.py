@@ -81,9 +81,9 @@ def jobs(model: Path, sft: Path, pairs: Path, out: Path, processes: int) -> list
 def launch(
     processes: int, args: list[str], cwd: Path, config: Path | None = CPU_CONFIG
 ) -> subprocess.CompletedProcess:
-    """`python -m bmc.launch` on `processes` CPU processes, as the rules launch training (no config file:
+    """`python -m bmc.training.launch` on `processes` CPU processes, as the rules launch training (no config file:
     plain `python`, one process)."""
-    cmd = [sys.executable, "-m", "bmc.launch", "--processes", str(processes)]
+    cmd = [sys.executable, "-m", "bmc.training.launch", "--processes", str(processes)]
     cmd += [*(["--accelerate-config", str(config)] if config else []), "--", *args]
     env = {
         k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR")

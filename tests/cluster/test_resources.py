@@ -1,4 +1,4 @@
-"""What each rule asks of a cluster (bmc.cluster), how training is launched (bmc.launch), the shipped
+"""What each rule asks of a cluster (bmc.plan.cluster), how training is launched (bmc.training.launch), the shipped
 profile and accelerate configs (the cost plan: tests/test_cost_plan.py). Fast: no cluster needed."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bmc import cluster, launch
+from bmc.plan import cluster
+from bmc.training import launch
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER = yaml.safe_load((REPO / "workflow/config/paper.yaml").read_text())
@@ -82,7 +83,7 @@ def test_internet_rules_must_run_where_the_internet_is():
 
 def test_launcher_counts_processes_from_the_gpus_section():
     assert cluster.launcher(PAPER, "train") == (
-        "python -m bmc.launch --processes 4 --accelerate-config workflow/profiles/accelerate/zero3.yaml --"
+        "python -m bmc.training.launch --processes 4 --accelerate-config workflow/profiles/accelerate/zero3.yaml --"
     )
     assert cluster.launcher({"train": {}}, "train") == "python"
     cpu = {"launch": {"accelerate_config": "c.yaml", "cpu_processes": 2}}

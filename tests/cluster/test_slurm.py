@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bmc.cluster import DOWNLOAD_RULES
+from bmc.plan.cluster import DOWNLOAD_RULES
 
 from ..repo_copy import SKIP
 from . import slurm

@@ -7,8 +7,8 @@ import pytest
 from bmc.cli import main
 from bmc.config import ConfigError, IFData, job_settings
 from bmc.data.instruct import build_pool, iter_json_array, split_pool
+from bmc.data.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
 from bmc.io import read_jsonl
-from bmc.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
 
 from ..test_smoke_dag import REPO
 

@@ -9,10 +9,10 @@ import pytest
 
 from bmc.config import ConfigError, MathData, job_settings
 from bmc.data.math import load_test, load_training, parse_cot, split_pool
+from bmc.data.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
 from bmc.data.schemas import check_conversation
 from bmc.evaluation.math_answers import is_correct
 from bmc.io import InputError, read_jsonl
-from bmc.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
 from bmc.stages.data_math import run
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ import pytest
 
 from bmc.config import ConfigError, QAData, job_settings
 from bmc.data.qa import load_questions, load_sft, subsample
+from bmc.data.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
 from bmc.data.schemas import options_of
 from bmc.io import InputError, read_jsonl
-from bmc.records import QUESTION, SFT_EXAMPLE, TEST_ITEM
 from bmc.stages.data_qa import run
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "data" / "qa"

@@ -6,9 +6,9 @@ import pytest
 
 from bmc.cli import main
 from bmc.config import ConfigError, IFData, job_settings
+from bmc.data.pairs import given_pairs
 from bmc.data.ultrafeedback import preference_rows
 from bmc.io import read_jsonl
-from bmc.pairs import given_pairs
 
 from ..test_smoke_dag import REPO
 

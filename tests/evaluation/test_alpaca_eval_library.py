@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
+from bmc.data.records import JUDGMENT
 from bmc.evaluation.alpaca_eval_library import check_order
 from bmc.evaluation.judge import check_unparsed_shares
 from bmc.io import InputError, read_jsonl
-from bmc.records import JUDGMENT
 from bmc.reporting import power
 from bmc.standin import alpaca_eval_hub
 from bmc.standin.openai_server import running

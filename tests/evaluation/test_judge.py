@@ -9,6 +9,7 @@ import pytest
 
 from bmc.cli import main
 from bmc.config import ConfigError, Judge, job_settings
+from bmc.data.records import JUDGMENT
 from bmc.evaluation.instruction_following import scores_of
 from bmc.evaluation.judge import (
     arena_hard_prompt,
@@ -21,7 +22,6 @@ from bmc.evaluation.judge import (
 from bmc.io import InputError, read_jsonl
 from bmc.llm.cache import ResponseCache
 from bmc.llm.clients import ChatClient
-from bmc.records import JUDGMENT
 from bmc.reporting import power
 
 IDENTITY = {"kind": "fake", "model": "judge"}

@@ -9,9 +9,9 @@ import pytest
 from lm_eval.api.model import LM
 from lm_eval.tasks import TaskManager
 
+from bmc.data.tasks import MAX_NEW_TOKENS, STOP_STRINGS, answer_prompt, grade, grade_released
 from bmc.evaluation.lm_eval_tasks import TASKS_DIR
 from bmc.evaluation.lm_eval_tasks.utils import read_test_set
-from bmc.tasks import MAX_NEW_TOKENS, STOP_STRINGS, answer_prompt, grade, grade_released
 
 GROUPS = {
     "bmc_qa": ("qa", ["bmc_ecqa", "bmc_qasc", "bmc_obqa", "bmc_arc"]),

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from bmc.data.tasks import grade
 from bmc.evaluation import math_released
 from bmc.evaluation.math_answers import gold_answer
 from bmc.evaluation.released_code import released_test_file
-from bmc.tasks import grade
 
 
 @pytest.mark.parametrize(

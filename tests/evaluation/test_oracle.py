@@ -8,8 +8,8 @@ import pytest
 
 from bmc.data import math as math_data
 from bmc.data.qa import load_questions
+from bmc.data.tasks import grade, grade_released, winning_response
 from bmc.evaluation.math_answers import gold_answer
-from bmc.tasks import grade, grade_released, winning_response
 
 DATA = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "data"
 QA_SETS = ["ECQA", "QASC", "OBQA", "ARC"]

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pytest
 
+from bmc.data.tasks import answer_prompt, grade
 from bmc.evaluation import math_released
 from bmc.evaluation.math_answers import gold_answer
 from bmc.evaluation.released_code import MATH_CODE, code_files, run_math, run_qa
-from bmc.tasks import answer_prompt, grade
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "workflow" / "resources" / "data"

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from bmc.cli import main
+from bmc.data.tasks import answer_prompt
 from bmc.evaluation.released_code import ANTLR_DIR, ANTLR_PIN, code_files, released_test_file
 from bmc.evaluation.vllm_replay import ReplayError
-from bmc.tasks import answer_prompt
 
 REPO = Path(__file__).resolve().parents[2]
 CANDIDATES = [

@@ -3,9 +3,9 @@
 import pytest
 
 from bmc.config import ModelSection
+from bmc.data.tasks import STOP_STRINGS, answer_prompt
 from bmc.generation.backends import GenerationParams, load_generator
 from bmc.models.prepare import build_random_llama
-from bmc.tasks import STOP_STRINGS, answer_prompt
 
 pytest.importorskip(
     "vllm",

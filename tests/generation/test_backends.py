@@ -310,8 +310,8 @@ def test_vllm_backend_missing_gives_clear_error(tiny_model_dir, monkeypatch):
 
 
 def test_generate_stage_writes_contract_rows(tmp_path, tiny_model_dir):
-    from bmc.chat import eval_prompt
     from bmc.cli import main
+    from bmc.data.prompt_format import eval_prompt
 
     questions = [
         {"id": f"arc-{i}", "task": "qa", "dataset": "ARC", "question": q, "solution": "s", "answer": "a",

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from bmc.chat import render_chat
+from bmc.data.prompt_format import render_chat
 from bmc.evaluation.judge import LABELS, label_texts, suite_prompt
 from bmc.llm.factory import make_client
 

@@ -20,9 +20,9 @@ from bmc.generation.backends import GenerationParams, load_generator
 from bmc.llm.factory import make_client
 from bmc.models.prepare import PAD_RECORD, SHIPPED_TOKENIZER, build, build_random_llama, load_tokenizer
 from bmc.reporting.provenance import pad_token_settings
-from bmc.sft import build_trainer as build_sft_trainer
 from bmc.stages import sft as sft_stage
 from bmc.stages import train as train_stage
+from bmc.training.sft import build_trainer as build_sft_trainer
 
 TINY = {"kind": "random_llama", "seed": 0, "hidden_size": 32, "intermediate_size": 64}
 SFT_ROWS = [

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from bmc.data.tasks import grade_generations
 from bmc.io import InputError, write_jsonl
 from bmc.reporting.intervals import average_interval, wilson_interval
 from bmc.reporting.power import (
@@ -13,7 +14,6 @@ from bmc.reporting.power import (
     required_n,
     section,
 )
-from bmc.tasks import grade_generations
 
 
 def test_exact_mcnemar_on_a_known_table():

@@ -1,5 +1,5 @@
 """Every job of every shipped config reads its `--params` into its stage's typed settings: the JSON the rules
-pass (bmc.plan) is what the stages accept, with nothing left to a stage's own defaults."""
+pass (bmc.plan.runs) is what the stages accept, with nothing left to a stage's own defaults."""
 
 import json
 from pathlib import Path
@@ -22,7 +22,7 @@ from bmc.config import (
     check,
     job_settings,
 )
-from bmc.plan import Plan
+from bmc.plan.runs import Plan
 
 CONFIGS = Path(__file__).resolve().parents[2] / "workflow" / "config"
 SHIPPED = [

@@ -1,5 +1,5 @@
 # The paper's quantitative analyses (bmc/analysis/): one rule for all, results/<scale>/figures/<name>.*;
-# its inputs and settings come from the plan (bmc/plan_analyses.py).
+# its inputs and settings come from the plan (bmc/plan/analyses.py).
 
 
 rule analysis:

@@ -1,6 +1,6 @@
 # Bridgings whose editor is served by the job itself (`serve`, bmc/llm/server.py) are the rule `bridge_served`,
 # which asks for the server's GPUs; `bridge` takes the others (local at paper scale: the API needs the internet).
-from bmc.cluster import bridge_wildcards
+from bmc.plan.cluster import bridge_wildcards
 
 BRIDGE_WILDCARDS = bridge_wildcards(config)
 

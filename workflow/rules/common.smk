@@ -1,4 +1,4 @@
-# Shared wiring: the typed config, the plan of its runs (bmc/plan.py, bmc/plan_analyses.py) and the `bmc`
+# Shared wiring: the typed config, the plan of its runs (bmc/plan/runs.py, bmc/plan/analyses.py) and the `bmc`
 # command every rule calls. Input functions here only turn a job's wildcards into the plan's arguments.
 import json
 import os
@@ -7,14 +7,14 @@ import sys
 
 sys.path.insert(0, workflow.basedir)
 from bmc.config import check  # noqa: E402  (light imports: no torch)
-from bmc.cluster import check as check_cluster, launcher, local_rules  # noqa: E402
-from bmc.cluster import rule_resources, threads  # noqa: E402
-from bmc.plan import METHOD_PATTERN, VARIANT_PATTERN, Plan  # noqa: E402
-import bmc.plan_analyses as analyses  # noqa: E402
+from bmc.plan.cluster import check as check_cluster, launcher, local_rules  # noqa: E402
+from bmc.plan.cluster import rule_resources, threads  # noqa: E402
+from bmc.plan.runs import METHOD_PATTERN, VARIANT_PATTERN, Plan  # noqa: E402
+import bmc.plan.analyses as analyses  # noqa: E402
 
 # every setting typed and checked here, before any job runs (bmc/config.py; a bad key fails naming its path)
 SETTINGS = check(config, [str(f) for f in workflow.config_settings.configfiles])
-# GPUs, CPUs, memory, runtime and partition of each rule's jobs (config `gpus` and `cluster`, bmc/cluster.py);
+# GPUs, CPUs, memory, runtime and partition of each rule's jobs (config `gpus` and `cluster`, bmc/plan/cluster.py);
 # small CPU steps and downloads run where Snakemake runs (`cluster.local`)
 check_cluster(config)
 workflow.localrules(*local_rules(config))
@@ -70,12 +70,12 @@ shell.prefix(
 def job_threads(rule):
     """Threads of a model job (SFT, sampling, bridging, training, generation); Snakemake sets OMP_NUM_THREADS to
     it. The rule's CPUs on a cluster (`cluster.rules`), else `job_threads` (1 at smoke scale, where start-up
-    dominates and two jobs run side by side), else all cores (bmc.cluster.threads)."""
+    dominates and two jobs run side by side), else all cores (bmc.plan.cluster.threads)."""
     return threads(config, rule, workflow.resource_settings.cores)
 
 
 def job_resources(rule):
-    """A rule's `resources:` from the config (bmc.cluster.rule_resources)."""
+    """A rule's `resources:` from the config (bmc.plan.cluster.rule_resources)."""
     return rule_resources(config, rule)
 
 

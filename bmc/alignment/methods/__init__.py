@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bmc.alignment.method_spec import Objective
 from bmc.bridging.prompts import STRATEGIES
-from bmc.trainer_options import trainer_fields
+from bmc.training.options import trainer_fields
 
 FOLDER = Path(__file__).parent
 

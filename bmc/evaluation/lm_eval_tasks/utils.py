@@ -1,5 +1,5 @@
 """Hooks of the `bmc_*` lm-eval tasks: the test sets as the data stage writes them, the suite's evaluation
-prompt (`bmc.tasks.answer_prompt`) and its graders (`bmc.tasks.grade`, `bmc.tasks.grade_released`).
+prompt (`bmc.data.tasks.answer_prompt`) and its graders (`bmc.data.tasks.grade`, `bmc.data.tasks.grade_released`).
 
 Where the questions come from (lm-eval metadata, e.g. `--metadata '{"data_dir": "results/mini/data"}'`, or
 the `dataset_kwargs` of a task config that includes ours, keeping its `test_set`):
@@ -16,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bmc.data.records import TEST_ITEM
+from bmc.data.tasks import answer_prompt, grade, grade_released
 from bmc.io import InputError, read_jsonl
-from bmc.records import TEST_ITEM
-from bmc.tasks import answer_prompt, grade, grade_released
 
 QA_SETS = ("ECQA", "QASC", "OBQA", "ARC")
 MATH_SETS = ("gsm8k", "math-oai", "mawps", "tabmwp", "svamp", "asdiv")

@@ -6,8 +6,8 @@ import json
 
 from vllm import LLM, SamplingParams
 
+from bmc.data.tasks import answer_prompt
 from bmc.evaluation.qa import released_is_correct, released_prediction
-from bmc.tasks import answer_prompt
 
 
 def main(args):

@@ -2,7 +2,7 @@
 
 GPU-hours per rule and in total, peak scratch space, and API calls with tokens and cost, from the throughput
 assumptions in the config's `plan` section. Training jobs count the tokens of the data they read
-(`bmc.data.lengths`, `bmc.cost_training`), and the plan prints their GPU-hours as configured, padded, and as
+(`bmc.data.lengths`, `bmc.plan.cost_training`), and the plan prints their GPU-hours as configured, padded, and as
 before padding-free batches and shared reference sums.
 
 Usage: bmc plan --configfile workflow/config/paper.yaml [overlay.yaml ...] [--config KEY=VALUE ...]
@@ -28,15 +28,15 @@ from pathlib import Path
 
 import yaml
 
-from bmc import cost_training
-from bmc.cluster import GPU_STAGES, RULE_TASKS
 from bmc.config import check
 from bmc.data.lengths import TaskLengths
 from bmc.data.sizes import Size, TaskSizes, task_sizes
 from bmc.llm.server import is_loopback, served, server_gpus
-from bmc.plan import Plan, split_variant
+from bmc.plan import cost_training
+from bmc.plan.cluster import GPU_STAGES, RULE_TASKS
+from bmc.plan.runs import Plan, split_variant
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GIB = 1024**3
 
 
@@ -297,7 +297,7 @@ def render(lines: dict[str, Line], space: dict, config: dict, sizes: dict[str, T
 
 
 def training(lines: dict[str, Line]) -> str:
-    """The training jobs' GPU-hours as configured and in the two comparisons (`bmc.cost_training`), in total
+    """The training jobs' GPU-hours as configured and in the two comparisons (`bmc.plan.cost_training`), in total
     and per task."""
     jobs = [lines[r] for r in cost_training.RULES if r in lines]
     if not jobs:
@@ -371,7 +371,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bmc.cost_plan", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bmc.plan.cost", description=__doc__)
     add_arguments(parser)
     run(parser.parse_args(argv))
 

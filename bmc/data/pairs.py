@@ -2,7 +2,7 @@
 
 Sampling (rule `sample_losing`): the SFT model answers each training question (training template, so it
 answers the way it learned) `num_samples` times; each answer is graded with the task's evaluation grader
-(`bmc.tasks`). Building (rule `build_pairs`): y_w = the ground-truth solution (`bmc.tasks.winning_response`),
+(`bmc.data.tasks`). Building (rule `build_pairs`): y_w = the ground-truth solution (`bmc.data.tasks.winning_response`),
 y_l = the first wrong, non-empty sample. Given pairs (rule `given_pairs`): pairs whose y_l is given with the
 data (a `rejected` field of each preference row, e.g. the paper's UltraFeedback pairs for instruction
 following); nothing is sampled.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from bmc.chat import prompt_messages
-from bmc.tasks import grade, winning_response
+from bmc.data.prompt_format import prompt_messages
+from bmc.data.tasks import grade, winning_response
 
 
 def sample_items(questions: list[dict], num_samples: int) -> list[dict]:
@@ -32,7 +32,7 @@ def grade_row(row: dict) -> dict:
 
 
 def make_pair(pair_id: str, question: dict, rejected: str) -> dict:
-    """A preference pair of a question row: y_w from its solution (`bmc.tasks.winning_response`), y_l given."""
+    """A preference pair of a question row: y_w from its solution (`bmc.data.tasks.winning_response`), y_l given."""
     return {
         "id": pair_id,
         "task": question["task"],

@@ -17,7 +17,7 @@ samples is a candidate y_l, as in the QA and math construction; models are score
 
 from __future__ import annotations
 
-from bmc.chat import EVAL_RESPONSE_PREFIX, eval_prompt, prompt_text
+from bmc.data.prompt_format import EVAL_RESPONSE_PREFIX, eval_prompt, prompt_text
 
 TASKS = ("qa", "math", "if")
 REASONING_TASKS = ("qa", "math")  # graded against a gold answer

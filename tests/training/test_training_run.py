@@ -1,4 +1,4 @@
-"""The final folder of a training stage (`bmc.training_run.save_final`): model, tokenizer and summary appear
+"""The final folder of a training stage (`bmc.training.run.save_final`): model, tokenizer and summary appear
 together or not at all, and the run's checkpoints go once it is in place. Resuming (`resume_point`) takes the
 newest complete checkpoint: one that a kill cut short while transformers saved it is skipped, named and removed."""
 
@@ -13,7 +13,7 @@ import torch
 from safetensors.numpy import save_file
 
 from bmc.io import read_jsonl
-from bmc.training_run import (
+from bmc.training.run import (
     ResumeNeeds,
     checkpoint_folder,
     missing_for_resume,

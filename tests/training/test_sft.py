@@ -11,16 +11,17 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from bmc import training_args, training_run
 from bmc.config import ConfigError, SftJob, job_settings
 from bmc.io import InputError
-from bmc.sft import build_trainer
 from bmc.stages import sft
 from bmc.stages.sft import run
+from bmc.training import arguments as training_args
+from bmc.training import run as training_run
+from bmc.training.sft import build_trainer
 
 from .test_training_run import OneProcessTrainer, killed_at_rename_onto, saved_until
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ROWS = [
     {
         "id": f"qa_{i}",

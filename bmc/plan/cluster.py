@@ -1,6 +1,6 @@
 """Where and with what each rule runs: GPUs from the config's `gpus` section, everything else (CPUs, memory,
 runtime, partitions, which rules run where Snakemake runs) from its `cluster` section; and the launcher of
-the multi-process training stages. Read by the rules (workflow/rules/common.smk) and by `bmc.cost_plan`.
+the multi-process training stages. Read by the rules (workflow/rules/common.smk) and by `bmc.plan.cost`.
 
 A rule with GPUs is submitted to `cluster.gpu_partition` on one node (`nodes: 1`); another submitted rule
 goes to `cluster.cpu_partition`. Rules in `cluster.local` run where Snakemake runs (small CPU steps and
@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from bmc.llm.server import is_loopback, served, server_gpus
-from bmc.plan import RELEASED, VARIANT_PATTERN, variant_editors, variants_of
+from bmc.plan.runs import RELEASED, VARIANT_PATTERN, variant_editors, variants_of
 
 # rule -> its key in the `gpus` section
 GPU_STAGES = {
@@ -205,4 +205,4 @@ def launcher(config: dict, stage: str) -> str:
         return "python"
     if not accelerate_config:
         raise ValueError(f"{stage} runs on {n} processes: set launch.accelerate_config")
-    return f"python -m bmc.launch --processes {n} --accelerate-config {accelerate_config} --"
+    return f"python -m bmc.training.launch --processes {n} --accelerate-config {accelerate_config} --"

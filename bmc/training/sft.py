@@ -2,7 +2,7 @@
 
 Each example is a prompt-completion pair: prompt = "### Instruction:\\n{user}\\n\\n### Response:\\n",
 completion = the assistant text + the tokenizer's EOS (added here, so TRL adds none); with
-prompt format `chat_template` both come from the model's chat template (`bmc.chat`). The loss covers the
+prompt format `chat_template` both come from the model's chat template (`bmc.data.prompt_format`). The loss covers the
 whole text (`loss_scope: whole_text`, the default: the authors' SFT script has no completion mask) or the
 completion only (`loss_scope: completion`). The settings are the config's `sft` section (`bmc.config.Sft`): any SFTConfig /
 TrainingArguments field (bf16, deepspeed, gradient_checkpointing, padding_free, ...) passes through; unknown keys
@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bmc.chat import completion_text, prompt_text
+from bmc.data.prompt_format import completion_text, prompt_text
 
 if TYPE_CHECKING:
     from bmc.config import SftJob
@@ -58,7 +58,7 @@ def build_trainer(model_path: str, rows: list[dict], settings: SftJob, output_di
 
     from bmc.models import attention
     from bmc.models.prepare import load_tokenizer
-    from bmc.training_args import build_args
+    from bmc.training.arguments import build_args
 
     fields = settings.model_dump(
         exclude_unset=True, exclude={"loss_scope", "prompt_format", "attn_implementation"}

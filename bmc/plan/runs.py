@@ -10,7 +10,7 @@ The folder of a method's bridged pairs is its variant: `<strategy>` or `<strateg
 (`parse_method_name`, the wildcard patterns) lives with the registry, in bmc.alignment.methods.
 
 Pure functions of the config, no Snakemake: the rules (workflow/rules/*.smk) are wiring over `Plan`, and
-tests/test_plan.py checks it without running Snakemake. The analyses' inputs and sweeps: bmc.plan_analyses.
+tests/test_plan.py checks it without running Snakemake. The analyses' inputs and sweeps: bmc.plan.analyses.
 """
 
 from __future__ import annotations
@@ -400,7 +400,7 @@ class Plan:
         """The config's analyses (`analysis.names`) this run makes inputs for: those of QA and math (Figure 2,
         §3.1, the sweeps) have nothing to read in a run of instruction following alone (Table 2's Mistral
         block); the report lists them as not produced, with the reason."""
-        from bmc.plan_analyses import analysis_inputs  # it reads the plan
+        from bmc.plan.analyses import analysis_inputs  # it reads the plan
 
         names = self.settings.analysis.names if self.settings.analysis else []
         return [name for name in names if analysis_inputs(self, name)]

@@ -4,11 +4,11 @@ conversation as the template renders it, ending in exactly one EOS)."""
 import pytest
 from transformers import AutoTokenizer, GenerationConfig
 
-from bmc.chat import completion_text, prompt_text, training_prompt
+from bmc.data.prompt_format import completion_text, prompt_text, training_prompt
+from bmc.data.tasks import answer_prompt
 from bmc.generation.backends import stop_token_ids
 from bmc.models.prepare import SHIPPED_TOKENIZER
-from bmc.sft import to_prompt_completion
-from bmc.tasks import answer_prompt
+from bmc.training.sft import to_prompt_completion
 
 # a Llama-3-like template: the assistant turn ends with its own token, not with the tokenizer's EOS
 END_OF_TURN_TEMPLATE = (

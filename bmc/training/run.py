@@ -34,12 +34,12 @@ CHECKPOINT_NAME = re.compile(r"checkpoint-(\d+)")
 
 
 def add_world_size_argument(p: argparse.ArgumentParser) -> None:
-    """`--world-size`: the processes the job must run on (`bmc.training_args.check_world_size`)."""
+    """`--world-size`: the processes the job must run on (`bmc.training.arguments.check_world_size`)."""
     p.add_argument(
         "--world-size",
         type=int,
         default=os.environ.get("BMC_WORLD_SIZE"),
-        help="processes the job must run on (default: as `bmc.launch` started it)",
+        help="processes the job must run on (default: as `bmc.training.launch` started it)",
     )
 
 

@@ -13,7 +13,7 @@ from bmc.alignment.methods import BMC, RELEASED, SFT
 from bmc.config import AnalysisTask
 
 if TYPE_CHECKING:  # Plan.analyses() reads this module
-    from bmc.plan import Plan
+    from bmc.plan.runs import Plan
 
 # the method each sweep trains
 SWEEP_METHOD = {"proportion": BMC, "delta": BMC, "diff": BMC}

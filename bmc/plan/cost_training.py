@@ -22,7 +22,7 @@ from bmc.alignment.methods import get_method
 
 if TYPE_CHECKING:
     from bmc.data.lengths import Lengths, TaskLengths
-    from bmc.plan import Plan
+    from bmc.plan.runs import Plan
 
 RULES = ("sft", "reference_sums", "train", "sweep_train")
 
@@ -48,7 +48,7 @@ def job_cost(
     rule: str, wildcards: dict, n: int, config: dict, plan: Plan, lengths: TaskLengths | None
 ) -> Cost:
     """GPU-hours of a training job processing `n` examples."""
-    from bmc import plan_analyses
+    from bmc.plan import analyses as plan_analyses
 
     spec, task = config["plan"], wildcards["task"]
     ref, speed = spec["reference_cost"], spec["train_tokens_per_gpu_s"] * 3600

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from bmc.chat import EVAL_RESPONSE_PREFIX, training_prompt
 from bmc.cli import main
+from bmc.data.prompt_format import EVAL_RESPONSE_PREFIX, training_prompt
 from bmc.io import InputError
 
 

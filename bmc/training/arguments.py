@@ -1,5 +1,5 @@
 """Shared handling of trainer settings from a config section (SFT and preference training): the trainer's
-config, the fingerprint of a run's inputs that its checkpoints carry (`bmc.training_run.resume_point` compares
+config, the fingerprint of a run's inputs that its checkpoints carry (`bmc.training.run.resume_point` compares
 it), and the number of processes a job runs on."""
 
 from __future__ import annotations
@@ -67,5 +67,5 @@ def check_world_size(expected: int | None) -> None:
     if expected is not None and actual != expected:
         raise RuntimeError(
             f"this job expects {expected} processes but runs on {actual} (WORLD_SIZE); launch it with "
-            f"`python -m bmc.launch --processes {expected} --accelerate-config <file> -- ...`"
+            f"`python -m bmc.training.launch --processes {expected} --accelerate-config <file> -- ...`"
         )

@@ -6,10 +6,10 @@ import pytest
 
 from bmc.bridging import validate as v
 from bmc.bridging.validate import check_edit
-from bmc.chat import EVAL_RESPONSE_PREFIX
 from bmc.cli import main
-from bmc.pairs import build_pairs, grade_row
-from bmc.tasks import grade, winning_response
+from bmc.data.pairs import build_pairs, grade_row
+from bmc.data.prompt_format import EVAL_RESPONSE_PREFIX
+from bmc.data.tasks import grade, winning_response
 
 MATH_SOLUTION = "She has 160 + 70 = 230 pages.\nThe answer is: $230$."
 
@@ -35,8 +35,8 @@ def test_each_task_grades_with_its_own_grader():
 
 
 def test_instruction_following_answers_in_the_training_template_without_the_cue():
-    from bmc.chat import eval_prompt, training_prompt
-    from bmc.tasks import answer_prompt
+    from bmc.data.prompt_format import eval_prompt, training_prompt
+    from bmc.data.tasks import answer_prompt
 
     assert answer_prompt("if", "Write a haiku.") == training_prompt("Write a haiku.")
     # QA ends with the step-by-step cue; math has none, as in the authors' math evaluation

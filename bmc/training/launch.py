@@ -1,8 +1,8 @@
-"""`python -m bmc.launch --processes N [--accelerate-config FILE] -- ARGS...`: run `python ARGS...` on N
+"""`python -m bmc.training.launch --processes N [--accelerate-config FILE] -- ARGS...`: run `python ARGS...` on N
 processes with `accelerate launch`, always with an explicit config file (a user's default accelerate config
 never applies) and a free rendezvous port, so that several jobs can share a node. One process without a
 config file runs plain `python ARGS...`. `BMC_WORLD_SIZE` tells the training stages how many processes were
-asked for; they stop at once if they run on another number (`bmc.training_args.check_world_size`)."""
+asked for; they stop at once if they run on another number (`bmc.training.arguments.check_world_size`)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def command(processes: int, accelerate_config: str | None, args: list[str]) -> l
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bmc.launch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bmc.training.launch", description=__doc__)
     parser.add_argument("--processes", type=int, required=True)
     parser.add_argument("--accelerate-config", default=None)
     parser.add_argument(
