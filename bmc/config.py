@@ -301,6 +301,8 @@ class TrainerPassThrough(Section):
 
     model_config = ConfigDict(extra="allow", strict=True)
     section_name: ClassVar[str]
+    # keys this section once took, and where they are given now
+    moved: ClassVar[dict[str, str]] = {}
 
     learning_rate: PosFloat | None = None
     num_train_epochs: PosFloat | None = None
@@ -325,7 +327,12 @@ class TrainerPassThrough(Section):
         if isinstance(data, dict):
             spec = trainer_fields()[cls.section_name]
             problems = [
-                (key, f"unknown key: neither a setting of this suite nor a field of {spec['config']}")
+                (
+                    key,
+                    cls.moved.get(
+                        key, f"unknown key: neither a setting of this suite nor a field of {spec['config']}"
+                    ),
+                )
                 for key in sorted(set(data) - set(cls.model_fields) - set(spec["fields"]))
             ]
             problems += trainer_option_problems(cls.section_name, data)
@@ -358,6 +365,16 @@ class Sft(TrainerPassThrough):
 
 class Train(TrainerPassThrough):
     section_name: ClassVar[str] = "train"
+    moved: ClassVar[dict[str, str]] = {
+        old: f"a hyperparameter its method's module declares: give it as method_params.{new} (its -BMC variant "
+        "takes it too, docs/adding-a-method.md)"
+        for old, new in {
+            "rdpo_alpha": "R-DPO.alpha",
+            "simpo_gamma": "SimPO.gamma",
+            "orpo_lambda": "ORPO.lambda",
+            "tdpo_alpha": "TDPO.alpha",
+        }.items()
+    }
     methods: list[str] | None = Field(default=None, min_length=1)
     method_params: dict[str, Train] | None = None
     beta: PosFloat | None = None
@@ -366,12 +383,8 @@ class Train(TrainerPassThrough):
     precompute_ref_logps: bool = True
     diff_algorithm: Literal["difflib", "levenshtein"] | None = None
     stopword_forms: Literal["released", "with_leading_space"] | None = None
-    rdpo_alpha: Number | None = None
-    orpo_lambda: PosFloat | None = None
-    simpo_gamma: Number | None = None
     # SimPO-BMC's bound of the confidence term: the paper's δ, or the authors' compiled trainer's 1.0
     simpo_bmc_bound: Literal["delta", "released_1.0"] | None = None
-    tdpo_alpha: PosFloat | None = None
     attn_implementation: AttnImplementation | None = (
         None  # of policy and reference; None: transformers' (sdpa)
     )

@@ -61,6 +61,11 @@ def _overrides(config, task, section):
     ("change", "message"),
     [
         (lambda c: c["train"].update(detla=2.0), r"train\.detla: unknown key: neither a setting of this suite"),
+        (lambda c: c["train"].update(simpo_gamma=1.0), r"train\.simpo_gamma: a hyperparameter its method's module "
+         r"declares: give it as method_params\.SimPO\.gamma"),
+        (lambda c: c["train"].update(method_params={"SimPO-BMC": {"gamma": "1.0"}}),
+         r"SimPO-BMC\.gamma: '1\.0' is a string, not a float: .*\(declared in bmc/alignment/methods/simpo\.py\)"),
+        (lambda c: c["train"].update(method_params={"TDPO": {"alpha": -0.5}}), r"TDPO\.alpha: -0\.5 is not >= 0"),
         (lambda c: c["eval"].update(max_new_tokenz=10), r"eval\.max_new_tokenz: unknown key"),
         (lambda c: _overrides(c, "qa", "train").update(beta="abc"), r"task_overrides\.qa\.train\.beta: .*number"),
         (lambda c: _overrides(c, "math", "train").update(delta=-2), r"task_overrides\.math\.train\.delta: .*0"),

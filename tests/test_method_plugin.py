@@ -80,9 +80,9 @@ def test_the_example_loss_is_label_smoothed_dpo(methods_folder):
     spec = discover(folder, package)["cdpo"]
     t = lambda *v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
     terms = PairTerms(t(-3.0, -5.0), t(-4.0, -2.0), t(-3.5, -4.0), t(-3.0, -2.5), t(3, 4), t(2, 5))
-    hp = Hyperparameters(0.5, 3.0, -0.5, 0.5, 0.5, 0.5, params={"label_smoothing": 0.0})
+    hp = Hyperparameters(0.5, 3.0, params={"label_smoothing": 0.0})
     assert torch.equal(spec.loss(terms, hp), dpo_loss(terms, hp))
-    got = spec.loss(terms, Hyperparameters(0.5, 3.0, -0.5, 0.5, 0.5, 0.5, params={"label_smoothing": 0.2}))
+    got = spec.loss(terms, Hyperparameters(0.5, 3.0, params={"label_smoothing": 0.2}))
     for i, h in enumerate([(-3.0 + 3.5) - (-4.0 + 3.0), (-5.0 + 4.0) - (-2.0 + 2.5)]):
         sig = 1 / (1 + math.exp(-0.5 * h))
         assert got[i].item() == pytest.approx(-0.8 * math.log(sig) - 0.2 * math.log(1 - sig), rel=1e-12)
@@ -202,6 +202,11 @@ print(json.dumps({
     "sums": [plan.reference_sums("qa", x) for x in ("DPO", "cDPO", "DPO-BMC", "cDPO-BMC")],
     "sweep": sweep_train_settings(plan, "qa", "delta", "1"),
     "errors": errors,
+    "entries": [
+        m.method_entry({"cDPO": {"label_smoothing": 0.2, "beta": 0.3}, "cDPO-BMC": {"label_smoothing": 0.3}}, "cDPO-BMC"),
+        m.method_entry({"DPO": {"beta": 0.2}, "DPO-BMC": {"beta": 0.3}}, "DPO-BMC@inverse"),
+        m.method_entry({"DPO-BMC": {"beta": 0.3}}, "DPO"),
+    ],
 }))
 """
 
@@ -214,11 +219,12 @@ def test_the_registry_config_and_plan_take_the_example(repo_with_example):
     out = json.loads(proc.stdout)
     assert out["heavy"] == []  # the declarations are read without torch, as the Snakefile reads them
     assert out["methods"][-2:] == ["cDPO", "cDPO-BMC"]
-    # each train job gets its own method_params only
-    assert "method_params" not in out["params"]["DPO"] and "method_params" not in out["params"]["cDPO-BMC"]
-    assert out["params"]["cDPO"]["method_params"] == {
-        "cDPO": {"label_smoothing": 0.2, "learning_rate": 2.0e-4}
-    }
+    # each train job gets its own method's entry only; a variant's is its base's with its own on top
+    given = {"label_smoothing": 0.2, "learning_rate": 2.0e-4}
+    assert "method_params" not in out["params"]["DPO"]
+    assert out["params"]["cDPO"]["method_params"] == {"cDPO": given}
+    assert out["params"]["cDPO-BMC"]["method_params"] == {"cDPO-BMC": given}
+    assert out["entries"] == [{"label_smoothing": 0.3, "beta": 0.3}, {"beta": 0.3}, {}]
     assert out["own"] == {"label_smoothing": 0.2, "learning_rate": 2.0e-4}
     assert "method_params" not in out["sweep"] and out["sweep"]["delta"] == 1.0  # a sweep's job likewise
     # its own hyperparameter leaves the reference's sums shared with DPO's (and DPO-BMC's)
@@ -259,7 +265,7 @@ def test_the_example_reaches_tables_1_and_5_and_their_power_statements(repo_with
     assert table5["cDPO"]["vs_base"] == "cDPO" and table5["cDPO"]["gain"] != ""
     assert "| cDPO vs DPO |" in (tables / "table1_qa.md").read_text()
     assert "| cDPO-BMC vs cDPO |" in (tables / "table5_qa.md").read_text()
-    # the example's hyperparameter reached its loss: as given for cDPO, its default for cDPO-BMC
+    # the example's hyperparameter reached its loss: as given for cDPO, and for cDPO-BMC, which takes its base's
     models = repo_with_example / "results" / "smoke" / "models" / "qa"
     used = {
         m: json.loads((models / m / "seed0" / "train_summary.json").read_text())["method_params"]
@@ -269,5 +275,5 @@ def test_the_example_reaches_tables_1_and_5_and_their_power_statements(repo_with
         "DPO": {},
         "DPO-BMC": {},
         "cDPO": {"label_smoothing": 0.2},
-        "cDPO-BMC": {"label_smoothing": 0.1},
+        "cDPO-BMC": {"label_smoothing": 0.2},
     }

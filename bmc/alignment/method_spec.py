@@ -29,7 +29,8 @@ NAME = r"[A-Za-z][A-Za-z0-9-]*"  # a method name (no `@`: that starts a bridging
 @dataclass(frozen=True)
 class Hyperparameter:
     """A hyperparameter of a method's loss: its type, default and allowed values; given in a config under
-    `train.method_params.<method>.<name>`, read by the loss as `hp.params[<name>]`."""
+    `train.method_params.<method>.<name>`, read by the loss as `hp.params[<name>]`. A default of None means
+    "derived from other settings" (R-DPO's α = -β): the loss resolves it, and a config may give None too."""
 
     type: type
     default: Any
@@ -45,6 +46,8 @@ class Hyperparameter:
         kind = self.type
         if kind not in HYPERPARAMETER_TYPES:
             return f"has type {kind!r}, not one of {[t.__name__ for t in HYPERPARAMETER_TYPES]}"
+        if value is None and self.default is None:
+            return None
         ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             ok = True

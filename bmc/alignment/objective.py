@@ -38,11 +38,8 @@ class Hyperparameters:
 
     beta: float  # β: scale of the log-ratio margin (SimPO: of the length-normalised margin)
     delta: float  # upper bound of BMC's confidence term 1/p_t: δ (`confidence_bound`)
-    rdpo_alpha: float  # R-DPO's length coefficient α
-    simpo_gamma: float  # SimPO's target margin γ
-    orpo_lambda: float  # ORPO's weight λ of the odds-ratio term
-    tdpo_alpha: float  # TDPO2's weight α of the sequential KL term
-    # the method's own hyperparameters, as its module declares them (`bmc.alignment.method_spec`), by name
+    # the method's own hyperparameters, as its module declares them (`bmc.alignment.method_spec`), by name:
+    # R-DPO's α, SimPO's γ, ORPO's λ, TDPO's α, ...
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -123,16 +120,18 @@ def ipo_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
 
 
 # ---- R-DPO (Park et al. 2024, Eq. 9): L = -log σ(β[Δ_w - Δ_l] + α(|y_w| - |y_l|)). The released BMC code
-# computes -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)]): the same formula with α = -β (the config's default).
+# computes -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)]): the same formula with α = -β (its declared default, None).
 def rdpo_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
+    alpha = hp.params.get("alpha")
+    alpha = -hp.beta if alpha is None else alpha
     logits = hp.beta * log_ratio_margin(s)
-    return -F.logsigmoid(logits + hp.rdpo_alpha * (s.chosen_len - s.rejected_len))
+    return -F.logsigmoid(logits + alpha * (s.chosen_len - s.rejected_len))
 
 
 # ---- SimPO (Meng et al. 2024): L = -log σ(β[π_w/|y_w| - π_l/|y_l|] - γ), no reference.
 def simpo_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
     margin = s.policy_chosen / s.chosen_len - s.policy_rejected / s.rejected_len
-    return -F.logsigmoid(hp.beta * margin - hp.simpo_gamma)
+    return -F.logsigmoid(hp.beta * margin - hp.params["gamma"])
 
 
 # ---- ORPO (Hong et al. 2024): L = NLL(y_w) - λ log σ(log odds(y_w) - log odds(y_l)), odds of the per-token
@@ -152,7 +151,9 @@ def orpo_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
     def log_odds(avg_logp: Tensor) -> Tensor:  # log(p / (1 - p)) with p = exp(avg_logp) < 1
         return avg_logp - torch.log1p(-torch.exp(avg_logp).clamp(max=1 - 1e-6))
 
-    return s.chosen_nll - hp.orpo_lambda * F.logsigmoid(log_odds(avg_chosen) - log_odds(avg_rejected))
+    weight = hp.params.get("lambda")
+    weight = hp.beta if weight is None else weight
+    return s.chosen_nll - weight * F.logsigmoid(log_odds(avg_chosen) - log_odds(avg_rejected))
 
 
 # ---- FIGA (Guo et al. 2024), the released BMC code's form: L = -Σ_t m_t log p_t(ỹ_w) + ½ Σ_t m_t log p_t(y_l),
@@ -184,7 +185,7 @@ def tdpo_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
         raise ValueError("tdpo needs seq_kl, the sequential KL of the chosen and rejected responses")
     kl_chosen, kl_rejected = s.seq_kl
     u = hp.beta * log_ratio_margin(s)
-    return -F.logsigmoid(u - hp.tdpo_alpha * hp.beta * (kl_rejected - kl_chosen.detach()))
+    return -F.logsigmoid(u - hp.params["alpha"] * hp.beta * (kl_rejected - kl_chosen.detach()))
 
 
 # ---- A method's objective, by name: its module's declaration (`bmc.alignment.methods`) --------------------

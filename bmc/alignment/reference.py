@@ -61,11 +61,7 @@ OPTIMISATION_ONLY = frozenset(
         "report_to",
         "disable_tqdm",
         "beta",
-        "rdpo_alpha",
-        "simpo_gamma",
         "simpo_bmc_bound",
-        "orpo_lambda",
-        "tdpo_alpha",
         # Liger patches the policy's layers when training starts; the reference is scored before, unpatched
         "use_liger_kernel",
         "liger_kernel_config",
@@ -90,8 +86,11 @@ def uses_shared_sums(method: str, settings: dict[str, Any]) -> bool:
 
 
 def job_settings_of(section: dict[str, Any], method: str) -> dict[str, Any]:
-    """A run's settings: the section (a task's `train` settings as given) with the method's `method_params` on top."""
-    own = (section.get("method_params") or {}).get(method) or {}
+    """A run's settings: the section (a task's `train` settings as given) with the method's `method_params` entry
+    on top (`method_entry`: its base method's, then its own)."""
+    from bmc.alignment.methods import method_entry
+
+    own = method_entry(section.get("method_params"), method)
     return {**{k: v for k, v in section.items() if k != "method_params"}, **own}
 
 

@@ -68,14 +68,6 @@ class BMCConfig(DPOConfig):
             "also its space-prefixed form, the one byte-level BPE tokenizers use inside running text"
         },
     )
-    rdpo_alpha: float | None = field(
-        default=None,
-        metadata={
-            "help": "R-DPO length coefficient α in -log σ(β[Δ_w - Δ_l] + α(|y_w| - |y_l|)) (Park et al.); "
-            "None = -β, the released BMC code's form -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)])"
-        },
-    )
-    simpo_gamma: float = field(default=0.5, metadata={"help": "SimPO target margin γ"})
     simpo_bmc_bound: str = field(
         default="delta",
         metadata={
@@ -83,11 +75,6 @@ class BMCConfig(DPOConfig):
             "authors' compiled SimPO-BMC trainer: 1.0, so varied tokens weigh 2); see bmc.alignment.objective"
         },
     )
-    orpo_lambda: float | None = field(
-        default=None,
-        metadata={"help": "ORPO weight λ of the odds-ratio term; None = β, as the released code and TRL"},
-    )
-    tdpo_alpha: float = field(default=0.5, metadata={"help": "TDPO2 weight α of the sequential KL term"})
     padding_free: bool = field(
         default=False,
         metadata={
@@ -133,15 +120,12 @@ class BMCConfig(DPOConfig):
 
     @property
     def hyperparameters(self) -> Hyperparameters:
-        """The objective's numbers with the released defaults resolved: R-DPO's α = -β, ORPO's λ = β, and the
-        confidence bound (δ, or SimPO-BMC's released 1.0)."""
+        """The numbers every objective shares: β and the confidence bound (δ, or SimPO-BMC's released 1.0). A
+        method's own (R-DPO's α, SimPO's γ, ...) come from its module's declaration (`BMCTrainer`'s
+        `method_params`)."""
         return Hyperparameters(
             beta=self.beta,
             delta=objective.confidence_bound(self.resolved_method.loss, self.delta, self.simpo_bmc_bound),
-            rdpo_alpha=-self.beta if self.rdpo_alpha is None else self.rdpo_alpha,
-            simpo_gamma=self.simpo_gamma,
-            orpo_lambda=self.beta if self.orpo_lambda is None else self.orpo_lambda,
-            tdpo_alpha=self.tdpo_alpha,
         )
 
     @property

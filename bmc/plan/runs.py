@@ -31,6 +31,7 @@ from bmc.alignment.methods import (  # the grammar of method names, re-exported 
     MethodName,  # noqa: F401
     bmc_variant,
     format_method_name,
+    method_entry,
     parse_method_name,
     split_variant,
 )
@@ -257,9 +258,10 @@ class Plan:
 
     def train_params(self, task: str, method: str) -> dict[str, Any]:
         """What a run's train job is given: the task's `train` settings, `method_params` holding this method's
-        own entry only, so that adding or changing another method's settings leaves its job as it was."""
+        entry only (`method_entry`: its base method's with its own on top), so that adding or changing an
+        unrelated method's settings leaves its job as it was."""
         settings = self.task_settings("train", task)
-        own = (settings.pop("method_params", None) or {}).get(method)
+        own = method_entry(settings.pop("method_params", None), method)
         return settings | ({"method_params": {method: own}} if own else {})
 
     def reference_source(self, method: str) -> str:

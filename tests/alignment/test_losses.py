@@ -1,7 +1,7 @@
 """Each objective on a hand-computed example against its published formula."""
 
 import math
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pytest
 import torch
@@ -28,12 +28,14 @@ def terms(c=None, r=None, nll=None, seq_kl=None):
 
 
 def hyper(**given):
-    """Hyperparameters with those given; any other one is NaN, so an objective reading it gives NaN."""
-    return Hyperparameters(**{f.name: math.nan for f in fields(Hyperparameters)} | given)
+    """Hyperparameters with those given, the method's own (alpha, gamma, ...) in `params`; β or δ not given is
+    NaN, so an objective reading it gives NaN."""
+    shared = [f.name for f in fields(Hyperparameters) if f.name != "params"]
+    return Hyperparameters(**{name: given.pop(name, math.nan) for name in shared}, params=given)
 
 
 def loss(objective, **hp):
-    hp = {"beta": 0.1, "rdpo_alpha": 0.2, "simpo_gamma": 0.5, "orpo_lambda": 0.1, **hp}
+    hp = {"beta": 0.1, "alpha": 0.2, "gamma": 0.5, "lambda": 0.1, **hp}
     return preference_loss(objective, terms(nll=t(NLL)), hyper(**hp)).item()
 
 
@@ -54,7 +56,8 @@ def test_rdpo():  # Park et al.: -log σ(β·2 + α(|y_w| - |y_l|)) = -log σ(0.
 
 
 def test_rdpo_released_code_form_is_alpha_minus_beta():  # -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)])
-    assert loss("rdpo", rdpo_alpha=-0.1) == pytest.approx(-math.log(sigmoid(0.1 * (2 - (5 - 8)))))
+    assert loss("rdpo", alpha=-0.1) == pytest.approx(-math.log(sigmoid(0.1 * (2 - (5 - 8)))))
+    assert loss("rdpo", alpha=None) == loss("rdpo", alpha=-0.1)  # its declared default: α = -β
 
 
 def test_simpo():  # -log σ(β(-10/5 + 14/8) - γ) with β = 2, γ = 0.5
@@ -64,12 +67,13 @@ def test_simpo():  # -log σ(β(-10/5 + 14/8) - γ) with β = 2, γ = 0.5
 def test_orpo():  # NLL + λ·(-log σ(log odds(e^{-2}) - log odds(e^{-1.75})))
     pc, pr = math.exp(-2.0), math.exp(-1.75)
     log_odds = math.log(pc / (1 - pc)) - math.log(pr / (1 - pr))
-    assert loss("orpo", orpo_lambda=0.1) == pytest.approx(NLL - 0.1 * math.log(sigmoid(log_odds)))
+    assert loss("orpo", **{"lambda": 0.1}) == pytest.approx(NLL - 0.1 * math.log(sigmoid(log_odds)))
+    assert loss("orpo", beta=0.3, **{"lambda": None}) == loss("orpo", **{"lambda": 0.3})  # default: λ = β
 
 
 def test_orpo_needs_the_chosen_nll():
     with pytest.raises(ValueError, match="chosen_nll"):
-        preference_loss("orpo", terms(), hyper(orpo_lambda=0.1))
+        preference_loss("orpo", terms(), hyper(**{"lambda": 0.1}))
 
 
 def test_figa():  # -chosen + rejected on the (varied-token) sums
@@ -78,7 +82,7 @@ def test_figa():  # -chosen + rejected on the (varied-token) sums
 
 def test_tdpo():  # TDPO2: -log σ(β·2 - α·β·(D_l - D_w)) with D_w = 0.3, D_l = 0.8, α = 0.5
     kl = (t(0.3), t(0.8))
-    hp = hyper(beta=0.1, tdpo_alpha=0.5)
+    hp = hyper(beta=0.1, alpha=0.5)
     got = preference_loss("tdpo", terms(seq_kl=kl), hp).item()
     assert got == pytest.approx(-math.log(sigmoid(0.2 - 0.5 * 0.1 * 0.5)))
     with pytest.raises(ValueError, match="needs seq_kl"):
@@ -87,7 +91,7 @@ def test_tdpo():  # TDPO2: -log σ(β·2 - α·β·(D_l - D_w)) with D_w = 0.3, 
 
 def test_tdpo_stops_the_gradient_of_the_chosen_kl():
     kl_w, kl_l = t(0.3).requires_grad_(), t(0.8).requires_grad_()
-    hp = hyper(beta=0.1, tdpo_alpha=0.5)
+    hp = hyper(beta=0.1, alpha=0.5)
     preference_loss("tdpo", terms(seq_kl=(kl_w, kl_l)), hp).sum().backward()
     assert kl_w.grad is None
     assert kl_l.grad.item() == pytest.approx(0.5 * 0.1 * sigmoid(-(0.2 - 0.025)))
@@ -158,11 +162,10 @@ def test_simpo_bmc_under_each_confidence_bound(tmp_path, bound, expected_bound):
         use_cpu=True,
         method="SimPO-BMC",
         beta=2.0,
-        simpo_gamma=1.0,
         delta=2.5,
         simpo_bmc_bound=bound,
     )
-    hp = args.hyperparameters
+    hp = replace(args.hyperparameters, params={"gamma": 1.0})
     assert hp.delta == expected_bound
     logps, marks, scored = (
         torch.tensor(x, dtype=torch.float64) for x in (SIMPO_LOGPS, SIMPO_MASKS, SIMPO_SCORED)

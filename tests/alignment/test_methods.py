@@ -106,7 +106,7 @@ def test_simpo_and_simpo_bmc_train_with_simpos_recipe_of_their_base(overlays, ta
     beta, ratio, lr = recipe
     for method in ("SimPO", "SimPO-BMC"):
         given = method_params(settings, method)
-        assert (given["beta"], given["simpo_gamma"], given["learning_rate"]) == pytest.approx(
+        assert (given["beta"], given["gamma"], given["learning_rate"]) == pytest.approx(
             (beta, ratio * beta, lr)
         )
         assert given.get("simpo_bmc_bound", "delta") == "delta"

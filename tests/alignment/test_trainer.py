@@ -39,7 +39,9 @@ def model(path):
     return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float64)
 
 
-def make(kind, path, tmp_path, precompute=False, ref=True, **kw):
+def make(kind, path, tmp_path, precompute=False, ref=True, params=None, **kw):
+    """A TRL DPOTrainer (`kind` "trl") or a BMCTrainer with these settings; `params`: the method's own
+    hyperparameters (`method_params`)."""
     tok = AutoTokenizer.from_pretrained(path)
     if kind == "trl":
         args = DPOConfig(
@@ -49,12 +51,14 @@ def make(kind, path, tmp_path, precompute=False, ref=True, **kw):
     else:
         args = BMCConfig(output_dir=str(tmp_path / kind), precompute_ref_log_probs=precompute, **COMMON, **kw)
         cls = BMCTrainer
+    own = {} if kind == "trl" else {"method_params": params}
     return cls(
         model=model(path),
         ref_model=model(path) if ref else None,
         args=args,
         processing_class=tok,
         train_dataset=Dataset.from_list(ROWS),
+        **own,
     )
 
 
@@ -252,7 +256,7 @@ def expected_loss(method, policy, ref, beta, hp):
         elif method == "R-DPO-BMC":  # the released code: -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)])
             losses.append(-math.log(sigmoid(beta * (dw - dl - (nw - nl)))))
         elif method == "SimPO-BMC":
-            losses.append(-math.log(sigmoid(beta * (pw / nw - pl / nl) - hp["simpo_gamma"])))
+            losses.append(-math.log(sigmoid(beta * (pw / nw - pl / nl) - hp["gamma"])))
         elif method == "ORPO-BMC":  # λ = β; the NLL term is the batch's, added once
             losses.append(nll - beta * math.log(sigmoid(log_odds(pw / nw) - log_odds(pl / nl))))
         elif method == "FIGA":  # varied tokens only, plain log-probs, rejected halved
@@ -264,8 +268,8 @@ def expected_loss(method, policy, ref, beta, hp):
 def test_every_objective_matches_its_formula_through_the_trainer(tiny_model_dir, tmp_path, method):
     """Each variant's loss from the trainer (masks, weights, lengths, hyperparameters wired as configured)
     equals its published formula on terms computed without the package; the gradients are finite."""
-    beta, delta, hp = 0.1, 3.0, {"simpo_gamma": 0.3}
-    trainer = make("m", tiny_model_dir, tmp_path, method=method, delta=delta, **hp)
+    beta, delta, hp = 0.1, 3.0, {"gamma": 0.3} if method == "SimPO-BMC" else {}
+    trainer = make("m", tiny_model_dir, tmp_path, method=method, delta=delta, params=hp)
     perturb(trainer.model)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     policy = independent_terms(trainer.model, tok, delta)
@@ -342,7 +346,7 @@ def test_tdpo_kl_term_vanishes_while_the_policy_is_the_reference(tiny_model_dir,
     """At π = π_ref both sequential KLs and the gradient of D_l are zero: TDPO's loss is log 2 and its
     gradients equal those without the KL term (α = 0)."""
     with_kl = make("tdpo", tiny_model_dir, tmp_path, method="TDPO")
-    without_kl = make("tdpo0", tiny_model_dir, tmp_path, method="TDPO", tdpo_alpha=0.0)
+    without_kl = make("tdpo0", tiny_model_dir, tmp_path, method="TDPO", params={"alpha": 0.0})
     (l1, g1), (l2, g2) = loss_and_grads(with_kl), loss_and_grads(without_kl)
     assert l1.item() == pytest.approx(math.log(2), rel=1e-12) and l2.item() == pytest.approx(
         math.log(2), rel=1e-12

@@ -168,6 +168,19 @@ def get_method(name: str) -> Method:
     return replace(METHODS[parse_method_name(name).base], name=name)
 
 
+def method_entry(method_params: dict | None, method: str) -> dict:
+    """The `method_params` a run of `method` trains with: the entry of its objective (cDPO for cDPO-BMC), then
+    that of its registered method (cDPO-BMC), then that of its run name (DPO-BMC@inverse), each on top of the one
+    before. A variant thus trains as its base method does unless its own entry says otherwise, so that Table 5
+    compares runs that differ by BMC alone."""
+    given = method_params or {}
+    registered = parse_method_name(method).base
+    entry: dict = {}
+    for name in dict.fromkeys([get_method(registered).objective.name, registered, method]):
+        entry.update(given.get(name) or {})
+    return entry
+
+
 def uses_bridged_data(name: str) -> bool:
     return get_method(name).data == "bridged"
 

@@ -1,7 +1,7 @@
-"""SimPO (Meng et al. 2024) and SimPO-BMC (Table 5): reference-free, rewards normalised by length; its margin
-is the config's `simpo_gamma`, SimPO-BMC's bound of the confidence term its `simpo_bmc_bound`."""
+"""SimPO (Meng et al. 2024) and SimPO-BMC (Table 5): reference-free, rewards normalised by length, a target
+margin γ. SimPO-BMC's bound of the confidence term is a weighting setting, `train.simpo_bmc_bound`."""
 
-from bmc.alignment.method_spec import Objective
+from bmc.alignment.method_spec import Hyperparameter, Objective
 
 
 def loss(terms, hp):
@@ -10,4 +10,11 @@ def loss(terms, hp):
     return simpo_loss(terms, hp)
 
 
-METHOD = Objective(name="SimPO", loss=loss, variants=("BMC",), reference=False, reward="length_normalised")
+METHOD = Objective(
+    name="SimPO",
+    loss=loss,
+    variants=("BMC",),
+    reference=False,
+    reward="length_normalised",
+    hyperparameters={"gamma": Hyperparameter(float, 0.5, help="γ, the target reward margin")},
+)
