@@ -32,7 +32,13 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
+# a run's outputs and logs, some of them committed (results/smoke): rewriting them leaves the code as it was
+NOT_CODE = (":(exclude)results", ":(exclude)logs")
+
+
 def git_state(repo: str | Path = ".") -> dict:
+    """The checkout's commit, and whether a tracked file other than a run's outputs differs from it."""
+
     def git(*args):
         return subprocess.run(
             ["git", *args], cwd=repo, capture_output=True, text=True, check=True
@@ -41,7 +47,7 @@ def git_state(repo: str | Path = ".") -> dict:
     try:
         return {
             "commit": git("rev-parse", "HEAD"),
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", *NOT_CODE)),
         }
     except (OSError, subprocess.CalledProcessError):
         return {"commit": "unknown", "dirty": None}

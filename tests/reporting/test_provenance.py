@@ -2,6 +2,7 @@
 
 import logging
 import platform
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -55,3 +56,24 @@ def test_every_stage_logs_its_environment(snakemake_env, monkeypatch, caplog):
     with caplog.at_level(logging.INFO, logger="bmc.cli"):
         cli.main(["report"])
     assert ran and "report in " in caplog.text and '"conda_env_file": "envs/report.yaml"' in caplog.text
+
+
+def test_a_checkout_is_dirty_by_its_code_not_by_the_outputs_it_commits(tmp_path):
+    from bmc.reporting.provenance import git_state
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)  # fmt: skip
+
+    (tmp_path / "bmc").mkdir()
+    (tmp_path / "results" / "smoke").mkdir(parents=True)
+    (tmp_path / "bmc" / "m.py").write_text("x = 1\n")
+    (tmp_path / "results" / "smoke" / "table.md").write_text("old\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "c")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "results" / "smoke" / "table.md").write_text("new\n")  # a run rewrote a committed output
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "bmc" / "m.py").write_text("x = 2\n")
+    assert git_state(tmp_path)["dirty"] is True
