@@ -70,7 +70,8 @@ shell.prefix(
 def job_threads(rule):
     """Threads of a model job (SFT, sampling, bridging, training, generation); Snakemake sets OMP_NUM_THREADS to
     it. The rule's CPUs on a cluster (`cluster.rules`), else `job_threads` (1 at smoke scale, where start-up
-    dominates and two jobs run side by side), else all cores (bmc.plan.cluster.threads)."""
+    dominates and two jobs run side by side), else all cores (bmc.plan.cluster.threads).
+    """
     return threads(config, rule, workflow.resource_settings.cores)
 
 
