@@ -122,8 +122,7 @@ def ipo_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
 # ---- R-DPO (Park et al. 2024, Eq. 9): L = -log σ(β[Δ_w - Δ_l] + α(|y_w| - |y_l|)). The released BMC code
 # computes -log σ(β[Δ_w - Δ_l - (|y_w| - |y_l|)]): the same formula with α = -β (its declared default, None).
 def rdpo_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
-    alpha = hp.params.get("alpha")
-    alpha = -hp.beta if alpha is None else alpha
+    alpha = -hp.beta if hp.params["alpha"] is None else hp.params["alpha"]
     logits = hp.beta * log_ratio_margin(s)
     return -F.logsigmoid(logits + alpha * (s.chosen_len - s.rejected_len))
 
@@ -151,8 +150,7 @@ def orpo_loss(s: PairTerms, hp: Hyperparameters) -> Tensor:
     def log_odds(avg_logp: Tensor) -> Tensor:  # log(p / (1 - p)) with p = exp(avg_logp) < 1
         return avg_logp - torch.log1p(-torch.exp(avg_logp).clamp(max=1 - 1e-6))
 
-    weight = hp.params.get("lambda")
-    weight = hp.beta if weight is None else weight
+    weight = hp.beta if hp.params["lambda"] is None else hp.params["lambda"]
     return s.chosen_nll - weight * F.logsigmoid(log_odds(avg_chosen) - log_odds(avg_rejected))
 
 

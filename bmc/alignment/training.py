@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bmc.alignment.methods import method_entry
 from bmc.data.prompt_format import completion_text, prompt_text
 from bmc.data.records import PAIR
 from bmc.io import InputError, iter_jsonl
@@ -229,9 +230,12 @@ def summarize(
 
 
 def method_params(settings: TrainJob, method: str) -> dict:
-    """The settings `method_params` gives `method`, as given (none: an empty dict)."""
-    own = (settings.method_params or {}).get(method)
-    return own.model_dump(exclude_unset=True) if own else {}
+    """The settings `method_params` gives `method` (`method_entry`: its base method's, then its own), as given
+    (none: an empty dict)."""
+    given = {
+        name: entry.model_dump(exclude_unset=True) for name, entry in (settings.method_params or {}).items()
+    }
+    return method_entry(given, method)
 
 
 def run_settings(settings: TrainJob, method: str, seed: int) -> dict:
