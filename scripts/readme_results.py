@@ -6,7 +6,8 @@ The block sits between `<!-- results:<scale> -->` and `<!-- /results:<scale> -->
 results/<scale>/tables/table1_<task>.csv as the `table` stage wrote it: each method's average under the authors'
 released rule (the paper's) and under the corrected grader, the pairs its bridging edited, and the paired test
 against DPO on the released rule's verdicts. `--check` only says whether the README's block is the one these files
-give. Results are not committed: without the table files the script says so and changes nothing.
+give. The mini run's table files are committed (results/mini/tables), so the block is regenerated from them after a
+refreshed run; without table files the script says so and changes nothing.
 """
 
 from __future__ import annotations

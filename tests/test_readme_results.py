@@ -80,3 +80,14 @@ def test_check_fails_when_the_readme_is_stale(tmp_path):
     assert subprocess.run([*script, *args, "--check"], env=env).returncode == 0
     text = readme.read_text()
     assert "old numbers" not in text and "| QA | DPO-BMC | 1 | 60.0 |" in text and text.endswith("\nb\n")
+
+
+def test_the_readmes_mini_numbers_are_the_committed_mini_tables(monkeypatch):
+    """The README's block is the one results/mini/tables gives: a refreshed mini run is followed by the script."""
+    monkeypatch.chdir(ROOT)  # the block names the files as the script's default --results does
+    block = "\n".join(results_block(Path("results/mini/tables"), "mini"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"<!-- results:mini -->\n{block}\n<!-- /results:mini -->" in readme, (
+        "README.md's mini block is not the one results/mini/tables gives: "
+        "run python scripts/readme_results.py --scale mini"
+    )
