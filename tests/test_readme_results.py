@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "workflow" / "resources" / "paper_values.yaml"
 sys.path.insert(0, str(ROOT / "scripts"))
 from readme_results import results_block  # noqa: E402
+from readme_runtimes import replace_block  # noqa: E402
 
 SETS = ["ECQA", "QASC", "OBQA", "ARC"]
 
@@ -85,9 +86,9 @@ def test_check_fails_when_the_readme_is_stale(tmp_path):
 def test_the_readmes_mini_numbers_are_the_committed_mini_tables(monkeypatch):
     """The README's block is the one results/mini/tables gives: a refreshed mini run is followed by the script."""
     monkeypatch.chdir(ROOT)  # the block names the files as the script's default --results does
-    block = "\n".join(results_block(Path("results/mini/tables"), "mini"))
+    block = results_block(Path("results/mini/tables"), "mini")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"<!-- results:mini -->\n{block}\n<!-- /results:mini -->" in readme, (
+    assert replace_block(readme, "mini", block, "results") == readme, (
         "README.md's mini block is not the one results/mini/tables gives: "
         "run python scripts/readme_results.py --scale mini"
     )
